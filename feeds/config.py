@@ -1,0 +1,311 @@
+"""config.yaml -> a frozen Config. The only place YAML config is read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feeds.exceptions import ConfigError
+from feeds.model import FEED_FILES, Author
+from feeds.yamlsafe import YamlError, load_mapping
+
+PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day", "section"})
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    title: str
+    #: absolute http(s) URL ending in ``/``
+    base_url: str
+    description: str
+    language: str
+    #: IANA zone name; naive dates in posts are in this zone
+    timezone: str
+    author: Author
+    #: e.g. ``/{slug}/``; fields {slug} {year} {month} {day} {section}
+    permalink: str
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    formats: tuple[str, ...] = ("rss", "atom", "json")
+    limit: int = 20
+    full_content: bool = True
+    per_tag: bool = True
+    per_author: bool = True
+    archives: bool = False
+    stylesheet: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    #: seconds between runs when no cron expression is given
+    interval: int = 900
+    #: a five-field crontab expression, used instead of ``interval`` when set
+    cron: str | None = None
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class Config:
+    #: the config file itself
+    path: Path
+    site: SiteConfig
+    content_dir: Path
+    output_dir: Path
+    state_dir: Path
+    feeds: FeedsConfig
+    schedule: ScheduleConfig
+    server: ServerConfig
+    #: posts larger than this many bytes are skipped with a message
+    max_post_bytes: int = 10 * 1024 * 1024
+
+
+_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class _Reader:
+    """Pulls typed values out of the parsed YAML, naming the key and line on any mistake."""
+
+    def __init__(self, path: Path, lines: dict[str, int]) -> None:
+        self.path = path
+        self.lines = lines
+
+    def error(self, key: str, message: str) -> ConfigError:
+        line = self.lines.get(key)
+        while line is None and "." in key:
+            key = key.rsplit(".", 1)[0]
+            line = self.lines.get(key)
+        return ConfigError(str(self.path), line, message)
+
+    def section(self, data: dict[str, Any], key: str, allowed: set[str]) -> dict[str, Any]:
+        value = data.get(key)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.error(key, f"'{key}' must be a mapping")
+        self.no_unknown(value, key, allowed)
+        return value
+
+    def no_unknown(self, data: dict[str, Any], prefix: str, allowed: set[str]) -> None:
+        for key in data:
+            if key not in allowed:
+                dotted = f"{prefix}.{key}" if prefix else str(key)
+                known = ", ".join(sorted(allowed))
+                raise self.error(dotted, f"unknown key '{dotted}' (known: {known})")
+
+    def string(self, data: dict[str, Any], key: str, dotted: str, default: str | None) -> str:
+        value = data.get(key, default)
+        if value is None:
+            if default is None:
+                raise self.error(dotted, f"'{dotted}' is required")
+            return default
+        if not isinstance(value, str):
+            raise self.error(dotted, f"'{dotted}' must be text, not {type(value).__name__}")
+        return value
+
+    def optional_string(self, data: dict[str, Any], key: str, dotted: str) -> str | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise self.error(dotted, f"'{dotted}' must be text, not {type(value).__name__}")
+        return value
+
+    def boolean(self, data: dict[str, Any], key: str, dotted: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(dotted, f"'{dotted}' must be true or false")
+        return value
+
+    def integer(
+        self, data: dict[str, Any], key: str, dotted: str, default: int, low: int, high: int
+    ) -> int:
+        value = data.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(dotted, f"'{dotted}' must be a whole number")
+        if not low <= value <= high:
+            raise self.error(dotted, f"'{dotted}' must be between {low} and {high}")
+        return value
+
+
+def parse_interval(text: str) -> int | None:
+    """``15m`` → 900; None when the text is not a number with one of s, m, h, d."""
+    match = _INTERVAL.match(text)
+    if not match:
+        return None
+    return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def check_cron(expr: str) -> str | None:
+    """Return an error message if ``expr`` is not a five-field crontab expression."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    if len(expr.split()) != 5:
+        return "must have five fields: minute hour day month weekday"
+    try:
+        CronTrigger.from_crontab(expr, timezone="UTC")
+    except ValueError as e:
+        return str(e)
+    return None
+
+
+def load_config(path: Path) -> Config:
+    """Read and check config.yaml; raise ConfigError naming the key and line on any mistake."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as e:
+        raise ConfigError(str(path), None, "config file not found") from e
+    except OSError as e:
+        raise ConfigError(str(path), None, f"cannot read config: {e.strerror}") from e
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise ConfigError(str(path), line, "config is not UTF-8") from e
+    try:
+        data, lines = load_mapping(text)
+    except YamlError as e:
+        raise ConfigError(str(path), e.line, f"invalid YAML: {e.message}") from e
+    return config_from_mapping(data, lines, path)
+
+
+def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path) -> Config:
+    """Build a Config from parsed YAML; ``lines`` maps dotted keys to their line numbers."""
+    r = _Reader(path, lines)
+    top = {
+        "site", "content_dir", "output_dir", "state_dir", "feeds",
+        "schedule", "server", "websub", "podcast", "max_post_bytes",
+    }  # fmt: skip
+    r.no_unknown(data, "", top)
+    if "site" not in data:
+        raise ConfigError(str(path), None, "'site' is required (with title and base_url)")
+
+    s = r.section(
+        data,
+        "site",
+        {"title", "base_url", "description", "language", "timezone", "author", "permalink"},
+    )
+    title = r.string(s, "title", "site.title", None)
+    if not title.strip():
+        raise r.error("site.title", "'site.title' must not be empty")
+    base_url = r.string(s, "base_url", "site.base_url", None)
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise r.error("site.base_url", "'site.base_url' must be an absolute http(s) URL")
+    if parts.query or parts.fragment:
+        raise r.error("site.base_url", "'site.base_url' must not have a query or fragment")
+    if not base_url.endswith("/"):
+        base_url += "/"
+    timezone = r.string(s, "timezone", "site.timezone", "UTC")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise r.error("site.timezone", f"unknown time zone '{timezone}' (use an IANA name)") from e
+    permalink = r.string(s, "permalink", "site.permalink", "/{slug}/")
+    fields = set(re.findall(r"{([^{}]*)}", permalink))
+    if "slug" not in fields:
+        raise r.error("site.permalink", "'site.permalink' must contain {slug}")
+    if fields - PERMALINK_FIELDS:
+        bad = ", ".join(sorted(fields - PERMALINK_FIELDS))
+        raise r.error("site.permalink", f"unknown field in 'site.permalink': {bad}")
+
+    author_raw = s.get("author")
+    if author_raw is None:
+        author = Author(name=title)
+    elif isinstance(author_raw, str):
+        author = Author(name=author_raw)
+    elif isinstance(author_raw, dict):
+        r.no_unknown(author_raw, "site.author", {"name", "email", "url"})
+        author = Author(
+            name=r.string(author_raw, "name", "site.author.name", None),
+            email=r.optional_string(author_raw, "email", "site.author.email"),
+            url=r.optional_string(author_raw, "url", "site.author.url"),
+        )
+    else:
+        raise r.error("site.author", "'site.author' must be a name or {name, email, url}")
+
+    site = SiteConfig(
+        title=title,
+        base_url=base_url,
+        description=r.string(s, "description", "site.description", ""),
+        language=r.string(s, "language", "site.language", "en"),
+        timezone=timezone,
+        author=author,
+        permalink=permalink,
+    )
+
+    f = r.section(
+        data,
+        "feeds",
+        {"formats", "limit", "full_content", "per_tag", "per_author", "archives", "stylesheet"},
+    )
+    formats_raw = f.get("formats", list(FEED_FILES))
+    if not isinstance(formats_raw, list) or not formats_raw:
+        raise r.error("feeds.formats", "'feeds.formats' must be a list such as [rss, atom, json]")
+    for fmt in formats_raw:
+        if fmt not in FEED_FILES:
+            raise r.error("feeds.formats", f"unknown format {fmt!r} (known: rss, atom, json)")
+    feeds = FeedsConfig(
+        formats=tuple(sorted(set(formats_raw), key=list(FEED_FILES).index)),
+        limit=r.integer(f, "limit", "feeds.limit", 20, 1, 10_000),
+        full_content=r.boolean(f, "full_content", "feeds.full_content", True),
+        per_tag=r.boolean(f, "per_tag", "feeds.per_tag", True),
+        per_author=r.boolean(f, "per_author", "feeds.per_author", True),
+        archives=r.boolean(f, "archives", "feeds.archives", False),
+        stylesheet=r.boolean(f, "stylesheet", "feeds.stylesheet", False),
+    )
+
+    sc = r.section(data, "schedule", {"interval", "cron"})
+    interval_raw = sc.get("interval", "15m")
+    interval = parse_interval(str(interval_raw)) if isinstance(interval_raw, str) else None
+    if interval is None or interval <= 0:
+        raise r.error(
+            "schedule.interval", "'schedule.interval' must look like 30s, 15m, 1h or 1d"
+        )
+    cron = r.optional_string(sc, "cron", "schedule.cron")
+    if cron is not None and (problem := check_cron(cron)):
+        raise r.error("schedule.cron", f"'schedule.cron' {problem}")
+
+    sv = r.section(data, "server", {"host", "port"})
+    server = ServerConfig(
+        host=r.string(sv, "host", "server.host", "127.0.0.1"),
+        port=r.integer(sv, "port", "server.port", 8080, 0, 65535),
+    )
+
+    for key in ("websub", "podcast"):
+        if key in data:
+            raise r.error(key, f"'{key}' is not supported by this version of feeds yet")
+    for key in ("archives", "stylesheet"):
+        if f.get(key):
+            raise r.error(f"feeds.{key}", f"'feeds.{key}' is not supported by this version yet")
+
+    folder = path.parent
+    return Config(
+        path=path,
+        site=site,
+        content_dir=folder / r.string(data, "content_dir", "content_dir", "content"),
+        output_dir=folder / r.string(data, "output_dir", "output_dir", "public"),
+        state_dir=folder / r.string(data, "state_dir", "state_dir", ".feeds"),
+        feeds=feeds,
+        schedule=ScheduleConfig(interval=interval, cron=cron),
+        server=server,
+        max_post_bytes=r.integer(
+            data, "max_post_bytes", "max_post_bytes", 10 * 1024 * 1024, 1, 2**40
+        ),
+    )

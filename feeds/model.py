@@ -1,0 +1,137 @@
+"""The data model: frozen dataclasses that flow from content to feeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+Level = Literal["error", "warning"]
+BodyFormat = Literal["markdown", "html", "text"]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing worth telling the user: a skipped post, a warning, a validation failure."""
+
+    level: Level
+    #: short stable identifier, e.g. ``bad-date`` or ``bozo``
+    code: str
+    message: str
+    #: the file (content path relative to content_dir, or a feed's output path)
+    path: str | None = None
+    line: int | None = None
+    col: int | None = None
+
+    def __str__(self) -> str:
+        where = self.path or ""
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.col is not None:
+                where += f":{self.col}"
+        prefix = f"{where}: " if where else ""
+        return f"{prefix}{self.level}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    email: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Enclosure:
+    url: str
+    #: size in bytes
+    length: int
+    #: MIME type, e.g. ``audio/mpeg``
+    type: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """What a reader got out of one file: the post's own say, before the site fills the gaps."""
+
+    #: path relative to content_dir, with ``/`` separators
+    path: str
+    title: str | None
+    #: published; timezone-aware (naive values were placed in site.timezone by the reader)
+    date: datetime | None
+    updated: datetime | None
+    authors: tuple[Author, ...]
+    #: HTML as written in front matter (sanitized later), or None to derive one
+    summary: str | None
+    tags: tuple[str, ...]
+    slug: str | None
+    draft: bool
+    #: an ``id`` pinned in front matter
+    id: str | None
+    #: canonical URL elsewhere
+    link: str | None
+    image: str | None
+    enclosure: Enclosure | None
+    #: the body, in ``body_format``: Markdown source, HTML, or already-paragraphed HTML for text
+    body: str
+    body_format: BodyFormat
+    #: non-fatal findings while reading (e.g. Windows-1252 fallback, title made from file name)
+    warnings: tuple[Problem, ...] = ()
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post ready to publish: every field resolved, HTML sanitized and made absolute."""
+
+    #: path relative to content_dir, with ``/`` separators
+    path: str
+    #: stable id; survives edits, retitling, moves and permalink changes
+    id: str
+    slug: str
+    #: absolute URL of the post: its canonical ``link`` if given, else the permalink
+    url: str
+    title: str
+    published: datetime
+    updated: datetime
+    authors: tuple[Author, ...]
+    #: sanitized HTML (a derived summary is escaped plain text)
+    summary: str
+    #: sanitized HTML with absolute URLs
+    content: str
+    tags: tuple[str, ...]
+    image: str | None = None
+    enclosure: Enclosure | None = None
+
+
+FeedKind = Literal["site", "tag", "author"]
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed (in every format): what it is called, where it lives, which posts it holds."""
+
+    kind: FeedKind
+    #: tag or author name for tag/author feeds; empty for the site feed
+    key: str
+    #: output folder relative to output_dir: "" for the site, "tags/<slug>/" otherwise
+    folder: str
+    title: str
+    description: str
+    #: the site's base URL, absolute, ending in ``/``; also the home page (alternate link)
+    base_url: str
+    language: str
+    #: newest first
+    posts: tuple[Post, ...]
+    #: the author of the feed when entries lack one (site default author)
+    author: Author
+
+    def path(self, fmt: str) -> str:
+        """Output path of this feed's file in format ``fmt``, relative to output_dir."""
+        return f"{self.folder}{FEED_FILES[fmt]}"
+
+    def url(self, fmt: str) -> str:
+        """Absolute URL this feed's file in format ``fmt`` is served from (its self link)."""
+        return f"{self.base_url}{self.path(fmt)}"
+
+
+#: file name of each format, relative to the feed's folder
+FEED_FILES: dict[str, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
