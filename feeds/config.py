@@ -275,9 +275,7 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
     interval_raw = sc.get("interval", "15m")
     interval = parse_interval(str(interval_raw)) if isinstance(interval_raw, str) else None
     if interval is None or interval <= 0:
-        raise r.error(
-            "schedule.interval", "'schedule.interval' must look like 30s, 15m, 1h or 1d"
-        )
+        raise r.error("schedule.interval", "'schedule.interval' must look like 30s, 15m, 1h or 1d")
     cron = r.optional_string(sc, "cron", "schedule.cron")
     if cron is not None and (problem := check_cron(cron)):
         raise r.error("schedule.cron", f"'schedule.cron' {problem}")

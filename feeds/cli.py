@@ -1,0 +1,275 @@
+"""The command line: parse arguments, call the library, print, exit with SPEC §1's statuses."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from feeds import __version__
+from feeds.config import Config, load_config
+from feeds.exceptions import FeedsError
+from feeds.model import Problem
+from feeds.pipeline import Progress, RunResult, build_files, load_content, regenerate
+from feeds.publish import read_state
+from feeds.site import resolve
+from feeds.slugs import slugify
+from feeds.validate import format_problem, validate_feed
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+#: the most `feeds validate` downloads from a URL
+MAX_FETCH_BYTES = 50 * 1024 * 1024
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("config.yaml"),
+    show_default=True,
+    help="The site's config file.",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feeds")
+def cli() -> None:
+    """Publish validated RSS, Atom and JSON feeds from a folder of posts."""
+
+
+def main() -> None:
+    """Console entry point: no traceback ever reaches the user."""
+    try:
+        cli(standalone_mode=True)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+def _load(config_path: Path) -> Config:
+    try:
+        return load_config(config_path)
+    except FeedsError as e:
+        click.echo(f"config error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+
+
+def _where(config: Config, problem: Problem) -> str:
+    """A problem as a line naming the file the user edits (content path made relative)."""
+    if problem.path is None:
+        return f"{problem.level}: {problem.message}"
+    path = Path(problem.path)
+    if not path.is_absolute():
+        path = config.content_dir / path
+    shown = os.path.relpath(path) if path.is_absolute() or path.exists() else str(path)
+    if shown.startswith(".." + os.sep + ".."):
+        shown = str(path)
+    line = f":{problem.line}" if problem.line is not None else ""
+    return f"{shown}{line}: {problem.level}: {problem.message}"
+
+
+def _progress(quiet: bool) -> Progress:
+    """A progress line on a terminal; occasional plain log lines otherwise."""
+    if quiet:
+        return lambda stage, done, total: None
+    tty = sys.stderr.isatty()
+    last = {"t": 0.0}
+
+    def show(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if tty:
+            if done == total or now - last["t"] > 0.1:
+                last["t"] = now
+                end = "\n" if done == total else ""
+                click.echo(f"\r{stage} {done}/{total}", err=True, nl=False)
+                click.echo(end, err=True, nl=False)
+        elif total >= 1000 and (done == total or done % max(1, total // 10) == 0):
+            click.echo(f"{stage}: {done}/{total}", err=True)
+
+    return show
+
+
+def _problem_lines(config: Config, title: str, problems: Iterable[Problem]) -> list[str]:
+    items = list(problems)
+    if not items:
+        return []
+    return [f"{title}:", *(f"  {_where(config, p)}" for p in items)]
+
+
+def summary(config: Config, result: RunResult, verbose: bool = False, quiet: bool = False) -> str:
+    """The one-screen report of a run; ``quiet`` keeps only the problems."""
+    warnings = [p for p in result.problems if p.level == "warning"]
+    future = ""
+    if result.future:
+        future = f" · {len(result.future)} future (next {result.future[0].isoformat()})"
+    lines = [
+        f"feeds build: {config.site.title}",
+        f"  posts  {result.files} read · {result.posts} published · {result.drafts} draft(s)"
+        f"{future} · {len(result.skipped)} skipped",
+        f"  feeds  {result.feeds} built · {len(result.written)} written · "
+        f"{len(result.unchanged)} unchanged · {len(result.removed)} removed",
+        f"  time   {result.seconds:.2f} s",
+    ]
+    if result.published:
+        lines.append(f"  output {config.output_dir}")
+    if verbose:
+        lines += [f"  written  {f}" for f in result.written]
+        lines += [f"  removed  {f}" for f in result.removed]
+    if quiet:
+        lines = []
+    if not result.published:
+        lines.append(
+            "NOT PUBLISHED: the feeds below failed validation; the previous feeds are kept"
+        )
+    lines += _problem_lines(config, "skipped", result.skipped)
+    lines += _problem_lines(config, "warnings", warnings)
+    for level in ("error", "warning"):
+        found = [p for p in result.feed_problems if p.level == level]
+        if found:
+            lines.append(f"feed {level}s:")
+            lines += [f"  {p.path or 'output'}: {format_problem(p)}" for p in found]
+    return "\n".join(lines)
+
+
+@cli.command()
+@config_option
+@click.option("-v", "--verbose", is_flag=True, help="List every file written.")
+@click.option("-q", "--quiet", is_flag=True, help="Print only problems.")
+def build(config_path: Path, verbose: bool, quiet: bool) -> None:
+    """One regeneration: load, build, validate, publish.
+
+    Exit status: 0 clean, 1 published but some posts were skipped, 2 config or
+    usage error, 3 validation failed (the previous feeds are kept).
+
+    Example (a crontab line): */15 * * * * cd /srv/site && feeds build -q
+    """
+    config = _load(config_path)
+    try:
+        result = regenerate(config, datetime.now(UTC), progress=_progress(quiet))
+    except FeedsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    text = summary(config, result, verbose, quiet)
+    if text:
+        click.echo(text)
+    sys.exit(result.exit_code)
+
+
+@cli.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Lint the content folder and the feeds it would make, writing nothing.
+
+    Exit status: 0 clean, 1 problems found.
+
+    Example: feeds check -c site/config.yaml
+    """
+    config = _load(config_path)
+    try:
+        state, state_problems = read_state(config.state_dir)
+        loading = load_content(config)
+        resolved = resolve(loading.loaded, loading.present, state, config.site, datetime.now(UTC))
+        sources = {item.source.path: item.source for item in loading.loaded}
+        _, _, feed_problems = build_files(resolved, sources, config)
+    except FeedsError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(EXIT_USAGE)
+    problems = [*state_problems, *loading.problems, *resolved.problems]
+    for p in problems:
+        click.echo(_where(config, p))
+    for p in feed_problems:
+        click.echo(f"{p.path}: {format_problem(p)}")
+    count = len(problems) + len(feed_problems)
+    click.echo(f"{len(loading.present)} post file(s) checked, {count} problem(s)")
+    sys.exit(EXIT_PROBLEMS if count else EXIT_OK)
+
+
+@cli.command()
+@click.argument("targets", nargs=-1, required=True, metavar="FILE_OR_URL...")
+def validate(targets: tuple[str, ...]) -> None:
+    """Validate any RSS 2.0, Atom 1.0 or JSON Feed 1.1 document, ours or not.
+
+    Prints one line per problem: LEVEL code line:col message.
+    Exit status: 0 valid, 1 errors found.
+
+    Example: feeds validate public/rss.xml https://example.org/atom.xml
+    """
+    failed = False
+    for target in targets:
+        if len(targets) > 1:
+            click.echo(f"{target}:")
+        try:
+            data, url = _fetch(target)
+        except OSError as e:
+            click.echo(f"error unreadable 0:0 {e}")
+            failed = True
+            continue
+        problems = validate_feed(data, url, path=target)
+        for p in problems:
+            click.echo(format_problem(p))
+        failed = failed or any(p.level == "error" for p in problems)
+    sys.exit(EXIT_PROBLEMS if failed else EXIT_OK)
+
+
+def _fetch(target: str) -> tuple[bytes, str | None]:
+    """The bytes of a file or http(s) URL, and the URL they are served from (if known)."""
+    if target.startswith(("http://", "https://")):
+        request = urllib.request.Request(target, headers={"User-Agent": f"feeds/{__version__}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                data: bytes = response.read(MAX_FETCH_BYTES + 1)
+        except urllib.error.URLError as e:
+            raise OSError(f"cannot fetch {target}: {e.reason}") from e
+        if len(data) > MAX_FETCH_BYTES:
+            raise OSError(f"{target} is larger than {MAX_FETCH_BYTES:,} bytes")
+        return data, target
+    path = Path(target)
+    try:
+        return path.read_bytes(), None
+    except OSError as e:
+        raise OSError(f"cannot read {target}: {e.strerror}") from e
+
+
+@cli.command()
+@config_option
+@click.argument("title")
+def new(config_path: Path, title: str) -> None:
+    """Write a new Markdown post with its front matter filled in.
+
+    Example: feeds new "Notes from the road"
+    """
+    config = _load(config_path)
+    now = datetime.now(config.site.tz).replace(microsecond=0)
+    slug = slugify(title)
+    folder = config.content_dir
+    path = folder / f"{slug}.md"
+    n = 1
+    while path.exists():
+        n += 1
+        path = folder / f"{slug}-{n}.md"
+    quoted = title.replace("\\", "\\\\").replace('"', '\\"')
+    text = (
+        "---\n"
+        f'title: "{quoted}"\n'
+        f"date: {now.isoformat()}\n"
+        f'author: "{config.site.author.name}"\n'
+        "tags: []\n"
+        "draft: false\n"
+        "---\n\n"
+        "Write the post here, in Markdown.\n"
+    )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with path.open("x", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        click.echo(f"error: cannot write {path}: {e.strerror}", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(str(path))

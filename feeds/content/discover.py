@@ -1,0 +1,105 @@
+"""Walk the content folder: which files are posts, in a stable order."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from feeds.model import Problem
+
+#: suffixes of post files; everything else (images, PDFs…) is an asset and ignored
+POST_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
+#: editor and tool leftovers that are never posts
+LEFTOVER_SUFFIXES = ("~", ".swp", ".swo", ".tmp", ".bak", ".orig")
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    #: path relative to the content folder, with ``/`` separators
+    path: str
+    #: the file on disk
+    file: Path
+    size: int
+    #: modification time, nanoseconds since the epoch
+    mtime_ns: int
+
+
+def is_post_name(name: str) -> bool:
+    """True when a file name looks like a post: not hidden, not a leftover, a known suffix."""
+    if name.startswith(".") or name.endswith(LEFTOVER_SUFFIXES):
+        return False
+    if name.startswith("#") and name.endswith("#"):  # emacs autosave
+        return False
+    return Path(name).suffix.lower() in POST_SUFFIXES
+
+
+def discover(content_dir: Path, max_bytes: int) -> tuple[list[FoundFile], list[Problem]]:
+    """Every post file under ``content_dir``, sorted by path, and problems with the others.
+
+    Hidden files and folders are skipped. A linked file is read only when it points
+    inside the content folder; linked folders are never followed (no loops, no twins).
+    """
+    found: list[FoundFile] = []
+    problems: list[Problem] = []
+    root = content_dir.resolve()
+    for rel, entry in _walk(root, root, problems):
+        if not is_post_name(entry.name):
+            continue
+        try:
+            st = entry.stat()  # follows a link; _walk checked where it points
+        except OSError as e:
+            problems.append(Problem("error", "unreadable", f"cannot read: {e.strerror}", rel))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            continue
+        if st.st_size > max_bytes:
+            problems.append(
+                Problem(
+                    "error",
+                    "too-large",
+                    f"skipped: {st.st_size:,} bytes is over the limit of {max_bytes:,}"
+                    " (max_post_bytes)",
+                    rel,
+                )
+            )
+            continue
+        found.append(FoundFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns))
+    found.sort(key=lambda f: f.path)
+    problems.sort(key=lambda p: p.path or "")
+    return found, problems
+
+
+def _walk(
+    folder: Path, root: Path, problems: list[Problem]
+) -> Iterable[tuple[str, os.DirEntry[str]]]:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError as e:
+        rel = folder.relative_to(root).as_posix()
+        problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        rel = Path(entry.path).relative_to(root).as_posix()
+        if entry.is_symlink():
+            # Linked folders would walk posts twice or loop; linked files may not leave the site.
+            target = Path(entry.path).resolve()
+            if target.is_dir():
+                problems.append(Problem("warning", "symlink", "linked folder not followed", rel))
+                continue
+            if not target.is_relative_to(root):
+                problems.append(
+                    Problem(
+                        "warning", "symlink", "link out of the content folder not followed", rel
+                    )
+                )
+                continue
+            yield rel, entry
+        elif entry.is_dir(follow_symlinks=False):
+            yield from _walk(Path(entry.path), root, problems)
+        else:
+            yield rel, entry

@@ -1,0 +1,246 @@
+"""From what the readers found to posts ready to publish: dates, ids, slugs and URLs.
+
+Pure: the clock (``now``) and the remembered State come in as parameters, a new State
+goes out. Bodies are rendered later, and only for posts some feed shows.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+
+from feeds.config import SiteConfig
+from feeds.model import Post, Problem, Source
+from feeds.render import body_html, clean_html, summarize
+from feeds.slugs import slugify
+from feeds.state import Remembered, State
+
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}[-_ ]")
+_ONE_SECOND = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A post file that a reader could read."""
+
+    source: Source
+    #: the file's modification time, timezone-aware
+    mtime: datetime
+    #: sha256 of the file's bytes
+    digest: str
+
+
+@dataclass(frozen=True)
+class Resolved:
+    #: published posts, newest first; summary and content are filled by ``render``
+    posts: tuple[Post, ...]
+    #: publication times of future-dated posts, earliest first
+    future: tuple[datetime, ...]
+    state: State
+    problems: tuple[Problem, ...]
+
+
+def resolve(
+    loaded: Sequence[Loaded],
+    present: frozenset[str],
+    state: State,
+    site: SiteConfig,
+    now: datetime,
+) -> Resolved:
+    """Resolve every post's dates, id, slug and URL.
+
+    ``present`` is every post path found on disk, including files that could not be
+    read this time: their remembered ids are kept, not handed to another file.
+    """
+    problems: list[Problem] = []
+    live = sorted((item for item in loaded if not item.source.draft), key=lambda i: i.source.path)
+    remembered = _remember(live, present, state, now)
+
+    dated: list[tuple[Loaded, Remembered, datetime, datetime]] = []
+    for item in live:
+        memory = remembered[item.source.path]
+        published = item.source.date or memory.first_seen
+        updated = item.source.updated or published
+        if updated < published:
+            problems.append(
+                Problem(
+                    "warning",
+                    "updated-before-date",
+                    "'updated' is earlier than 'date'; using 'date'",
+                    item.source.path,
+                )
+            )
+            updated = published
+        dated.append((item, memory, published, updated))
+    dated = _distinct_updates(dated)
+
+    # Older posts keep their slug and id when a newer one collides with them.
+    dated.sort(key=lambda d: (d[2], d[0].source.path))
+    slugs: dict[str, str] = {}
+    ids: dict[str, str] = {}
+    posts: list[Post] = []
+    future: list[datetime] = []
+    for item, memory, published, updated in dated:
+        source = item.source
+        slug = _unique(
+            slugify(source.slug) if source.slug else _slug_from_path(source.path),
+            source.path,
+            slugs,
+            "slug",
+            problems,
+        )
+        wanted_id = source.id or memory.id or tag_uri(site, slug, published)
+        ident = _unique(wanted_id, source.path, ids, "id", problems)
+        remembered[source.path] = replace(memory, id=ident)
+        post = Post(
+            path=source.path,
+            id=ident,
+            slug=slug,
+            url=source.link or permalink(site, slug, source.path, published),
+            title=source.title or PurePosixPath(source.path).stem,
+            published=published,
+            updated=updated,
+            authors=source.authors or (site.author,),
+            summary="",
+            content="",
+            tags=source.tags,
+            image=source.image,
+            enclosure=source.enclosure,
+        )
+        if published > now:
+            future.append(published)
+        else:
+            posts.append(post)
+
+    posts.sort(key=lambda p: (p.published, p.path), reverse=True)
+    new_state = State(posts=remembered, published=state.published)
+    return Resolved(tuple(posts), tuple(sorted(future)), new_state, tuple(problems))
+
+
+def render(post: Post, source: Source, site: SiteConfig) -> Post:
+    """Fill a post's sanitized content and summary; relative URLs resolve against the
+    post's page on this site, as a browser showing it would."""
+    page = permalink(site, post.slug, post.path, post.published)
+    content = clean_html(body_html(source), page)
+    summary = clean_html(source.summary, page) if source.summary else summarize(content)
+    return replace(post, content=content, summary=summary)
+
+
+def permalink(site: SiteConfig, slug: str, path: str, published: datetime) -> str:
+    """The absolute URL of a post's page from ``site.permalink``."""
+    local = published.astimezone(site.tz)
+    parts = PurePosixPath(path).parts
+    section = slugify(parts[0]) if len(parts) > 1 else ""
+    relative = site.permalink.format(
+        slug=slug,
+        year=f"{local.year:04d}",
+        month=f"{local.month:02d}",
+        day=f"{local.day:02d}",
+        section=section,
+    )
+    relative = re.sub(r"/{2,}", "/", relative).lstrip("/")
+    return site.base_url + relative
+
+
+def tag_uri(site: SiteConfig, slug: str, published: datetime) -> str:
+    """A RFC 4151 tag URI: stable because it names the post's first date and slug."""
+    parts = urlsplit(site.base_url)
+    host = (parts.hostname or "localhost").lower()
+    day = published.astimezone(site.tz).date().isoformat()
+    return f"tag:{host},{day}:{posixpath.join(parts.path or '/', slug)}"
+
+
+def _remember(
+    live: Sequence[Loaded], present: frozenset[str], state: State, now: datetime
+) -> dict[str, Remembered]:
+    """What to remember of each live post: its old memory, a moved file's, or a new one."""
+    memory: dict[str, Remembered] = {}
+    vanished = {p: r for p, r in state.posts.items() if p not in present}
+    by_digest = {r.digest: p for p, r in sorted(vanished.items(), reverse=True)}
+    fresh: list[Loaded] = []
+    for item in live:
+        path = item.source.path
+        if path in state.posts:
+            memory[path] = state.posts[path]
+            continue
+        old = by_digest.get(item.digest) or _same_name(path, vanished)
+        if old is not None and old in vanished:
+            memory[path] = replace(vanished.pop(old), digest=item.digest)
+            by_digest = {r.digest: p for p, r in sorted(vanished.items(), reverse=True)}
+        else:
+            fresh.append(item)
+
+    # A post first seen now is dated by its file time, never later than this run;
+    # posts first seen together that would share a second are spread one apart.
+    def first_seen(item: Loaded) -> datetime:
+        return min(item.mtime, now).replace(microsecond=0)
+
+    taken: set[datetime] = set()
+    for item in sorted(fresh, key=lambda i: (first_seen(i), i.source.path)):
+        seen = first_seen(item)
+        while seen in taken:
+            seen += _ONE_SECOND
+        taken.add(seen)
+        # The id is made once the slug is known (resolve fills it in).
+        memory[item.source.path] = Remembered("", seen, item.digest)
+    # Memories of unreadable-but-present files are kept for their next good run.
+    for path, r in state.posts.items():
+        if path in present and path not in memory:
+            memory[path] = r
+    return memory
+
+
+def _same_name(path: str, vanished: dict[str, Remembered]) -> str | None:
+    """A vanished post with the same file name, if exactly one: the file was moved."""
+    name = PurePosixPath(path).name
+    matches = [p for p in vanished if PurePosixPath(p).name == name]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _distinct_updates(
+    dated: list[tuple[Loaded, Remembered, datetime, datetime]],
+) -> list[tuple[Loaded, Remembered, datetime, datetime]]:
+    """No two entries share an ``updated`` instant (readers and validators rely on it):
+    the post seen later moves forward a second at a time."""
+    order = sorted(dated, key=lambda d: (d[3], d[1].first_seen, d[0].source.path))
+    used: set[datetime] = set()
+    result = []
+    for item, memory, published, updated in order:
+        bumped = updated
+        while bumped in used:
+            bumped += _ONE_SECOND
+        used.add(bumped)
+        if bumped != updated and published == updated:
+            published = bumped
+        result.append((item, memory, published, bumped))
+    return result
+
+
+def _unique(
+    wanted: str, path: str, taken: dict[str, str], what: str, problems: list[Problem]
+) -> str:
+    """``wanted``, or ``wanted-2``, ``-3``… when another post took it first (with a warning)."""
+    value, n = wanted, 1
+    while value in taken:
+        n += 1
+        value = f"{wanted}-{n}"
+    if value != wanted:
+        problems.append(
+            Problem(
+                "warning",
+                f"duplicate-{what}",
+                f"{what} '{wanted}' is taken by {taken[wanted]}; using '{value}'",
+                path,
+            )
+        )
+    taken[value] = path
+    return value
+
+
+def _slug_from_path(path: str) -> str:
+    return slugify(_DATE_PREFIX.sub("", PurePosixPath(path).stem))

@@ -1,0 +1,75 @@
+"""What the publisher remembers between runs: ids, first-seen dates, published files.
+
+Pure: turns State into bytes and back. publish.py reads and writes the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """One post as the publisher first saw it."""
+
+    #: the post's id, kept through edits, retitling, moves and permalink changes
+    id: str
+    #: when the publisher first saw the post: the date of a post that gives none
+    first_seen: datetime
+    #: sha256 of the file's bytes, to recognise the post when it moves
+    digest: str
+
+
+@dataclass(frozen=True)
+class State:
+    #: content path → what is remembered of it
+    posts: Mapping[str, Remembered] = field(default_factory=dict)
+    #: output files (relative to output_dir) the last good run published
+    published: tuple[str, ...] = ()
+
+
+def dump_state(state: State) -> bytes:
+    """Serialize deterministically (sorted keys, one post per line for readable diffs)."""
+    doc = {
+        "version": STATE_VERSION,
+        "posts": {
+            path: {"id": r.id, "first_seen": r.first_seen.isoformat(), "digest": r.digest}
+            for path, r in sorted(state.posts.items())
+        },
+        "published": sorted(state.published),
+    }
+    return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+
+
+def load_state(data: bytes) -> State:
+    """Parse what dump_state wrote. Raises ValueError on anything else: a corrupt state is
+    never trusted."""
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"not JSON: {e}") from e
+    if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+        raise ValueError("unknown state version")
+    posts_raw = doc.get("posts")
+    published = doc.get("published")
+    if not isinstance(posts_raw, dict) or not isinstance(published, list):
+        raise ValueError("state has no posts or published list")
+    posts: dict[str, Remembered] = {}
+    for path, entry in posts_raw.items():
+        if not isinstance(entry, dict):
+            raise ValueError(f"bad entry for {path}")
+        ident, seen, digest = entry.get("id"), entry.get("first_seen"), entry.get("digest")
+        if not (isinstance(ident, str) and isinstance(seen, str) and isinstance(digest, str)):
+            raise ValueError(f"bad entry for {path}")
+        first_seen = datetime.fromisoformat(seen)
+        if first_seen.tzinfo is None:
+            raise ValueError(f"naive date for {path}")
+        posts[path] = Remembered(ident, first_seen, digest)
+    if not all(isinstance(p, str) for p in published):
+        raise ValueError("bad published list")
+    return State(posts, tuple(published))

@@ -1,0 +1,80 @@
+"""Shared fixtures: a small site on disk, written fresh for each test."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+CONFIG = """\
+site:
+  title: Test Site
+  base_url: https://example.org/
+  description: A site for tests.
+  timezone: Europe/Madrid
+  author: {name: Desk, email: desk@example.org}
+content_dir: content
+output_dir: public
+state_dir: .feeds
+"""
+
+#: a fixed, old file time so that undated posts get a stable date
+OLD_MTIME = 1_700_000_000
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Site:
+    return Site(tmp_path)
+
+
+class Site:
+    """A site folder with a config and helpers to write posts."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.config_path = root / "config.yaml"
+        self.config_path.write_text(CONFIG, encoding="utf-8")
+        (root / "content").mkdir()
+
+    @property
+    def public(self) -> Path:
+        return self.root / "public"
+
+    def write(self, rel: str, text: str | bytes, mtime: int = OLD_MTIME) -> Path:
+        path = self.root / "content" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        os.utime(path, (mtime, mtime))
+        return path
+
+    def post(self, rel: str, title: str, date: str = "2024-05-01T10:00:00Z", **extra: str) -> Path:
+        lines = [f"title: {title!r}" if title else "", f"date: {date}" if date else ""]
+        lines += [f"{k}: {v}" for k, v in extra.items()]
+        front = "\n".join(line for line in lines if line)
+        return self.write(rel, f"---\n{front}\n---\n\nBody of {title or rel}.\n")
+
+    def configure(self, extra: str) -> None:
+        self.config_path.write_text(CONFIG + textwrap.dedent(extra), encoding="utf-8")
+
+    def outputs(self) -> dict[str, bytes]:
+        return {
+            p.relative_to(self.public).as_posix(): p.read_bytes()
+            for p in sorted(self.public.rglob("*"))
+            if p.is_file()
+        }
+
+    def mtimes(self) -> dict[str, int]:
+        return {
+            p.relative_to(self.public).as_posix(): p.stat().st_mtime_ns
+            for p in sorted(self.public.rglob("*"))
+            if p.is_file()
+        }
+
+
+SiteFactory = Callable[[], Site]

@@ -1,0 +1,103 @@
+"""config.yaml: defaults, relative paths, and errors that name the key and the line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feeds.config import load_config, parse_interval
+from feeds.exceptions import ConfigError
+from feeds.model import Author
+
+MINIMAL = "site:\n  title: T\n  base_url: https://example.org/blog\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_defaults_and_relative_paths(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL))
+    assert config.site.base_url == "https://example.org/blog/"
+    assert config.site.timezone == "UTC"
+    assert config.site.permalink == "/{slug}/"
+    assert config.site.author == Author(name="T")
+    assert config.content_dir == tmp_path / "content"
+    assert config.output_dir == tmp_path / "public"
+    assert config.state_dir == tmp_path / ".feeds"
+    assert config.feeds.formats == ("rss", "atom", "json")
+    assert config.feeds.limit == 20
+    assert config.schedule.interval == 900
+    assert (config.server.host, config.server.port) == ("127.0.0.1", 8080)
+
+
+def test_the_repository_sample_config_loads() -> None:
+    config = load_config(Path(__file__).parent.parent / "config.yaml")
+    assert config.site.title == "Harbour Notes"
+    assert config.content_dir.is_dir()
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        (MINIMAL + "colour: blue\n", 4, "unknown key 'colour'"),
+        (MINIMAL + "feeds:\n  limt: 3\n", 5, "unknown key 'feeds.limt'"),
+        (MINIMAL + "feeds:\n  limit: many\n", 5, "'feeds.limit' must be a whole number"),
+        (MINIMAL + "feeds:\n  limit: 0\n", 5, "between 1 and"),
+        (MINIMAL + "feeds:\n  formats: [rss, rdf]\n", 5, "unknown format 'rdf'"),
+        (MINIMAL + "feeds:\n  per_tag: sometimes\n", 5, "true or false"),
+        (MINIMAL + "schedule:\n  interval: 15 minutes\n", 5, "30s, 15m"),
+        (MINIMAL + "schedule:\n  cron: '61 * * * *'\n", 5, "schedule.cron"),
+        (MINIMAL + "schedule:\n  cron: '* *'\n", 5, "five fields"),
+        (MINIMAL + "server:\n  port: 99999\n", 5, "'server.port'"),
+        ("site:\n  title: T\n  base_url: example.org\n", 3, "absolute http(s) URL"),
+        ("site:\n  title: T\n  base_url: ftp://example.org/\n", 3, "absolute http(s) URL"),
+        ("site:\n  base_url: https://example.org/\n", 1, "'site.title' is required"),
+        (MINIMAL + "  timezone: Mars/Olympus\n", 4, "unknown time zone"),
+        (MINIMAL + "  permalink: /{title}/\n", 4, "{slug}"),
+        (MINIMAL + "  permalink: /{slug}/{week}/\n", 4, "unknown field"),
+        (MINIMAL + "  author: [a, b]\n", 4, "'site.author'"),
+        (MINIMAL + "  author: {name: A, phone: 1}\n", 4, "site.author.phone"),
+        (MINIMAL + "content_dir: 3\n", 4, "'content_dir' must be text"),
+        (MINIMAL + "websub:\n  hub: https://hub.example.org/\n", 4, "not supported"),
+        (MINIMAL + "site: again\n", 4, "duplicate key"),
+        ("site: [\n", 2, "invalid YAML"),
+        ("- a\n- b\n", 1, "mapping"),
+    ],
+)
+def test_errors_name_the_key_and_line(
+    tmp_path: Path, text: str, line: int | None, fragment: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.line == line
+    assert fragment in caught.value.message
+    assert str(caught.value).startswith(f"{path}:{line}: ")
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_site_is_required(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'site' is required"):
+        load_config(write(tmp_path, "feeds:\n  limit: 3\n"))
+
+
+def test_cron_and_string_author(tmp_path: Path) -> None:
+    text = MINIMAL + "  author: Desk\nschedule:\n  cron: '*/5 * * * *'\n"
+    config = load_config(write(tmp_path, text))
+    assert config.site.author == Author(name="Desk")
+    assert config.schedule.cron == "*/5 * * * *"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("15m", 900), ("2h", 7200), ("1d", 86400), ("5", None)]
+)
+def test_parse_interval(text: str, seconds: int | None) -> None:
+    assert parse_interval(text) == seconds
