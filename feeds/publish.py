@@ -64,8 +64,8 @@ def write_atomic(path: Path, data: bytes) -> bool:
     try:
         if path.read_bytes() == data:
             return False
-    except FileNotFoundError:
-        pass
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # nothing there yet; making the folder below reports a real obstacle
     except IsADirectoryError as e:
         raise PublishError(f"{path} is a folder, expected a file") from e
     except OSError as e:

@@ -82,7 +82,9 @@ def resolve(
     # Older posts keep their slug and id when a newer one collides with them.
     dated.sort(key=lambda d: (d[2], d[0].source.path))
     slugs: dict[str, str] = {}
-    ids: dict[str, str] = {}
+    # Ids of posts on disk that could not be read this time stay theirs.
+    live_paths = {item.source.path for item in live}
+    ids = {m.id: p for p, m in remembered.items() if p not in live_paths}
     posts: list[Post] = []
     future: list[datetime] = []
     for item, memory, published, updated in dated:

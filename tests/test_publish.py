@@ -1,0 +1,120 @@
+"""Publishing: atomic replace, unchanged files untouched, the lock, the state file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from feeds.exceptions import LockError, PublishError
+from feeds.publish import (
+    STATE_FILE,
+    publish_files,
+    read_state,
+    run_lock,
+    write_atomic,
+    write_state,
+)
+from feeds.state import Remembered, State
+
+
+def test_write_atomic_writes_then_leaves_identical_bytes_alone(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "rss.xml"
+    assert write_atomic(target, b"one") is True
+    os.utime(target, ns=(1, 1))
+    assert write_atomic(target, b"one") is False
+    assert target.stat().st_mtime_ns == 1
+    assert write_atomic(target, b"two") is True
+    assert target.read_bytes() == b"two"
+    assert oct(target.stat().st_mode & 0o777) == "0o644"
+    assert [p.name for p in target.parent.iterdir()] == ["rss.xml"]  # no temporary left
+
+
+def test_write_atomic_into_an_unwritable_place_is_a_publish_error(tmp_path: Path) -> None:
+    # A file where the folder should be fails for root too (permissions would not).
+    (tmp_path / "tags").write_bytes(b"not a folder")
+    with pytest.raises(PublishError, match="cannot write"):
+        write_atomic(tmp_path / "tags" / "x" / "rss.xml", b"new")
+    assert (tmp_path / "tags").read_bytes() == b"not a folder"
+
+
+def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path: Path) -> None:
+    # RLIMIT_FSIZE makes writes past the limit fail with EFBIG, as a full disk would.
+    target = tmp_path / "rss.xml"
+    target.write_bytes(b"good")
+    code = (
+        "import resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from feeds.publish import write_atomic\n"
+        "from feeds.exceptions import PublishError\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))\n"
+        "try:\n"
+        "    write_atomic(Path(sys.argv[1]), b'x' * 5000)\n"
+        "except PublishError as e:\n"
+        "    print('refused:', e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(target)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.startswith("refused: cannot write")
+    assert target.read_bytes() == b"good"
+    assert [p.name for p in tmp_path.iterdir()] == ["rss.xml"]
+
+
+def test_publish_removes_only_files_it_published_before(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    first = publish_files(out, {"rss.xml": b"r", "tags/x/rss.xml": b"x"}, ())
+    assert first.written == ("rss.xml", "tags/x/rss.xml")
+    (out / "robots.txt").write_bytes(b"mine")
+    second = publish_files(out, {"rss.xml": b"r"}, ("rss.xml", "tags/x/rss.xml"))
+    assert second.unchanged == ("rss.xml",)
+    assert second.removed == ("tags/x/rss.xml",)
+    assert not (out / "tags").exists()
+    assert (out / "robots.txt").read_bytes() == b"mine"
+
+
+def test_lock_excludes_a_second_process(tmp_path: Path) -> None:
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from feeds.publish import run_lock\n"
+        "with run_lock(Path(sys.argv[1]), 5):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(30)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        started = time.monotonic()
+        with pytest.raises(LockError, match="another run holds the lock"), run_lock(tmp_path, 0.3):
+            pass
+        assert time.monotonic() - started >= 0.3
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    # The kernel drops a dead holder's lock: no stale lock survives a killed run.
+    with run_lock(tmp_path, 5):
+        pass
+
+
+def test_state_round_trip_and_corruption(tmp_path: Path) -> None:
+    seen = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    state = State({"a.md": Remembered("tag:x,2024-01-02:/a", seen, "d")}, ("rss.xml",))
+    write_state(tmp_path, state)
+    assert read_state(tmp_path) == (state, [])
+    (tmp_path / STATE_FILE).write_bytes(b'{"version": 1, "posts": [')
+    fresh, problems = read_state(tmp_path)
+    assert fresh == State()
+    assert [p.code for p in problems] == ["state-corrupt"]
+    assert read_state(tmp_path / "missing") == (State(), [])
