@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -160,6 +161,47 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     if text:
         click.echo(text)
     sys.exit(result.exit_code)
+
+
+@cli.command()
+@config_option
+@click.option("-q", "--quiet", is_flag=True, help="Log only problems.")
+def serve(config_path: Path, quiet: bool) -> None:
+    """The service: build now and on the schedule, and serve the output folder over HTTP.
+
+    SIGINT or SIGTERM stop it cleanly once a run in progress has published.
+
+    Example: feeds serve -c /srv/site/config.yaml
+    """
+    import uvicorn
+
+    from feeds.schedule import Service, max_age
+    from feeds.server import FeedApp
+
+    config = _load(config_path)
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app = FeedApp(max_age=max_age(config, datetime.now(UTC)))
+    service = Service(config, app)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            lifespan="off",
+            server_header=False,
+            access_log=False,
+            log_level="warning" if quiet else "info",
+            timeout_keep_alive=30,
+        )
+    )
+    service.start()
+    try:
+        server.run()
+    finally:
+        service.stop()
 
 
 @cli.command()

@@ -95,10 +95,11 @@ def publish_files(
 ) -> Published:
     """Write every changed file under ``output_dir``, then remove files that the last run
     published and this one no longer makes (only ours: other files are left alone)."""
-    written, unchanged = [], []
+    written: list[str] = []
+    unchanged: list[str] = []
     for rel in sorted(files):
         (written if write_atomic(output_dir / rel, files[rel]) else unchanged).append(rel)
-    removed = []
+    removed: list[str] = []
     for rel in sorted(set(previous) - set(files)):
         target = output_dir / rel
         with contextlib.suppress(FileNotFoundError):

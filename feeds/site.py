@@ -77,7 +77,11 @@ def resolve(
             )
             updated = published
         dated.append((item, memory, published, updated))
-    dated = _distinct_updates(dated)
+    # Spreading times apart must never push a due post into the future.
+    waiting = {d[0].source.path for d in dated if d[2] > now}
+    dated = _distinct_updates([d for d in dated if d[0].source.path not in waiting]) + [
+        d for d in dated if d[0].source.path in waiting
+    ]
 
     # Older posts keep their slug and id when a newer one collides with them.
     dated.sort(key=lambda d: (d[2], d[0].source.path))
@@ -114,7 +118,7 @@ def resolve(
             image=source.image,
             enclosure=source.enclosure,
         )
-        if published > now:
+        if source.path in waiting:
             future.append(published)
         else:
             posts.append(post)

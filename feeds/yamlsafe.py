@@ -17,11 +17,11 @@ from yaml.nodes import MappingNode, Node
 class _Loader(yaml.SafeLoader):
     def compose_node(self, parent: Node | None, index: int) -> Node | None:
         if self.check_event(AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.MarkedYAMLError(
                 None, None, "aliases (*name) are not allowed", event.start_mark
             )
-        return Composer.compose_node(self, parent, index)  # type: ignore[no-any-return]
+        return Composer.compose_node(self, parent, index)
 
 
 # Keep dates as text: one date parser serves every format.

@@ -217,3 +217,9 @@ def test_unreadable_file_keeps_its_memory(site_config: SiteConfig) -> None:
     )
     assert result.state.posts["keep.md"] == first.state.posts["keep.md"]
     assert result.posts[0].id != first.posts[0].id
+
+
+def test_spreading_times_never_makes_a_due_post_future(site_config: SiteConfig) -> None:
+    items = [loaded(source(f"n{i}.md", date=NOW)) for i in range(3)]
+    result = run(items, site_config)
+    assert len(result.posts) == 3 and result.future == ()

@@ -1,0 +1,331 @@
+"""The one place a post's fields are checked and typed, whatever format they came in.
+
+Markdown front matter, a text file's ``Key: value`` header and HTML ``<meta>`` tags
+all end up here as a mapping of keys to values, with the line of each key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import PurePosixPath
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from feeds.dates import parse_date
+from feeds.exceptions import ContentError
+from feeds.model import Author, BodyFormat, Enclosure, Problem, Source
+from feeds.render import clean_text, strip_illegal
+
+#: every key a post may set (SPEC §3); others are ignored with a warning
+KNOWN_KEYS = (
+    "title", "date", "updated", "author", "authors", "summary", "tags",
+    "slug", "draft", "id", "link", "image", "enclosure",
+)  # fmt: skip
+
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+_MIME = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;.*)?")
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_ .]+|$)")
+
+
+def make_source(
+    path: str,
+    values: Mapping[str, object],
+    lines: Mapping[str, int],
+    *,
+    body: str,
+    body_format: BodyFormat,
+    tz: ZoneInfo,
+    warnings: Iterable[Problem] = (),
+) -> Source:
+    """Check and type a post's fields; return the Source, or raise ContentError.
+
+    Keys match case-insensitively. ``lines`` gives the file line of each key (and of
+    nested keys as ``key.sub``); errors and warnings point there. A missing or empty
+    title is made from the file name with a ``no-title`` warning; an unknown key gives
+    an ``unknown-key`` warning. Every text field comes out free of control characters
+    and of characters XML 1.0 cannot hold.
+    """
+    fields = _Fields(path, values, lines)
+    found = list(warnings)
+    for key in fields.unknown():
+        found.append(
+            Problem(
+                "warning",
+                "unknown-key",
+                f"unknown key '{key}' ignored (known: {', '.join(KNOWN_KEYS)})",
+                path,
+                fields.line(key),
+            )
+        )
+    title = fields.text("title")
+    if title is None:
+        title = title_from_path(path)
+        found.append(
+            Problem("warning", "no-title", f"no title; using {title!r} from the file name", path)
+        )
+    return Source(
+        path=path,
+        title=title,
+        date=fields.date("date", tz),
+        updated=fields.date("updated", tz),
+        authors=fields.authors(),
+        summary=fields.html("summary"),
+        tags=fields.tags(),
+        slug=fields.text("slug"),
+        draft=fields.boolean("draft"),
+        id=fields.text("id"),
+        link=fields.url("link", absolute=True),
+        image=fields.url("image", absolute=False),
+        enclosure=fields.enclosure(),
+        body=strip_illegal(body),
+        body_format=body_format,
+        warnings=tuple(found),
+    )
+
+
+def title_from_path(path: str) -> str:
+    """A title made from a file name: ``2024-01-05-my_first-post.md`` → ``My first post``.
+
+    A leading date is dropped and dashes and underscores become spaces; for
+    ``folder/index.md`` the folder names the post.
+    """
+    p = PurePosixPath(path)
+    stem = p.stem
+    if stem.lower() == "index" and p.parent.name:
+        stem = p.parent.name
+    words = clean_text(re.sub(r"[-_]+", " ", _DATE_PREFIX.sub("", stem)))
+    if not words:
+        words = clean_text(stem) or "Untitled"
+    return words[0].upper() + words[1:]
+
+
+class _Fields:
+    """The post's raw values with their lines; each method types one kind of field."""
+
+    def __init__(self, path: str, values: Mapping[str, object], lines: Mapping[str, int]) -> None:
+        self.path = path
+        self.lines = lines
+        #: lowercase key → (key as written, value)
+        self.raw: dict[str, tuple[str, object]] = {}
+        for key, value in values.items():
+            lower = key.lower()
+            if lower in self.raw:
+                raise ContentError(path, lines.get(key), f"duplicate key '{key}'")
+            self.raw[lower] = (key, value)
+
+    def unknown(self) -> list[str]:
+        return [written for lower, (written, _) in self.raw.items() if lower not in KNOWN_KEYS]
+
+    def line(self, key: str) -> int | None:
+        """The line of ``key`` (as written or lowercase, possibly dotted), or of its parent."""
+        head, _, rest = key.partition(".")
+        written = self.raw.get(head.lower(), (head, None))[0]
+        dotted = f"{written}.{rest}" if rest else written
+        while True:
+            if dotted in self.lines:
+                return self.lines[dotted]
+            if "." not in dotted:
+                return None
+            dotted = dotted.rsplit(".", 1)[0]
+
+    def error(self, key: str, message: str) -> ContentError:
+        return ContentError(self.path, self.line(key), message)
+
+    def get(self, key: str) -> object:
+        return self.raw.get(key, (key, None))[1]
+
+    def text(self, key: str) -> str | None:
+        """One line of text (numbers are taken as text); None when absent or empty."""
+        value = self.get(key)
+        if value is None:
+            return None
+        return self._one_line(key, value) or None
+
+    def _one_line(self, key: str, value: object, what: str = "") -> str:
+        """``value`` as one line of clean text; ``what`` names it in errors (default: key)."""
+        what = what or f"'{key}'"
+        if isinstance(value, bool):
+            # YAML reads yes/no/on/off as booleans; the original spelling is lost.
+            raise self.error(key, f"{what} must be text; put it in quotes")
+        if isinstance(value, int | float | str):
+            return clean_text(str(value))
+        raise self.error(key, f"{what} must be text, not {_kind(value)}")
+
+    def html(self, key: str) -> str | None:
+        """HTML text, kept as written apart from illegal characters; None when empty."""
+        value = self.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise self.error(key, f"'{key}' must be text (HTML), not {_kind(value)}")
+        cleaned = strip_illegal(str(value)).strip()
+        return cleaned or None
+
+    def date(self, key: str, tz: ZoneInfo) -> datetime | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        try:
+            return parse_date(value, tz)
+        except ValueError as e:
+            raise self.error(key, f"'{key}': {e}") from e
+
+    def boolean(self, key: str) -> bool:
+        value = self.get(key)
+        if value is None:
+            return False
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+            return value.strip().lower() in _TRUE
+        raise self.error(key, f"'{key}' must be true or false, not {_shown(value)}")
+
+    def tags(self) -> tuple[str, ...]:
+        """A list of tags, or one comma-separated string; empty ones and repeats dropped."""
+        value = self.get("tags")
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            items: list[object] = list(value.split(","))
+        elif isinstance(value, list):
+            items = list(value)
+        else:
+            raise self.error(
+                "tags", f"'tags' must be a list or comma-separated text, not {_kind(value)}"
+            )
+        tags: dict[str, str] = {}
+        for item in items:
+            if item is None:
+                continue
+            tag = self._one_line("tags", item, "each of 'tags'")
+            # "Python" and "python" are one tag; the first spelling wins.
+            if tag:
+                tags.setdefault(tag.casefold(), tag)
+        return tuple(tags.values())
+
+    def authors(self) -> tuple[Author, ...]:
+        """``author`` (a name or {name, email, url}) then ``authors`` (a list of those, or
+        comma-separated names); a name given twice counts once."""
+        found: list[Author] = []
+        one = self.get("author")
+        if isinstance(one, list):
+            found.extend(self._author("author", item) for item in one if item is not None)
+        elif one is not None:
+            found.append(self._author("author", one))
+        many = self.get("authors")
+        if isinstance(many, str):
+            many = [name for name in many.split(",") if name.strip()]
+        elif isinstance(many, dict):
+            many = [many]
+        if isinstance(many, list):
+            found.extend(self._author("authors", item) for item in many if item is not None)
+        elif many is not None:
+            raise self.error("authors", f"'authors' must be a list of names, not {_kind(many)}")
+        # One person named twice is one author; the first mention wins.
+        unique: dict[str, Author] = {}
+        for author in found:
+            unique.setdefault(author.name.casefold(), author)
+        return tuple(unique.values())
+
+    def _author(self, key: str, value: object) -> Author:
+        if isinstance(value, dict):
+            unknown = sorted(str(k) for k in value if k not in ("name", "email", "url"))
+            if unknown:
+                raise self.error(
+                    key,
+                    f"'{key}' has unknown key(s) {', '.join(unknown)} (known: name, email, url)",
+                )
+            name = self._one_line(f"{key}.name", value.get("name", ""))
+            if not name:
+                raise self.error(key, f"'{key}' needs a name")
+            email = value.get("email")
+            if email is not None:
+                email = self._one_line(f"{key}.email", email)
+                if not _EMAIL.fullmatch(email):
+                    raise self.error(
+                        f"{key}.email", f"'{key}.email' is not an e-mail address: {email!r}"
+                    )
+            url = value.get("url")
+            if url is not None:
+                url = self._one_line(f"{key}.url", url)
+                if not _is_absolute(url):
+                    raise self.error(f"{key}.url", f"'{key}.url' must be an absolute http(s) URL")
+            return Author(name=name, email=email or None, url=url or None)
+        if isinstance(value, list):
+            raise self.error(key, f"each of '{key}' must be a name or {{name, email, url}}")
+        name = self._one_line(key, value)
+        if not name:
+            raise self.error(key, f"'{key}' has an empty name")
+        return Author(name=name)
+
+    def url(self, key: str, *, absolute: bool) -> str | None:
+        value = self.text(key)
+        if value is None:
+            return None
+        if absolute and not _is_absolute(value):
+            raise self.error(key, f"'{key}' must be an absolute http(s) URL, not {value!r}")
+        if _scheme(value) not in ("", "http", "https"):
+            raise self.error(key, f"'{key}' must be an http(s) URL or a relative path")
+        return value
+
+    def enclosure(self) -> Enclosure | None:
+        value = self.get("enclosure")
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise self.error("enclosure", "'enclosure' must be a mapping {url, length, type}")
+        unknown = sorted(str(k) for k in value if k not in ("url", "length", "type"))
+        if unknown:
+            raise self.error("enclosure", f"'enclosure' has unknown key(s) {', '.join(unknown)}")
+        for part in ("url", "length", "type"):
+            if value.get(part) is None:
+                raise self.error("enclosure", f"'enclosure' needs '{part}'")
+        url = self._one_line("enclosure.url", value["url"])
+        if not url or _scheme(url) not in ("", "http", "https"):
+            raise self.error("enclosure.url", "'enclosure.url' must be an http(s) URL or a path")
+        length = value["length"]
+        if isinstance(length, str) and length.strip().isdigit():
+            length = int(length)
+        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+            raise self.error("enclosure.length", "'enclosure.length' must be a size in bytes")
+        mime = self._one_line("enclosure.type", value["type"])
+        if not _MIME.fullmatch(mime):
+            raise self.error(
+                "enclosure.type", f"'enclosure.type' must be a MIME type, not {mime!r}"
+            )
+        return Enclosure(url=url, length=length, type=mime)
+
+
+def _scheme(url: str) -> str | None:
+    """The URL's scheme in lowercase, ``""`` for a relative URL, None if it cannot be parsed."""
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+
+
+def _is_absolute(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true/false"
+    return type(value).__name__
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -1,0 +1,82 @@
+"""HTML posts: ``<title>``, a few ``<meta>`` tags, and the body of ``<article>`` or ``<body>``."""
+
+from __future__ import annotations
+
+import html
+from zoneinfo import ZoneInfo
+
+import lxml.html
+from lxml import etree
+
+from feeds.content.fields import make_source
+from feeds.exceptions import ContentError
+from feeds.model import Source
+from feeds.render import strip_illegal
+
+#: ``<meta name=…>`` → the post field it sets
+_META_FIELDS = {"author": "authors", "date": "date", "description": "summary", "keywords": "tags"}
+
+
+def read(text: str, path: str, tz: ZoneInfo) -> Source:
+    """Read an HTML post (text as given by ``decode``); the body is the inner HTML, as is.
+
+    ``<meta name="author">`` may repeat (one author each); ``description`` is plain text
+    and becomes an escaped summary; ``keywords`` are comma-separated tags. Errors name
+    the line of the element at fault.
+    """
+    # The text is already decoded: bytes with a fixed encoding keep lxml from
+    # re-reading a <meta charset> or refusing an <?xml encoding?> declaration.
+    parser = lxml.html.HTMLParser(encoding="utf-8")
+    try:
+        doc = lxml.html.document_fromstring(strip_illegal(text).encode("utf-8"), parser=parser)
+    except (etree.LxmlError, ValueError) as e:
+        raise ContentError(path, 1, f"unreadable HTML: {e}") from e
+
+    values: dict[str, object] = {}
+    lines: dict[str, int] = {}
+
+    def put(key: str, value: object, line: int | None) -> None:
+        values[key] = value
+        if line is not None:
+            lines[key] = line
+
+    title = doc.find("head/title")
+    if title is not None and (title.text or "").strip():
+        put("title", title.text, _line(title))
+    authors: list[str] = []
+    for meta in doc.iter("meta"):
+        name = (meta.get("name") or "").strip().lower()
+        content = meta.get("content")
+        key = _META_FIELDS.get(name)
+        if key is None or content is None or not content.strip():
+            continue
+        if key == "authors":
+            authors.append(content)
+            line = _line(meta)
+            if "authors" not in lines and line is not None:
+                lines["authors"] = line
+        elif key not in values:
+            # Like a browser, the first of repeated <meta> tags wins.
+            value = html.escape(content, quote=False) if key == "summary" else content
+            put(key, value, _line(meta))
+    if authors:
+        values["authors"] = authors
+
+    container = next(doc.iter("article"), None)
+    if container is None:
+        container = doc.find("body")
+    body = _inner_html(container) if container is not None else ""
+    return make_source(path, values, lines, body=body, body_format="html", tz=tz)
+
+
+def _inner_html(element: lxml.html.HtmlElement) -> str:
+    """The markup inside ``element``, without the element's own tags."""
+    parts = [html.escape(element.text or "", quote=False)]
+    parts.extend(lxml.html.tostring(child, encoding="unicode", with_tail=True) for child in element)
+    return "".join(parts).strip()
+
+
+def _line(element: etree._Element) -> int | None:
+    """The element's line in the file, when lxml knows it."""
+    line: object = element.sourceline
+    return line if isinstance(line, int) else None

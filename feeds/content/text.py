@@ -1,0 +1,132 @@
+"""Plain-text posts: a ``Key: value`` header, a page saved from a blog, or bare paragraphs.
+
+Every shape ends as HTML paragraphs: each run of lines between blank lines becomes one
+``<p>``, its text escaped and its line breaks kept.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from zoneinfo import ZoneInfo
+
+from feeds.content.fields import KNOWN_KEYS, make_source
+from feeds.exceptions import ContentError
+from feeds.model import Source
+from feeds.render import strip_illegal
+
+_HEADER = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)")
+_BREADCRUMB = re.compile(r"\s*home\s+/\s+\S.*?\s+/\s+\S.*", re.IGNORECASE)
+_BULLET = re.compile(r"\s*•\s*(.*)")
+#: what a share button on a blog page is called, lowercase
+_SHARE_BUTTONS = frozenset(
+    {
+        "bluesky", "buffer", "delicious", "digg", "e-mail", "email", "facebook", "flipboard",
+        "google", "google+", "hacker news", "line", "linkedin", "mail", "mastodon", "messenger",
+        "pinterest", "pocket", "print", "reddit", "share", "skype", "stumbleupon", "telegram",
+        "threads", "tumblr", "tweet", "twitter", "vk", "whatsapp", "x", "xing",
+    }
+)  # fmt: skip
+
+
+def read(text: str, path: str, tz: ZoneInfo) -> Source:
+    """Read a ``.txt`` post (text as given by ``decode``); the body becomes HTML paragraphs."""
+    lines = strip_illegal(text).split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    if first < len(lines):
+        header = _HEADER.fullmatch(lines[first].strip())
+        if header and header.group(1).lower() in KNOWN_KEYS:
+            return _read_header(lines, first, path, tz)
+        if _BREADCRUMB.fullmatch(lines[first]):
+            return _read_saved_page(lines, first, path, tz)
+    return make_source(path, {}, {}, body=paragraphs(lines), body_format="html", tz=tz)
+
+
+def _read_header(lines: list[str], first: int, path: str, tz: ZoneInfo) -> Source:
+    """``Key: value`` lines (indented lines continue a value) up to a blank line."""
+    values: dict[str, object] = {}
+    key_lines: dict[str, int] = {}
+    key = ""
+    i = first
+    while i < len(lines):
+        line = lines[i]
+        if not line.strip():
+            i += 1
+            break
+        if line[0] in " \t" and key:
+            values[key] = f"{values[key]} {line.strip()}".strip()
+            i += 1
+            continue
+        match = _HEADER.fullmatch(line.strip())
+        if match is None:
+            # No blank line after the header: the body starts right here.
+            break
+        key = match.group(1)
+        if key.lower() in (k.lower() for k in values):
+            raise ContentError(path, i + 1, f"duplicate key '{key}'")
+        values[key] = match.group(2).strip()
+        key_lines[key] = i + 1
+        i += 1
+    for name in list(values):
+        if name.lower() == "summary" and isinstance(values[name], str):
+            # A text post's summary is text; the field holds HTML.
+            values[name] = html.escape(str(values[name]), quote=False)
+    return make_source(
+        path, values, key_lines, body=paragraphs(lines[i:]), body_format="html", tz=tz
+    )
+
+
+def _read_saved_page(lines: list[str], first: int, path: str, tz: ZoneInfo) -> Source:
+    """``Home / Author / Title``, the title line, the body, then share buttons (dropped)."""
+    crumbs = [part.strip() for part in re.split(r"\s+/\s+", lines[first].strip())]
+    values: dict[str, object] = {"author": crumbs[1], "title": crumbs[-1]}
+    key_lines = {"author": first + 1, "title": first + 1}
+    start = first + 1
+    title_at = next((i for i in range(start, len(lines)) if lines[i].strip()), None)
+    if title_at is not None and not _BULLET.fullmatch(lines[title_at]):
+        # The page's own title line is complete where a breadcrumb may be shortened.
+        values["title"] = lines[title_at].strip()
+        key_lines["title"] = title_at + 1
+        start = title_at + 1
+    end = _share_buttons(lines, start)
+    return make_source(
+        path, values, key_lines, body=paragraphs(lines[start:end]), body_format="html", tz=tz
+    )
+
+
+def _share_buttons(lines: list[str], start: int) -> int:
+    """Index of the line where the share-button list starts (page chrome from there on).
+
+    That is the first ``•`` line of the first bullet list naming a share service; if no
+    list names one, the first ``•`` line at all; if there is none, the end.
+    """
+    first_bullet: int | None = None
+    run_start: int | None = None
+    for i in range(start, len(lines)):
+        bullet = _BULLET.fullmatch(lines[i])
+        if bullet is None:
+            if lines[i].strip():
+                run_start = None
+            continue
+        if run_start is None:
+            run_start = i
+        if first_bullet is None:
+            first_bullet = i
+        name = bullet.group(1).strip().lower()
+        if name in _SHARE_BUTTONS or name.startswith("share"):
+            return run_start
+    return first_bullet if first_bullet is not None else len(lines)
+
+
+def paragraphs(lines: list[str]) -> str:
+    """HTML ``<p>`` elements, one per run of non-blank lines, text escaped, breaks kept."""
+    out: list[str] = []
+    current: list[str] = []
+    for line in [*lines, ""]:
+        if line.strip():
+            current.append(line.strip())
+        elif current:
+            text = "\n".join(current)
+            out.append(f"<p>{html.escape(text, quote=False)}</p>")
+            current = []
+    return "\n".join(out)

@@ -1,0 +1,260 @@
+"""HTML for feeds: Markdown rendered, everything sanitized, URLs made absolute, summaries cut.
+
+Pure functions of their arguments: the same input always gives the same output.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from urllib.parse import quote, urljoin, urlsplit
+
+import lxml.html
+import nh3
+from lxml import etree
+from markdown_it import MarkdownIt
+
+from feeds.model import Source
+
+# Characters XML 1.0 forbids (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF),
+# plus DEL, the C1 controls and the noncharacters, which it only discourages but which
+# never carry meaning in a post; and U+FFFD, the mark of an earlier decoding failure.
+# The W3C feed validator warns about C1 controls and U+FFFD (BadCharacters).
+_ILLEGAL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffd\ufffe\uffff"
+    "\U0001fffe\U0001ffff\U0002fffe\U0002ffff\U0003fffe\U0003ffff\U0004fffe\U0004ffff"
+    "\U0005fffe\U0005ffff\U0006fffe\U0006ffff\U0007fffe\U0007ffff\U0008fffe\U0008ffff"
+    "\U0009fffe\U0009ffff\U000afffe\U000affff\U000bfffe\U000bffff\U000cfffe\U000cffff"
+    "\U000dfffe\U000dffff\U000efffe\U000effff\U000ffffe\U000fffff\U0010fffe\U0010ffff]"
+)
+
+# CommonMark as specified; raw HTML passes through and is sanitized by clean_html.
+_MARKDOWN = MarkdownIt("commonmark", {"html": True})
+
+_TAGS = (nh3.ALLOWED_TAGS | {"audio", "picture", "source", "tfoot", "track", "video"}) - {
+    # nh3 allows these by default; a feed entry has no use for an image map, and the
+    # W3C feed validator flags bdo and rtc as security risks (their text is kept).
+    "area",
+    "map",
+    "bdo",
+    "rtc",
+}
+# Removed with everything inside: their content is code, or raw text that would
+# otherwise show up as escaped markup.
+_DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "iframe",
+    "frame",
+    "frameset",
+    "noframes",
+    "noembed",
+    "noscript",
+    "template",
+    "textarea",
+    "title",
+    "xmp",
+    "svg",
+    "math",
+    "select",
+}
+_ATTRIBUTES: dict[str, set[str]] = {
+    tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()
+}
+_ATTRIBUTES.pop("area", None)
+_ATTRIBUTES["*"] = {"title", "lang", "dir", "id"}
+_ATTRIBUTES["img"] = _ATTRIBUTES.get("img", set()) | {"srcset", "sizes", "loading"}
+_ATTRIBUTES["source"] = {"src", "srcset", "sizes", "media", "type"}
+_ATTRIBUTES["audio"] = {"src", "controls", "preload"}
+_ATTRIBUTES["video"] = {"src", "controls", "poster", "width", "height", "preload"}
+_ATTRIBUTES["track"] = {"src", "kind", "label", "srclang"}
+_ATTRIBUTES["a"] = _ATTRIBUTES.get("a", set()) | {"type"}
+
+#: attributes holding one URL, made absolute (``srcset`` holds several)
+_URL_ATTRIBUTES = frozenset({"href", "src", "cite", "poster", "longdesc"})
+#: schemes a link or an image in a feed may use; anything else is dropped
+_SCHEMES = frozenset(
+    {"http", "https", "mailto", "tel", "ftp", "ftps", "sftp", "news", "nntp", "xmpp"}
+)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+# What the WHATWG URL parser strips before anything else.
+_URL_EDGE = "".join(chr(c) for c in range(0x21))
+_URL_TABS = re.compile("[\t\n\r]")
+# Everything a URL may hold literally; the rest (spaces, quotes, non-ASCII) is percent-encoded.
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]_~"
+_QUERY = re.compile("[?#]")
+
+
+def strip_illegal(text: str) -> str:
+    """Remove characters XML 1.0 forbids or discourages (controls, surrogates, noncharacters).
+
+    Tab, LF and CR are kept, so line numbers and layout survive.
+    """
+    return _ILLEGAL.sub("", text)
+
+
+def clean_text(text: str) -> str:
+    """Plain text for titles and names: illegal characters removed, whitespace collapsed."""
+    # Split first so that form feeds and other whitespace controls become spaces.
+    return " ".join(strip_illegal(" ".join(text.split())).split())
+
+
+def body_html(source: Source) -> str:
+    """The post's body as HTML, not yet sanitized: pass it through clean_html before use.
+
+    Markdown is rendered as CommonMark (raw HTML allowed); HTML and text bodies are
+    already HTML and are returned as they are.
+    """
+    if source.body_format == "markdown":
+        return str(_MARKDOWN.render(source.body))
+    return source.body
+
+
+def clean_html(fragment: str, base_url: str) -> str:
+    """Sanitize an HTML fragment for a feed, with every URL absolute against ``base_url``.
+
+    Scripts, styles, frames, forms, event handlers and ``javascript:``/``data:``/
+    ``vbscript:`` URLs are removed (script and style with their content); relative
+    ``href``/``src``/``srcset`` values are resolved as a browser showing the page at
+    ``base_url`` would (``#frag`` included); characters XML 1.0 cannot hold are removed.
+    """
+    cleaned = nh3.clean(
+        strip_illegal(fragment),
+        tags=_TAGS,
+        clean_content_tags=_DROP_WITH_CONTENT,
+        attributes=_ATTRIBUTES,
+        attribute_filter=lambda tag, attr, value: _filter_attribute(attr, value, base_url),
+        url_schemes=set(_SCHEMES),
+        link_rel=None,
+        strip_comments=True,
+    )
+    # Character references such as &#1; become raw characters only when parsed.
+    return strip_illegal(cleaned)
+
+
+def _filter_attribute(attr: str, value: str, base_url: str) -> str | None:
+    """nh3 hook: make URLs absolute (dropping unsafe ones), keep other attributes as they are."""
+    if attr in _URL_ATTRIBUTES:
+        return absolute_url(value, base_url)
+    if attr == "srcset":
+        return _absolute_srcset(value, base_url)
+    return value
+
+
+def absolute_url(url: str, base_url: str) -> str | None:
+    """``url`` resolved against ``base_url`` as a browser would; None if its scheme is unsafe.
+
+    Surrounding spaces and controls are stripped and tabs/newlines removed (WHATWG URL
+    parsing), backslashes in the path count as slashes for http(s), and characters a URL
+    cannot hold literally (spaces, non-ASCII) are percent-encoded.
+    """
+    try:
+        return _absolute_url(url, base_url)
+    except ValueError:
+        # urllib refuses some malformed URLs (e.g. an unclosed IPv6 "[" host): drop them.
+        return None
+
+
+def _absolute_url(url: str, base_url: str) -> str | None:
+    url = _URL_TABS.sub("", url.strip(_URL_EDGE))
+    scheme = _SCHEME.match(url)
+    if scheme and scheme.group(1).lower() not in _SCHEMES:
+        return None
+    if not scheme or scheme.group(1).lower() in ("http", "https"):
+        # Browsers read "\" as "/" before the query in http(s) URLs: "\\host" is a host.
+        query = _QUERY.search(url)
+        end = query.start() if query else len(url)
+        url = url[:end].replace("\\", "/") + url[end:]
+    joined = urljoin(base_url, url) if not scheme else url
+    return _encode(joined)
+
+
+def _encode(url: str) -> str:
+    """Percent-encode what may not stand literally in a URL, leaving existing escapes alone."""
+    parts = urlsplit(url)
+    if parts.netloc:
+        # The host keeps its own spelling; only what follows it is encoded.
+        end = url.index(parts.netloc) + len(parts.netloc)
+        return url[:end] + quote(url[end:], safe=_URL_SAFE)
+    return quote(url, safe=_URL_SAFE)
+
+
+def _absolute_srcset(value: str, base_url: str) -> str | None:
+    """Each candidate's URL made absolute; unsafe candidates dropped (None when none is left)."""
+    candidates = []
+    for url, descriptor in _srcset_candidates(value):
+        absolute = absolute_url(url, base_url)
+        if absolute is not None:
+            # A comma inside the URL would split the candidate for the next reader.
+            absolute = absolute.replace(",", "%2C")
+            candidates.append(f"{absolute} {descriptor}" if descriptor else absolute)
+    return ", ".join(candidates) if candidates else None
+
+
+def _srcset_candidates(value: str) -> list[tuple[str, str]]:
+    """Split a srcset into (url, descriptor) pairs, following the HTML parsing algorithm."""
+    result: list[tuple[str, str]] = []
+    i, n = 0, len(value)
+    while i < n:
+        while i < n and (value[i].isspace() or value[i] == ","):
+            i += 1
+        start = i
+        while i < n and not value[i].isspace():
+            i += 1
+        url = value[start:i]
+        if not url:
+            break
+        descriptor = ""
+        if url.endswith(","):
+            url = url.rstrip(",")
+        else:
+            start = i
+            depth = 0
+            while i < n and (value[i] != "," or depth):
+                depth += {"(": 1, ")": -1}.get(value[i], 0)
+                depth = max(depth, 0)
+                i += 1
+            descriptor = " ".join(value[start:i].split())
+            i += 1
+        if url:
+            result.append((url, descriptor))
+    return result
+
+
+def summarize(fragment: str, limit: int = 300) -> str:
+    """The first paragraph's plain text, at most ``limit`` characters, escaped for use as HTML.
+
+    A text longer than ``limit`` is cut at the last word boundary that fits and ends
+    with ``…`` (counted in the limit). Markup never reaches the result, so nothing is
+    ever cut inside a tag or an entity. Returns ``""`` when there is no text at all.
+    """
+    limit = max(limit, 1)
+    text = clean_text(_first_paragraph(strip_illegal(fragment)))
+    if len(text) > limit:
+        # The longest run of whole words that leaves room for the ellipsis.
+        space = text.rfind(" ", 0, limit)
+        cut = text[:space].rstrip(" ,;:-\u2013\u2014") if space > 0 else ""
+        text = (cut or text[: limit - 1]) + "…"
+    return html.escape(text, quote=False)
+
+
+def _first_paragraph(fragment: str) -> str:
+    """Plain text of the first ``<p>`` holding text; else of the first block of the whole."""
+    if not fragment.strip():
+        return ""
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return ""
+    for bad in list(root.iter("script", "style", "template")):
+        bad.drop_tree()
+    for br in root.iter("br"):
+        # A line break separates words even though it holds no text.
+        br.tail = "\n" + (br.tail or "")
+    for p in root.iter("p"):
+        text = p.text_content()
+        if text.strip():
+            return str(text)
+    whole = str(root.text_content())
+    blocks = [b for b in re.split(r"\n\s*\n", whole) if b.strip()]
+    return blocks[0] if blocks else ""

@@ -1,0 +1,131 @@
+"""APScheduler wiring: when regenerations run, and what happens after each one."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from feeds.config import Config
+from feeds.exceptions import FeedsError
+from feeds.pipeline import RunResult, regenerate
+from feeds.server import FeedApp, load_folder
+
+log = logging.getLogger("feeds")
+
+#: the longest Cache-Control max-age, whatever the schedule
+MAX_AGE_CAP = 3600
+
+
+def schedule_trigger(config: Config) -> IntervalTrigger | CronTrigger:
+    if config.schedule.cron:
+        return CronTrigger.from_crontab(config.schedule.cron, timezone=config.site.tz)
+    return IntervalTrigger(seconds=config.schedule.interval, timezone=UTC)
+
+
+def max_age(config: Config, now: datetime) -> int:
+    """Seconds a reader may cache a feed: the time between runs, at most an hour."""
+    trigger = schedule_trigger(config)
+    first = trigger.get_next_fire_time(None, now)
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+    if first is None or second is None:
+        return MAX_AGE_CAP
+    return max(1, min(MAX_AGE_CAP, int((second - first).total_seconds())))
+
+
+def health(result: RunResult) -> dict[str, Any]:
+    """The /healthz document for a finished run."""
+    return {
+        "time": result.started.isoformat(),
+        "result": "published" if result.published else "failed",
+        "exit_status": result.exit_code,
+        "posts": result.posts,
+        "feeds": result.feeds,
+        "written": len(result.written),
+        "seconds": round(result.seconds, 3),
+        "next_future_post": result.future[0].isoformat() if result.future else None,
+        "problems": [str(p) for p in (*result.problems, *result.feed_problems)],
+    }
+
+
+class Service:
+    """Runs regenerations one at a time and hands each publish to the HTTP app."""
+
+    def __init__(
+        self,
+        config: Config,
+        app: FeedApp,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.app = app
+        self.clock = clock
+        self.scheduler = BackgroundScheduler(timezone=UTC)
+        # One run at a time in this process; the file lock guards against other processes.
+        self._running = threading.Lock()
+
+    def start(self) -> None:
+        """Serve what is already published, then build now and on the schedule."""
+        self.app.swap(load_folder(self.config.output_dir))
+        self.scheduler.add_job(
+            self.run_once,
+            schedule_trigger(self.config),
+            id="regenerate",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=self.clock(),
+        )
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Stop scheduling and wait for a run in progress to finish publishing."""
+        self.scheduler.shutdown(wait=True)
+
+    def run_once(self) -> RunResult | None:
+        """One regeneration; a failure is logged and the schedule goes on."""
+        with self._running:
+            try:
+                result = regenerate(self.config, self.clock(), lock_wait=300)
+            except FeedsError as e:
+                log.error("run failed: %s", e)
+                self.app.report(False, {"result": "failed", "problems": [str(e)]})
+                return None
+            except Exception:  # the schedule must outlive any bug in one run
+                log.exception("run failed unexpectedly")
+                self.app.report(False, {"result": "failed", "problems": ["internal error"]})
+                return None
+            if result.published:
+                self.app.swap(load_folder(self.config.output_dir, self.app.resources))
+            self.app.report(result.published, health(result))
+            log.info(
+                "run %s: %d posts, %d feeds, %d written, %d problems, %.2fs",
+                "published" if result.published else "FAILED (previous feeds kept)",
+                result.posts,
+                result.feeds,
+                len(result.written),
+                len(result.problems) + len(result.feed_problems),
+                result.seconds,
+            )
+            for problem in (*result.problems, *result.feed_problems):
+                log.warning("%s", problem)
+            if result.future:
+                self._wake_at(result.future[0])
+            return result
+
+    def _wake_at(self, when: datetime) -> None:
+        """Run again when the next future-dated post goes live, not at the next interval."""
+        self.scheduler.add_job(
+            self.run_once,
+            DateTrigger(run_date=when, timezone=UTC),
+            id="wake",
+            replace_existing=True,
+            misfire_grace_time=None,
+        )

@@ -1,0 +1,270 @@
+"""The HTTP app: serves the output folder from memory with exact validators.
+
+An ASGI application (run by uvicorn). Every file of the output folder is held in
+memory with its gzip copy, strong ETags and Last-Modified computed once per
+publish; a request is a dictionary lookup, so nothing outside the folder can be
+named and no request touches the disk.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import format_datetime, parsedate_to_datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+#: Content-Type by file suffix; feed types set by hand (mimetypes gets them wrong)
+CONTENT_TYPES: dict[str, str] = {
+    ".xml": "application/xml; charset=utf-8",
+    ".json": "application/json; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".opml": "text/x-opml; charset=utf-8",
+    ".xsl": "text/xsl; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+}
+#: file names of the feeds, whose types are more precise than their suffix's
+FEED_TYPES: dict[str, str] = {
+    "rss.xml": "application/rss+xml; charset=utf-8",
+    "atom.xml": "application/atom+xml; charset=utf-8",
+    "feed.json": "application/feed+json; charset=utf-8",
+}
+#: bodies smaller than this are not worth compressing
+GZIP_MIN_BYTES = 256
+MAX_REQUEST_LINE = 8 * 1024
+MAX_HEADERS = 16 * 1024
+ALLOW = b"GET, HEAD"
+
+
+@dataclass(frozen=True)
+class Representation:
+    body: bytes
+    #: strong ETag, quoted
+    etag: bytes
+
+
+@dataclass(frozen=True)
+class Resource:
+    """One file ready to send: both encodings and their validators."""
+
+    identity: Representation
+    gzip: Representation | None
+    content_type: bytes
+    #: IMF-fixdate of the file's modification time
+    last_modified: bytes
+    #: the modification time, whole seconds, for If-Modified-Since
+    modified: datetime
+
+
+def make_resource(name: str, data: bytes, modified: datetime) -> Resource:
+    """Precompute everything a response needs for a file's bytes."""
+    digest = hashlib.sha256(data).hexdigest()[:32]
+    compressed = None
+    if len(data) >= GZIP_MIN_BYTES:
+        # mtime=0: the same bytes always compress to the same bytes (and the same ETag).
+        packed = gzip.compress(data, compresslevel=9, mtime=0)
+        if len(packed) < len(data):
+            compressed = Representation(packed, f'"{digest}-gz"'.encode())
+    suffix = PurePosixPath(name).suffix
+    kind = FEED_TYPES.get(name.rsplit("/", 1)[-1]) or CONTENT_TYPES.get(
+        suffix, "application/octet-stream"
+    )
+    modified = modified.replace(microsecond=0)
+    return Resource(
+        identity=Representation(data, f'"{digest}"'.encode()),
+        gzip=compressed,
+        content_type=kind.encode(),
+        last_modified=format_datetime(modified, usegmt=True).encode(),
+        modified=modified,
+    )
+
+
+def load_folder(
+    folder: Path, previous: Mapping[str, Resource] | None = None
+) -> dict[str, Resource]:
+    """Every file under ``folder`` (hidden files excepted) as a Resource keyed by URL path.
+
+    Files whose bytes did not change keep their previous Resource, so validators stay.
+    """
+    previous = previous or {}
+    resources: dict[str, Resource] = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if any(part.startswith(".") for part in rel.split("/")) or not path.is_file():
+            continue
+        try:
+            data = path.read_bytes()
+            mtime = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        except OSError:
+            continue  # removed while we looked: the next publish reloads
+        old = previous.get(rel)
+        if old is not None and old.identity.body == data:
+            resources[rel] = old
+        else:
+            resources[rel] = make_resource(rel, data, mtime)
+    return resources
+
+
+@dataclass
+class Health:
+    """What /healthz reports about the last run."""
+
+    status: int = 503
+    body: bytes = b'{"result": "starting"}'
+
+
+@dataclass
+class FeedApp:
+    """The ASGI app. ``swap`` replaces the served files in one assignment."""
+
+    resources: dict[str, Resource] = field(default_factory=dict)
+    #: paths served once and no longer made (a tag with no posts left): 410 Gone
+    gone: frozenset[str] = frozenset()
+    max_age: int = 900
+    health: Health = field(default_factory=Health)
+
+    def swap(self, resources: dict[str, Resource]) -> None:
+        """Serve a new set of files; paths that disappear answer 410 from now on."""
+        vanished = set(self.resources) - set(resources)
+        self.gone = frozenset((self.gone | vanished) - set(resources))
+        self.resources = resources
+
+    def report(self, published: bool, summary: Mapping[str, Any]) -> None:
+        body = json.dumps(summary, indent=1, sort_keys=True, default=str).encode()
+        self.health = Health(200 if published else 503, body)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        status, headers, body = self.respond(scope)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def respond(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Status, headers and body for one request; pure apart from reading self."""
+        method = scope["method"]
+        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+        query: bytes = scope.get("query_string", b"")
+        if len(method) + len(raw_path) + len(query) + 12 > MAX_REQUEST_LINE:
+            return _plain(414, "request line too long")
+        headers = scope["headers"]
+        if sum(len(k) + len(v) + 4 for k, v in headers) > MAX_HEADERS:
+            return _plain(431, "request headers too large")
+        if method not in ("GET", "HEAD"):
+            status, hdrs, body = _plain(405, "method not allowed")
+            return status, [*hdrs, (b"allow", ALLOW)], body
+        path = scope["path"]
+        head = method == "HEAD"
+        if path == "/healthz":
+            hdrs = [
+                (b"content-type", b"application/json; charset=utf-8"),
+                (b"cache-control", b"no-store"),
+                (b"content-length", str(len(self.health.body)).encode()),
+            ]
+            return self.health.status, hdrs, b"" if head else self.health.body
+        key = "index.html" if path == "/" else path[1:]
+        resource = self.resources.get(key) if path.startswith("/") else None
+        if resource is None:
+            return _plain(
+                410 if key in self.gone else 404, "gone" if key in self.gone else "not found"
+            )
+        return self._send(resource, dict(headers), head)
+
+    def _send(
+        self, res: Resource, headers: Mapping[bytes, bytes], head: bool
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        rep = res.identity
+        if res.gzip is not None and _accepts_gzip(headers.get(b"accept-encoding", b"")):
+            rep = res.gzip
+        common = [
+            (b"etag", rep.etag),
+            (b"cache-control", f"max-age={self.max_age}".encode()),
+            (b"vary", b"Accept-Encoding"),
+            (b"last-modified", res.last_modified),
+        ]
+        if _not_modified(headers, rep.etag, res.modified):
+            return 304, common, b""
+        out = [
+            *common,
+            (b"content-type", res.content_type),
+            (b"content-length", str(len(rep.body)).encode()),
+        ]
+        if rep is res.gzip:
+            out.append((b"content-encoding", b"gzip"))
+        return 200, out, b"" if head else rep.body
+
+
+def _not_modified(headers: Mapping[bytes, bytes], etag: bytes, modified: datetime) -> bool:
+    """RFC 9110 §13.1.2–13.1.3: If-None-Match first; If-Modified-Since only without it."""
+    inm = headers.get(b"if-none-match")
+    if inm is not None:
+        return any(tag == b"*" or _weak_equal(tag, etag) for tag in _etags(inm))
+    ims = headers.get(b"if-modified-since")
+    if ims is None:
+        return False
+    try:
+        since = parsedate_to_datetime(ims.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return False  # not an HTTP-date: ignored, as RFC 9110 says
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return modified <= since
+
+
+def _etags(value: bytes) -> Iterable[bytes]:
+    for part in value.split(b","):
+        tag = part.strip()
+        if tag and tag != b'""':
+            yield tag
+
+
+def _weak_equal(a: bytes, b: bytes) -> bool:
+    return a.removeprefix(b"W/") == b.removeprefix(b"W/")
+
+
+def _accepts_gzip(value: bytes) -> bool:
+    for part in value.lower().split(b","):
+        name, _, params = part.strip().partition(b";")
+        if name.strip() in (b"gzip", b"x-gzip", b"*"):
+            q = params.strip()
+            if q.startswith(b"q="):
+                try:
+                    return float(q[2:]) > 0
+                except ValueError:
+                    return False
+            return True
+    return False
+
+
+def _plain(status: int, text: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    body = f"{status} {text}\n".encode()
+    return (
+        status,
+        [
+            (b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        body,
+    )
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,27 @@
+"""Feed writers: a FeedSpec in, the bytes of one feed file out, one writer per format."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from feeds.model import FeedSpec
+from feeds.writers.atom import write_atom
+from feeds.writers.jsonfeed import write_json
+from feeds.writers.rss import write_rss
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How feeds are written, beyond what the FeedSpec holds; the same for every feed of a run."""
+
+    #: the whole post in each entry (content:encoded, atom:content, content_html)
+    full_content: bool = True
+
+
+Writer = Callable[[FeedSpec, WriteOptions], bytes]
+
+#: the writer of each format, keyed like ``FEED_FILES``
+WRITERS: dict[str, Writer] = {"rss": write_rss, "atom": write_atom, "json": write_json}
+
+__all__ = ["WRITERS", "WriteOptions", "Writer", "write_atom", "write_json", "write_rss"]

@@ -1,0 +1,126 @@
+"""Every command and exit status, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from feeds.cli import cli
+from tests.conftest import Site
+
+
+def feeds(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real command line in a child process."""
+    return subprocess.run(
+        [sys.executable, "-m", "feeds", *args], capture_output=True, text=True, cwd=cwd
+    )
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(
+        result.exception, SystemExit
+    ), result.exception
+    return result.exit_code, result.output
+
+
+def test_build_prints_a_summary_and_exits_0(site: Site) -> None:
+    site.post("a.md", "Alpha", tags="[x]")
+    run = feeds("build", "-c", str(site.config_path))
+    assert run.returncode == 0, run.stderr
+    assert "1 read · 1 published" in run.stdout
+    assert "written" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    assert (site.public / "rss.xml").exists()
+
+
+def test_build_default_config_is_in_the_current_folder(site: Site) -> None:
+    site.post("a.md", "Alpha")
+    assert feeds("build", cwd=site.root).returncode == 0
+
+
+def test_build_exit_1_names_the_skipped_file_and_line(site: Site) -> None:
+    site.post("good.md", "Good")
+    site.write("bad.md", "---\ntitle: Bad\ndate: 2024-13-45\n---\nx\n")
+    code, out = invoke("build", "-c", str(site.config_path))
+    assert code == 1
+    assert re.search(r"content/bad\.md:3: error: .*date", out), out
+
+
+def test_build_quiet_prints_only_problems(site: Site) -> None:
+    site.post("good.md", "Good")
+    code, out = invoke("build", "-q", "-c", str(site.config_path))
+    assert (code, out) == (0, "")
+
+
+def test_config_errors_exit_2_with_key_and_line(site: Site) -> None:
+    site.configure("feeds:\n  limit: lots\n")
+    run = feeds("build", "-c", str(site.config_path))
+    assert run.returncode == 2
+    assert f"{site.config_path}:11: 'feeds.limit' must be a whole number" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not site.public.exists()
+
+
+def test_missing_config_exits_2(tmp_path: Path) -> None:
+    run = feeds("build", "-c", str(tmp_path / "none.yaml"))
+    assert run.returncode == 2 and "config file not found" in run.stderr
+
+
+def test_unknown_command_is_a_usage_error() -> None:
+    assert feeds("publish").returncode == 2
+
+
+def test_check_reports_problems_and_writes_nothing(site: Site) -> None:
+    site.post("good.md", "Good")
+    assert invoke("check", "-c", str(site.config_path)) == (
+        0,
+        "1 post file(s) checked, 0 problem(s)\n",
+    )
+    site.write("bad.md", "---\ntitle: [unclosed\n---\n")
+    code, out = invoke("check", "-c", str(site.config_path))
+    assert code == 1
+    assert "content/bad.md:2: error:" in out
+    assert not site.public.exists()
+    assert not (site.root / ".feeds").exists()
+
+
+def test_new_writes_a_post_that_the_next_build_publishes(site: Site) -> None:
+    code, out = invoke("new", "-c", str(site.config_path), 'Notes: "from" the road')
+    assert code == 0
+    path = Path(out.strip())
+    assert path == site.root / "content" / "notes-from-the-road.md"
+    code, _ = invoke("new", "-c", str(site.config_path), 'Notes: "from" the road')
+    assert (site.root / "content" / "notes-from-the-road-2.md").exists()
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('---\ntitle: "Notes: \\"from\\" the road"\ndate: ')
+    assert invoke("build", "-c", str(site.config_path))[0] == 0
+    items = json.loads((site.public / "feed.json").read_bytes())["items"]
+    assert [i["title"] for i in items] == ['Notes: "from" the road'] * 2
+
+
+def test_validate_our_output_and_a_broken_feed(site: Site, tmp_path: Path) -> None:
+    site.post("a.md", "Alpha")
+    invoke("build", "-c", str(site.config_path))
+    for name in ("rss.xml", "atom.xml", "feed.json"):
+        assert invoke("validate", str(site.public / name)) == (0, ""), name
+    broken = tmp_path / "broken.xml"
+    broken.write_text("<rss version='2.0'><channel><title>x</title></channel>", encoding="utf-8")
+    code, out = invoke("validate", str(broken))
+    assert code == 1
+    assert re.match(r"^error \S+ \d+:\d+ .+", out.splitlines()[0]), out
+
+
+def test_validate_a_missing_file_exits_1(tmp_path: Path) -> None:
+    code, out = invoke("validate", str(tmp_path / "nope.xml"))
+    assert code == 1 and out.startswith("error unreadable")
+
+
+def test_module_and_version() -> None:
+    run = feeds("--version")
+    assert run.returncode == 0 and run.stdout.startswith("feeds, version ")

@@ -1,0 +1,219 @@
+"""SPEC §3 Content: every file in tests/data/posts/ must read as the JSON beside it says.
+
+``<case>.json`` holds either the expected Source fields (``title``, ``date`` as an ISO
+string, ``authors`` as names or {name, email, url}, ``tags``, ``summary``, ``slug``,
+``draft``, ``id``, ``link``, ``image``, ``enclosure``, ``body`` or ``body_contains`` /
+``body_excludes``, ``body_format``, ``warnings`` as codes or {code, line}) or
+``{"error": {"line": N, "contains": "..."}}``. Fields left out must have their empty
+value, so a case cannot pass by saying nothing. The site's zone is Europe/Madrid, so
+naive dates show their offset.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from feeds.content import READERS, decode
+from feeds.content.fields import title_from_path
+from feeds.exceptions import ContentError
+from feeds.model import Source
+
+POSTS = Path(__file__).parent / "data" / "posts"
+TZ = ZoneInfo("Europe/Madrid")
+CASES = sorted(p for p in POSTS.iterdir() if p.suffix != ".json")
+
+EMPTY: dict[str, Any] = {
+    "date": None,
+    "updated": None,
+    "authors": [],
+    "summary": None,
+    "tags": [],
+    "slug": None,
+    "draft": False,
+    "id": None,
+    "link": None,
+    "image": None,
+    "enclosure": None,
+    "warnings": [],
+}
+
+
+def read_post(path: Path) -> Source:
+    """Read a post file the way the pipeline does: decode, pick the reader, merge warnings."""
+    text, warnings = decode(path.read_bytes(), path.name)
+    source = READERS[path.suffix.lower()](text, path.name, TZ)
+    return replace(source, warnings=(*warnings, *source.warnings))
+
+
+def as_expected(source: Source, expected: dict[str, Any]) -> dict[str, Any]:
+    """The Source in the JSON's vocabulary, limited to what a case can state."""
+    wanted = expected.get("warnings", [])
+    # A warning is compared by code, or by code and line where the case gives a line.
+    with_line = {i for i, want in enumerate(wanted) if isinstance(want, dict)}
+    warnings: list[object] = [
+        {"code": w.code, "line": w.line} if i in with_line else w.code
+        for i, w in enumerate(source.warnings)
+    ]
+    authors: list[object] = [
+        {"name": a.name, "email": a.email, "url": a.url} if a.email or a.url else a.name
+        for a in source.authors
+    ]
+    enclosure = source.enclosure
+    return {
+        "title": source.title,
+        "date": source.date.isoformat() if source.date else None,
+        "updated": source.updated.isoformat() if source.updated else None,
+        "authors": authors,
+        "summary": source.summary,
+        "tags": list(source.tags),
+        "slug": source.slug,
+        "draft": source.draft,
+        "id": source.id,
+        "link": source.link,
+        "image": source.image,
+        "enclosure": enclosure.__dict__ if enclosure else None,
+        "warnings": warnings,
+    }
+
+
+def test_every_case_has_its_expectation() -> None:
+    stems = [p.stem for p in CASES]
+    assert len(stems) == len(set(stems)), "two cases share a stem, so one JSON would serve both"
+    assert not [p.name for p in CASES if not p.with_suffix(".json").exists()]
+    assert not [p.name for p in POSTS.glob("*.json") if not any(c.stem == p.stem for c in CASES)], (
+        "a JSON file without its post"
+    )
+    assert {p.suffix for p in CASES} == set(READERS), "every reader has cases"
+
+
+@pytest.mark.parametrize("post", CASES, ids=lambda p: p.name)
+def test_post_reads_as_expected(post: Path) -> None:
+    expected = json.loads(post.with_suffix(".json").read_text(encoding="utf-8"))
+    if "error" in expected:
+        with pytest.raises(ContentError) as caught:
+            read_post(post)
+        assert caught.value.path == post.name
+        assert caught.value.line == expected["error"]["line"]
+        assert expected["error"]["contains"] in caught.value.message
+        return
+    source = read_post(post)
+    assert source.path == post.name
+    fields = {**EMPTY, **{k: v for k, v in expected.items() if not k.startswith("body")}}
+    assert as_expected(source, fields) == fields
+    if "body" in expected:
+        assert source.body == expected["body"]
+    for part in expected.get("body_contains", []):
+        assert part in source.body
+    for part in expected.get("body_excludes", []):
+        assert part not in source.body
+    default_format = "markdown" if post.suffix in (".md", ".markdown") else "html"
+    assert source.body_format == expected.get("body_format", default_format)
+
+
+def test_saved_page_drops_share_buttons_and_footer() -> None:
+    source = read_post(POSTS / "saved-page.txt")
+    for chrome in ("Facebook", "Twitter", "Pinterest", "Site footer"):
+        assert chrome not in source.body
+    assert "Seeds are cheaper" in source.body, "a list that names no share service is content"
+
+
+def test_share_list_without_known_names_still_ends_the_page() -> None:
+    text = "Home / Ana / Title\n\nTitle\n\nBody.\n\n• Uno\n• Dos\nfooter\n"
+    source = READERS[".txt"](text, "p.txt", TZ)
+    assert source.body == "<p>Body.</p>"
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("2024-01-05-my_first-post.md", "My first post"),
+        ("notes/trip-to-NASA.md", "Trip to NASA"),
+        ("2024/06/bundle-post/index.md", "Bundle post"),
+        ("2024-01-05.md", "2024-01-05"),
+        ("___.txt", "___"),
+    ],
+)
+def test_title_from_file_name(path: str, title: str) -> None:
+    assert title_from_path(path) == title
+
+
+def test_not_utf8_warning_names_file_and_first_bad_line() -> None:
+    text, problems = decode(b"ok\r\nok\rstill ok\n\xe9t\xe9\n", "posts/a.md")
+    assert text == "ok\nok\nstill ok\nété\n"
+    [problem] = problems
+    assert (problem.level, problem.code, problem.path, problem.line) == (
+        "warning",
+        "not-utf8",
+        "posts/a.md",
+        4,
+    )
+
+
+def test_cp1252_gaps_do_not_crash_and_leave_no_mojibake() -> None:
+    text, _ = decode(bytes([0x41, 0x81, 0x8D, 0x8F, 0x90, 0x9D, 0x80, 0x42]), "a.txt")
+    assert text == "A\x81\x8d\x8f\x90\x9d€B"
+    source = READERS[".txt"]("Title: T\n\n" + text, "a.txt", TZ)
+    assert source.body == "<p>A€B</p>", "the C1 controls are removed from the post"
+
+
+def test_utf8_text_is_never_read_as_cp1252() -> None:
+    text, problems = decode("naïve — €".encode(), "a.md")
+    assert (text, problems) == ("naïve — €", ())
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b" \n\r\n\t", b"\xef\xbb\xbf", b"\xef\xbb\xbf  \r\n"],
+    ids=["zero bytes", "whitespace", "BOM only", "BOM and whitespace"],
+)
+def test_empty_files_are_errors(data: bytes) -> None:
+    with pytest.raises(ContentError, match="empty file"):
+        decode(data, "a.md")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"text\x00more",
+        bytes(range(32)) * 4,
+        b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x02\x02",
+    ],
+    ids=["NUL", "controls", "GIF"],
+)
+def test_binary_files_are_errors(data: bytes) -> None:
+    with pytest.raises(ContentError, match="binary file") as caught:
+        decode(data, "a.md")
+    assert caught.value.path == "a.md"
+
+
+def test_readers_are_keyed_by_suffix() -> None:
+    assert set(READERS) == {".md", ".markdown", ".txt", ".html", ".htm"}
+
+
+def test_front_matter_must_start_on_the_first_line() -> None:
+    source = READERS[".md"]("\n---\ntitle: Late\n---\nBody\n", "x.md", TZ)
+    assert source.title == "X"
+    assert [w.code for w in source.warnings] == ["no-title"]
+    assert "title: Late" in source.body
+
+
+def test_saved_page_breadcrumb_with_a_section_still_names_the_author() -> None:
+    text = "Home / Ana Ruiz / Viajes / Lisboa\n\nLisboa en tres días\n\nCuerpo.\n\n  • Facebook\n"
+    source = READERS[".txt"](text, "lisboa.txt", TZ)
+    assert (source.title, source.authors[0].name, source.body) == (
+        "Lisboa en tres días",
+        "Ana Ruiz",
+        "<p>Cuerpo.</p>",
+    )
+
+
+def test_one_person_named_twice_is_one_author() -> None:
+    text = "---\nauthor: Ana\nauthors: [ana, {name: Luis, email: l@example.org}]\n---\n"
+    source = READERS[".md"](text, "a.md", TZ)
+    assert [a.name for a in source.authors] == ["Ana", "Luis"]

@@ -1,0 +1,191 @@
+"""The whole job on a real folder: what is published, what is kept, what is reported."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lxml import etree
+
+from feeds import pipeline
+from feeds.config import load_config
+from feeds.exceptions import LockError
+from feeds.pipeline import regenerate
+from feeds.publish import run_lock
+from tests.conftest import Site
+
+NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+
+
+def build(site: Site, now: datetime = NOW) -> pipeline.RunResult:
+    return regenerate(load_config(site.config_path), now, lock_wait=1)
+
+
+def small_site(site: Site) -> None:
+    site.post("one.md", "First post", "2024-05-01T10:00:00Z", tags="[python, Política Exterior]")
+    site.post("two.md", "Second post", "2024-05-02T10:00:00Z", authors="[Ana, Ben]")
+    site.write(
+        "three.txt",
+        """
+        Title: Third post
+        Author: Ben
+        Date: 2024-05-03
+        Tags: python
+
+        A paragraph of plain text.
+        """,
+    )
+
+
+def test_build_writes_every_file_of_the_layout(site: Site) -> None:
+    small_site(site)
+    result = build(site)
+    assert result.exit_code == 0, result
+    assert result.posts == 3
+    names = set(site.outputs())
+    expected = {"index.html", "feeds.opml"}
+    for folder in ("", "tags/python/", "tags/politica-exterior/", "authors/ana/",
+                   "authors/ben/", "authors/desk/"):  # fmt: skip
+        expected |= {f"{folder}rss.xml", f"{folder}atom.xml", f"{folder}feed.json"}
+    assert names == expected
+    python = json.loads(site.outputs()["tags/python/feed.json"])
+    assert [i["title"] for i in python["items"]] == ["Third post", "First post"]
+
+
+def test_two_builds_and_touching_every_post_change_nothing(site: Site) -> None:
+    small_site(site)
+    site.write("undated.md", "---\ntitle: No date here\n---\n\nUndated.\n")
+    assert build(site).exit_code == 0
+    before, mtimes = site.outputs(), site.mtimes()
+    second = build(site, NOW + timedelta(hours=1))
+    assert second.written == ()
+    for post in (site.root / "content").rglob("*.*"):
+        os.utime(post)  # touched now: a new mtime must not move any date
+    third = build(site, NOW + timedelta(hours=2))
+    assert third.written == ()
+    assert site.outputs() == before
+    assert site.mtimes() == mtimes
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "line", "fragment"),
+    [
+        ("broken-yaml.md", "---\ntitle: ok\ntags: [a, b\n---\nbody\n", 4, ""),
+        ("bad-date.md", "---\ntitle: ok\ndate: next tuesday\n---\nbody\n", 3, "date"),
+        ("wrong-type.md", "---\ntitle: ok\ndraft: maybe\n---\nbody\n", 3, "draft"),
+        ("binary.md", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", None, "binary"),
+        ("empty.md", "", None, "empty"),
+    ],
+)
+def test_a_bad_post_is_skipped_with_its_file_and_line(
+    site: Site, name: str, data: str | bytes, line: int | None, fragment: str
+) -> None:
+    small_site(site)
+    site.write(name, data)
+    result = build(site)
+    assert result.published and result.exit_code == 1
+    (problem,) = result.skipped
+    assert problem.path == name
+    if line is not None:
+        assert problem.line is not None and abs(problem.line - line) <= 1
+    assert fragment in problem.message.lower()
+    assert result.posts == 3  # every good post is still published
+    assert b"First post" in site.outputs()["rss.xml"]
+
+
+def test_not_utf8_is_read_as_windows_1252_with_a_warning(site: Site) -> None:
+    site.write("latin.md", b"---\ntitle: Caf\xe9 notes\n---\n\nNa\xefve \x93quotes\x94.\n")
+    result = build(site)
+    assert result.exit_code == 0
+    assert [p.code for p in result.problems] == ["not-utf8"]
+    rss = site.outputs()["rss.xml"].decode()
+    assert "Café notes" in rss and "Naïve “quotes”" in rss
+
+
+def test_missing_title_is_made_from_the_file_name(site: Site) -> None:
+    site.write("2024-05-01-a-quiet-morning.md", "---\ndate: 2024-05-01\n---\n\nText.\n")
+    result = build(site)
+    assert result.exit_code == 0
+    assert [p.code for p in result.problems] == ["no-title"]
+    assert b"<title>A quiet morning</title>" in site.outputs()["rss.xml"]
+
+
+def test_an_invalid_feed_is_never_published(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    small_site(site)
+    assert build(site).exit_code == 0
+    good = site.outputs()
+    site.post("four.md", "Fourth post", "2024-05-04T10:00:00Z")
+
+    real = pipeline.WRITERS["atom"]
+
+    def broken_atom(spec, options):  # type: ignore[no-untyped-def]
+        return real(spec, options).replace(b"</feed>", b"")  # truncated: not well-formed
+
+    monkeypatch.setitem(pipeline.WRITERS, "atom", broken_atom)
+    result = build(site)
+    assert result.exit_code == 3 and not result.published
+    assert any(p.level == "error" and p.path == "atom.xml" for p in result.feed_problems)
+    assert site.outputs() == good  # not even the valid RSS of this run was published
+
+
+def test_drafts_are_never_published_and_future_posts_wait(site: Site) -> None:
+    small_site(site)
+    site.post("draft.md", "A draft", "2024-05-05T10:00:00Z", draft="true")
+    site.post("later.md", "Later post", "2024-07-01T09:00:00+02:00")
+    result = build(site)
+    assert result.drafts == 1
+    assert result.future == (datetime(2024, 7, 1, 7, 0, tzinfo=UTC),)
+    rss = site.outputs()["rss.xml"]
+    assert b"A draft" not in rss and b"Later post" not in rss
+    build(site, datetime(2024, 7, 1, 7, 0, 1, tzinfo=UTC))
+    assert b"Later post" in site.outputs()["rss.xml"]
+    assert b"A draft" not in site.outputs()["rss.xml"]
+
+
+def test_feed_of_a_tag_with_no_posts_left_is_removed(site: Site) -> None:
+    small_site(site)
+    build(site)
+    assert (site.public / "tags/politica-exterior/rss.xml").exists()
+    (site.root / "content/one.md").unlink()
+    result = build(site)
+    assert "tags/politica-exterior/rss.xml" in result.removed
+    assert not (site.public / "tags/politica-exterior").exists()
+
+
+def test_post_id_survives_edit_retitle_and_move(site: Site) -> None:
+    path = site.post("notes/trip.md", "A trip", "2024-05-01T10:00:00Z")
+    build(site)
+
+    def ids() -> list[str]:
+        return [e.text or "" for e in etree.fromstring(site.outputs()["atom.xml"]).iter(
+            "{http://www.w3.org/2005/Atom}id")][1:]  # fmt: skip
+
+    (original,) = ids()
+    path.write_text("---\ntitle: A longer trip\ndate: 2024-05-01T10:00:00Z\n---\n\nNew words.\n")
+    build(site)
+    assert ids() == [original]
+    moved = site.root / "content/archive/2024/trip.md"
+    moved.parent.mkdir(parents=True)
+    path.rename(moved)
+    build(site)
+    assert ids() == [original]
+
+
+def test_a_second_run_waits_for_the_lock(site: Site) -> None:
+    small_site(site)
+    config = load_config(site.config_path)
+    with run_lock(config.state_dir, 1), pytest.raises(LockError):
+        regenerate(config, NOW, lock_wait=0.2)
+    assert not site.public.exists()
+
+
+def test_deleting_the_state_loses_only_remembered_dates(site: Site) -> None:
+    small_site(site)
+    build(site)
+    before = site.outputs()
+    for f in (site.root / ".feeds").iterdir():
+        f.unlink()
+    assert build(site).written == ()
+    assert site.outputs() == before

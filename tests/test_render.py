@@ -1,0 +1,234 @@
+"""SPEC §3 Content HTML: sanitized, XML-clean, URLs absolute; summaries cut at a word."""
+
+from __future__ import annotations
+
+import lxml.html
+import pytest
+
+from feeds.model import Source
+from feeds.render import absolute_url, body_html, clean_html, clean_text, summarize
+
+POST = "https://example.org/blog/2024/post/"
+
+
+def source(body: str, body_format: str) -> Source:
+    return Source(
+        path="p.md",
+        title="T",
+        date=None,
+        updated=None,
+        authors=(),
+        summary=None,
+        tags=(),
+        slug=None,
+        draft=False,
+        id=None,
+        link=None,
+        image=None,
+        enclosure=None,
+        body=body,
+        body_format=body_format,  # type: ignore[arg-type]
+    )
+
+
+# --- body_html -------------------------------------------------------------------------
+
+
+def test_markdown_is_rendered_as_commonmark_with_raw_html() -> None:
+    html = body_html(source("# Hi\n\n*em* <kbd>K</kbd>\n\n[a](b.html)\n", "markdown"))
+    assert html == ('<h1>Hi</h1>\n<p><em>em</em> <kbd>K</kbd></p>\n<p><a href="b.html">a</a></p>\n')
+
+
+def test_markdown_raw_html_is_sanitized_afterwards() -> None:
+    rendered = body_html(source('<script>alert(1)</script>\n\n<img src=x onerror="y">', "markdown"))
+    assert "<script>" in rendered, "rendering keeps raw HTML; clean_html is what removes it"
+    cleaned = clean_html(rendered, POST)
+    assert "script" not in cleaned and "alert" not in cleaned and "onerror" not in cleaned
+
+
+@pytest.mark.parametrize("fmt", ["html", "text"])
+def test_html_and_text_bodies_pass_through(fmt: str) -> None:
+    assert body_html(source("<p>as is</p>", fmt)) == "<p>as is</p>"
+
+
+# --- sanitizing ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<p>a<script>alert('x')</script>b</p>", "<p>ab</p>"),
+        ("<style>p { color: red }</style><p>x</p>", "<p>x</p>"),
+        ('<iframe src="https://evil.example/">fallback</iframe><p>x</p>', "<p>x</p>"),
+        ('<object data="a.swf"></object><embed src="a.swf"><p>x</p>', "<p>x</p>"),
+        ('<form action="/x"><input name="q"></form><p>x</p>', "<p>x</p>"),
+        ('<img src="a.png" onerror="alert(1)">', f'<img src="{POST}a.png">'),
+        ('<p onclick="x()" style="color:red">x</p>', "<p>x</p>"),
+        ('<a href="javascript:alert(1)">x</a>', "<a>x</a>"),
+        ('<a href=" JaVaScRiPt:alert(1)">x</a>', "<a>x</a>"),
+        ('<a href="java\tscript:alert(1)">x</a>', "<a>x</a>"),
+        ('<a href="vbscript:msgbox(1)">x</a>', "<a>x</a>"),
+        ('<img src="data:image/png;base64,AAAA">', "<img>"),
+        ("<noscript><p>no</p></noscript><p>x</p>", "<p>x</p>"),
+        ("<svg><script>x</script><title>t</title></svg><p>x</p>", "<p>x</p>"),
+        ("<p>x<!-- secret --></p>", "<p>x</p>"),
+    ],
+)
+def test_dangerous_markup_is_removed(html: str, expected: str) -> None:
+    assert clean_html(html, POST) == expected
+
+
+def test_harmless_markup_is_kept() -> None:
+    html = (
+        '<h2 id="s">S</h2><p><strong>b</strong> <em>i</em> <code>c</code></p>'
+        '<blockquote cite="https://q.example/">q</blockquote><pre>x</pre>'
+        '<figure><img src="https://cdn.example/i.png" alt="A" width="10"><figcaption>c'
+        "</figcaption></figure><ul><li>1</li></ul><table><tr><td>t</td></tr></table>"
+    )
+    cleaned = clean_html(html, POST)
+    for kept in ('<h2 id="s">', "<strong>", '<blockquote cite="https://q.example/">', 'alt="A"'):
+        assert kept in cleaned
+
+
+@pytest.mark.parametrize(
+    ("html", "expected"),
+    [
+        ("<p>a\x00b\x01c\x08d\x0be\x0cf\x1fg\x7fh\x85i\tj</p>", "<p>abcdefghi\tj</p>"),
+        ("<p>a&#0;b&#1;c&#x1F;d&#xFFFE;e&#xFFFF;f</p>", "<p>abcdef</p>"),
+        ("<p>a\ud800b\udfffc\ufffed\uffffe\U0001fffef</p>", "<p>abcdef</p>"),
+        ("<p>a\ufffdb&#xFFFD;c&#xD800;d\x81e\x9df</p>", "<p>abcdef</p>"),
+        ('<a title="a\x01b" href="x\x02y">t</a>', f'<a title="ab" href="{POST}xy">t</a>'),
+    ],
+    ids=["raw", "references", "surrogates-and-nonchars", "replacement-and-c1", "attributes"],
+)
+def test_characters_illegal_in_xml_are_removed(html: str, expected: str) -> None:
+    assert clean_html(html, POST) == expected
+
+
+# --- absolute URLs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "absolute"),
+    [
+        ("img.png", f"{POST}img.png"),
+        ("../img.png", "https://example.org/blog/2024/img.png"),
+        ("../../../../../img.png", "https://example.org/img.png"),
+        ("./a/b.png", f"{POST}a/b.png"),
+        ("/about/", "https://example.org/about/"),
+        ("//cdn.example.net/x.js", "https://cdn.example.net/x.js"),
+        ("#notes", f"{POST}#notes"),
+        ("?page=2", f"{POST}?page=2"),
+        ("  spaced.png\n", f"{POST}spaced.png"),
+        ("my file.pdf", f"{POST}my%20file.pdf"),
+        ("caf\u00e9.html", f"{POST}caf%C3%A9.html"),
+        ("a%20b.png", f"{POST}a%20b.png"),
+        ("\\\\evil.example\\x", "https://evil.example/x"),
+        ("https://other.example/a?b=c#d", "https://other.example/a?b=c#d"),
+        ("HTTP://Other.Example/A", "HTTP://Other.Example/A"),
+        ("mailto:desk@example.org", "mailto:desk@example.org"),
+        ("javascript:alert(1)", None),
+        ("data:text/html,x", None),
+        ("vbscript:x", None),
+        ("http://[broken", None),
+    ],
+)
+def test_absolute_url_resolves_like_a_browser(url: str, absolute: str | None) -> None:
+    assert absolute_url(url, POST) == absolute
+
+
+def test_relative_urls_in_href_src_and_srcset_become_absolute() -> None:
+    html = (
+        '<p><a href="../other/">o</a> <a href="#top">t</a> <a href="mailto:a@b.example">m</a>'
+        '<img src="pic.png" srcset="pic.png 1x, ../big/pic.png 2x, /w.png 640w">'
+        '<a href="https://elsewhere.example/x">e</a></p>'
+    )
+    cleaned = clean_html(html, POST)
+    assert '<a href="https://example.org/blog/2024/other/">' in cleaned
+    assert f'<a href="{POST}#top">' in cleaned
+    assert '<a href="mailto:a@b.example">' in cleaned
+    assert f'src="{POST}pic.png"' in cleaned
+    assert (
+        f'srcset="{POST}pic.png 1x, https://example.org/blog/2024/big/pic.png 2x, '
+        'https://example.org/w.png 640w"'
+    ) in cleaned
+    assert '<a href="https://elsewhere.example/x">' in cleaned
+
+
+@pytest.mark.parametrize(
+    ("srcset", "expected"),
+    [
+        ("a.png", f"{POST}a.png"),
+        ("a.png 1x,b.png 2x", f"{POST}a.png 1x, {POST}b.png 2x"),
+        ("a,b.png 100w, c.png 200w", f"{POST}a%2Cb.png 100w, {POST}c.png 200w"),
+        ("a.png 1x, javascript:x 2x", f"{POST}a.png 1x"),
+        ("data:image/png;base64,AAAA 1x", None),
+    ],
+)
+def test_srcset_candidates(srcset: str, expected: str | None) -> None:
+    cleaned = clean_html(f'<img srcset="{srcset}">', POST)
+    if expected is None:
+        assert cleaned == "<img>"
+    else:
+        assert cleaned == f'<img srcset="{expected}">'
+
+
+def test_clean_html_is_deterministic_and_idempotent() -> None:
+    html = '<p><a href="x">x</a><img src="../y.png" srcset="z.png 2x"></p>'
+    once = clean_html(html, POST)
+    assert clean_html(html, POST) == once
+    assert clean_html(once, POST) == once
+
+
+# --- summaries -------------------------------------------------------------------------
+
+
+def test_summary_is_the_first_paragraph_as_text() -> None:
+    html = "<h1>Heading</h1><p>First <em>para</em>graph &amp; more.</p><p>Second.</p>"
+    assert summarize(html) == "First paragraph &amp; more."
+
+
+def test_summary_is_cut_at_a_word_boundary() -> None:
+    html = "<p>" + "alpha beta gamma delta " * 20 + "</p>"
+    summary = summarize(html, limit=30)
+    assert summary == "alpha beta gamma delta alpha…"
+    assert len(summary) <= 30
+
+
+def test_summary_never_cuts_inside_markup_or_entities() -> None:
+    html = (
+        '<p><a href="https://example.org/a-very-long-url">link</a> R&amp;D &lt;tag&gt; '
+        + ("word " * 80)
+        + "</p>"
+    )
+    for limit in range(1, 60):
+        summary = summarize(html, limit=limit)
+        assert "<" not in summary and "href" not in summary
+        assert lxml.html.fragment_fromstring(summary or "x", create_parent="p") is not None
+        text = lxml.html.fragment_fromstring(summary, create_parent="p").text_content()
+        assert len(text) <= limit
+
+
+def test_summary_of_one_long_word_is_cut_hard() -> None:
+    assert summarize("<p>" + "x" * 50 + "</p>", limit=10) == "x" * 9 + "…"
+
+
+def test_summary_short_text_is_whole_and_escaped() -> None:
+    assert summarize("<p>a &lt;b&gt; c</p>") == "a &lt;b&gt; c"
+    assert summarize("<p>line<br>break</p>") == "line break"
+
+
+@pytest.mark.parametrize("html", ["", "   ", "<!-- only -->", "<p> </p>", "<script>x</script>"])
+def test_summary_of_nothing_is_empty(html: str) -> None:
+    assert summarize(html) == ""
+
+
+def test_summary_without_paragraphs_uses_the_first_block() -> None:
+    assert summarize("<div>Plain block</div>") == "Plain block"
+
+
+# --- clean_text --------------------------------------------------------------------------
+
+
+def test_clean_text_collapses_whitespace_and_drops_controls() -> None:
+    assert clean_text("  a\tb\n\nc\x0cd\x00e\x85f\u2028g  ") == "a b c de f g"

@@ -1,0 +1,186 @@
+"""The HTTP app: validators, conditional requests, encodings, types, refusals."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from pathlib import Path
+
+import pytest
+
+from feeds.server import FeedApp, load_folder, make_resource
+
+MODIFIED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+RSS = (
+    b"<?xml version='1.0' encoding='UTF-8'?>\n<rss version=\"2.0\">"
+    + b"<!-- x -->" * 60
+    + b"</rss>"
+)
+
+
+def app_with(files: dict[str, bytes]) -> FeedApp:
+    app = FeedApp(max_age=900)
+    app.swap({name: make_resource(name, data, MODIFIED) for name, data in files.items()})
+    return app
+
+
+def request(
+    app: FeedApp, path: str, method: str = "GET", **headers: str
+) -> tuple[int, dict[str, str], bytes]:
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "headers": [(k.replace("_", "-").lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    status, hdrs, body = app.respond(scope)
+    return status, {k.decode(): v.decode() for k, v in hdrs}, body
+
+
+@pytest.fixture
+def app() -> FeedApp:
+    return app_with(
+        {
+            "rss.xml": RSS,
+            "atom.xml": b"<feed/>",
+            "feed.json": b"{}",
+            "index.html": b"<!doctype html><title>x</title>",
+            "feeds.opml": b"<opml/>",
+            "tags/x/rss.xml": RSS,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/rss.xml", "application/rss+xml; charset=utf-8"),
+        ("/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/feed.json", "application/feed+json; charset=utf-8"),
+        ("/", "text/html; charset=utf-8"),
+        ("/index.html", "text/html; charset=utf-8"),
+        ("/feeds.opml", "text/x-opml; charset=utf-8"),
+        ("/tags/x/rss.xml", "application/rss+xml; charset=utf-8"),
+    ],
+)
+def test_content_types(app: FeedApp, path: str, content_type: str) -> None:
+    status, headers, _ = request(app, path)
+    assert status == 200
+    assert headers["content-type"] == content_type
+
+
+def test_validators_are_stable_and_strong(app: FeedApp) -> None:
+    _, first, body = request(app, "/rss.xml")
+    assert body == RSS
+    assert first["etag"].startswith('"') and not first["etag"].startswith("W/")
+    assert first["last-modified"] == "Wed, 01 May 2024 12:00:00 GMT"
+    assert first["cache-control"] == "max-age=900"
+    assert first["vary"] == "Accept-Encoding"
+    _, again, _ = request(app, "/rss.xml")
+    assert again["etag"] == first["etag"]
+
+
+def test_if_none_match_gives_304_with_validators_and_no_body(app: FeedApp) -> None:
+    etag = request(app, "/rss.xml")[1]["etag"]
+    status, headers, body = request(app, "/rss.xml", if_none_match=f'"other", {etag}')
+    assert (status, body) == (304, b"")
+    assert headers["etag"] == etag
+    assert headers["cache-control"] == "max-age=900" and headers["vary"] == "Accept-Encoding"
+    assert "content-length" not in headers
+
+
+def test_if_none_match_is_checked_first(app: FeedApp) -> None:
+    # A stale tag with a fresh date must still get the new bytes.
+    future = "Fri, 01 Jan 2100 00:00:00 GMT"
+    status, _, _ = request(app, "/rss.xml", if_none_match='"stale"', if_modified_since=future)
+    assert status == 200
+
+
+def test_empty_etag_never_matches(app: FeedApp) -> None:
+    assert request(app, "/rss.xml", if_none_match='""')[0] == 200
+    assert request(app, "/rss.xml", if_none_match="*")[0] == 304
+
+
+@pytest.mark.parametrize(
+    ("since", "status"),
+    [
+        ("Wed, 01 May 2024 12:00:00 GMT", 304),
+        ("Fri, 01 Jan 2100 00:00:00 GMT", 304),
+        ("Tue, 30 Apr 2024 12:00:00 GMT", 200),
+        ("Wed, 01 Jan 1800 00:00:00 GMT", 200),
+        ("not a date", 200),
+    ],
+)
+def test_if_modified_since(app: FeedApp, since: str, status: int) -> None:
+    assert request(app, "/rss.xml", if_modified_since=since)[0] == status
+
+
+def test_gzip_has_its_own_etag(app: FeedApp) -> None:
+    _, plain, _ = request(app, "/rss.xml")
+    status, packed, body = request(app, "/rss.xml", accept_encoding="br, gzip;q=0.8")
+    assert status == 200
+    assert packed["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == RSS
+    assert packed["etag"] != plain["etag"]
+    assert request(app, "/rss.xml", accept_encoding="gzip;q=0")[1].get("content-encoding") is None
+    status, _, _ = request(app, "/rss.xml", accept_encoding="gzip", if_none_match=plain["etag"])
+    assert status == 200  # the identity tag does not validate the gzip representation
+    assert request(app, "/rss.xml", accept_encoding="gzip", if_none_match=packed["etag"])[0] == 304
+
+
+def test_head_has_headers_and_no_body(app: FeedApp) -> None:
+    status, headers, body = request(app, "/rss.xml", method="HEAD")
+    assert (status, body) == (200, b"")
+    assert headers["content-length"] == str(len(RSS))
+
+
+def test_other_methods_get_405_with_allow(app: FeedApp) -> None:
+    status, headers, _ = request(app, "/rss.xml", method="POST")
+    assert status == 405 and headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/../etc/passwd", "/tags/../../config.yaml", "/%2e%2e/x", "/.feeds/state.json", "rss.xml"],
+)
+def test_only_published_files_are_served(app: FeedApp, path: str) -> None:
+    assert request(app, path)[0] == 404
+
+
+def test_oversized_requests(app: FeedApp) -> None:
+    assert request(app, "/" + "a" * 9000)[0] == 414
+    assert request(app, "/rss.xml", x_big="b" * 17000)[0] == 431
+
+
+def test_removed_feed_is_gone(app: FeedApp) -> None:
+    app.swap({k: v for k, v in app.resources.items() if not k.startswith("tags/")})
+    assert request(app, "/tags/x/rss.xml")[0] == 410
+    assert request(app, "/tags/never/rss.xml")[0] == 404
+
+
+def test_healthz(app: FeedApp) -> None:
+    assert request(app, "/healthz")[0] == 503
+    app.report(True, {"result": "published", "posts": 3})
+    status, headers, body = request(app, "/healthz")
+    assert status == 200 and b'"posts": 3' in body
+    assert headers["cache-control"] == "no-store"
+    app.report(False, {"result": "failed"})
+    assert request(app, "/healthz")[0] == 503
+
+
+def test_load_folder_keeps_validators_of_unchanged_files(tmp_path: Path) -> None:
+    (tmp_path / "rss.xml").write_bytes(RSS)
+    (tmp_path / ".hidden").write_bytes(b"secret")
+    first = load_folder(tmp_path)
+    assert set(first) == {"rss.xml"}
+    expected = format_datetime(
+        datetime.fromtimestamp(int((tmp_path / "rss.xml").stat().st_mtime), UTC), usegmt=True
+    )
+    assert first["rss.xml"].last_modified.decode() == expected
+    again = load_folder(tmp_path, first)
+    assert again["rss.xml"] is first["rss.xml"]
+    (tmp_path / "rss.xml").write_bytes(RSS + b"\n")
+    assert load_folder(tmp_path, first)["rss.xml"].identity.etag != first["rss.xml"].identity.etag

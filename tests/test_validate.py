@@ -1,0 +1,358 @@
+"""Validation by re-parsing: every file in tests/data/validate says what it must produce.
+
+XML files carry a leading comment, JSON files ``_``-prefixed keys (JSON Feed's own
+extension mechanism)::
+
+    Description: what the file tests
+    Expect: error bad-weekday line 20     (one per problem; "none" for a valid file)
+    URL: where the feed is served         (default: https://example.org/<rss.xml|atom.xml|feed.json>)
+    Format: rss|atom|json                 (default: detected)
+    Now: 2025-01-01T00:00:00Z             (default: that instant)
+
+The codes found must be exactly the codes expected: a file breaks one rule, not two.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import feeds.validate
+from feeds.model import Author, Post, Problem
+from feeds.validate import detect_format, format_problem, validate_feed
+
+DATA = Path(__file__).parent / "data" / "validate"
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+URLS = {
+    "rss": "https://example.org/rss.xml",
+    "atom": "https://example.org/atom.xml",
+    "json": "https://example.org/feed.json",
+}
+
+
+@dataclass(frozen=True)
+class Expected:
+    level: str
+    code: str
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    data: bytes
+    description: str
+    expects: tuple[Expected, ...]
+    url: str
+    fmt: str | None
+    now: datetime
+
+
+def _decode(data: bytes) -> str:
+    """The text of a test file, whatever its encoding, well enough to read its header."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    return data.decode("utf-8", errors="replace")
+
+
+def _header(text: str, json_file: bool) -> dict[str, list[str]]:
+    """The self-description of a test file: key -> values."""
+    if json_file:
+        pairs = re.findall(r'^\s*"_(\w+)":\s*"(.*)",?$', text, flags=re.MULTILINE)
+        found: dict[str, list[str]] = {}
+        for key, value in pairs:
+            if key == "expect":
+                found.setdefault(key, []).extend(v.strip() for v in value.split(";"))
+            else:
+                found.setdefault(key, []).append(value)
+        return found
+    comment = re.search(r"<!--(.*?)-->", text, flags=re.DOTALL)
+    assert comment, "an XML test file starts with a comment describing it"
+    found = {}
+    for key, value in re.findall(r"^\s*(\w+): (.*)$", comment[1], flags=re.MULTILINE):
+        found.setdefault(key.lower(), []).append(value.strip())
+    return found
+
+
+def _expected(spec: str) -> Expected:
+    m = re.fullmatch(r"(error|warning) ([a-z0-9-]+)(?: line (\d+))?", spec)
+    assert m, f"bad Expect line {spec!r}"
+    return Expected(m[1], m[2], int(m[3]) if m[3] else None)
+
+
+def load_cases() -> list[Case]:
+    cases = []
+    for path in sorted(DATA.iterdir()):
+        data = path.read_bytes()
+        header = _header(_decode(data), path.suffix == ".json")
+        expects = header.get("expect", [])
+        assert expects, f"{path.name} says what it expects"
+        family = path.name.split("-", 1)[0]
+        cases.append(
+            Case(
+                name=path.name,
+                data=data,
+                description=header["description"][0],
+                expects=tuple(_expected(e) for e in expects if e != "none"),
+                url=header.get("url", [URLS[family]])[0],
+                fmt=header.get("format", [None])[0],
+                now=datetime.fromisoformat(header.get("now", [NOW.isoformat()])[0]),
+            )
+        )
+    return cases
+
+
+CASES = load_cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_file_yields_exactly_the_expected_problems(case: Case) -> None:
+    problems = validate_feed(case.data, case.url, fmt=case.fmt, path=case.name, now=case.now)
+    shown = "\n".join(format_problem(p) for p in problems)
+    assert {(p.level, p.code) for p in problems} == {(e.level, e.code) for e in case.expects}, (
+        f"{case.description}\n{shown}"
+    )
+    for e in case.expects:
+        if e.line is not None:
+            lines = [p.line for p in problems if p.code == e.code]
+            assert e.line in lines, f"{e.code} expected at line {e.line}\n{shown}"
+    assert all(p.path == case.name for p in problems)
+    assert all(p.message and "\n" not in format_problem(p) for p in problems)
+
+
+def test_the_folder_has_valid_and_broken_files_of_every_format() -> None:
+    for family in ("rss", "atom", "json"):
+        mine = [c for c in CASES if c.name.startswith(family + "-")]
+        assert any(not c.expects for c in mine), family
+        assert sum(bool(c.expects) for c in mine) >= 10, family
+
+
+def documented_codes() -> dict[str, str]:
+    """code -> level, from the table in feeds.validate's docstring."""
+    doc = feeds.validate.__doc__ or ""
+    return dict(re.findall(r"^([a-z][a-z0-9-]+)\s+(error|warning)\s", doc, flags=re.MULTILINE))
+
+
+def test_every_documented_code_is_exercised_with_its_level() -> None:
+    codes = documented_codes()
+    assert len(codes) > 30
+    seen = {(e.code, e.level) for c in CASES for e in c.expects}
+    # The two comparison codes need posts; they have their own tests below.
+    seen |= {("entry-count", "error"), ("entry-mismatch", "error")}
+    assert {(code, level) for code, level in codes.items()} <= seen
+    assert {code for code, _ in seen} <= set(codes), "every code a test expects is documented"
+
+
+def test_no_file_is_read_through_an_external_entity() -> None:
+    case = next(c for c in CASES if c.name == "rss-xxe.xml")
+    problems = validate_feed(case.data, case.url)
+    assert "root:" not in " ".join(p.message for p in problems)
+
+
+# --------------------------------------------------------------------------
+# Comparing a feed with the posts it was built from
+
+ANN, BOB, DESK = Author("Ann Example"), Author("Bob Example"), Author("Desk")
+
+
+def built_posts() -> tuple[Post, ...]:
+    """The posts rss-valid.xml, atom-valid.xml and json-valid.json were built from."""
+    return (
+        Post(
+            path="fish.md",
+            id="tag:example.org,2024:fish",
+            slug="fish",
+            url="https://example.org/fish/",
+            title="Fish & chips <3",
+            published=datetime(2024, 1, 2, 9, 30, tzinfo=UTC),
+            updated=datetime(2024, 1, 2, 9, 30, 0, 400000, tzinfo=UTC),
+            authors=(ANN, BOB),
+            summary=(
+                '<p>Fish &amp; chips, with <a href="https://example.org/first/">a link</a>.</p>'
+            ),
+            content="<p>Fish &amp; chips.</p>",
+            tags=("food",),
+        ),
+        Post(
+            path="first.md",
+            id="https://example.org/first/",
+            slug="first",
+            url="https://example.org/first/",
+            title="First post",
+            published=datetime(2024, 1, 1, 8, 0, tzinfo=UTC),
+            updated=datetime(2024, 1, 1, 8, 0, tzinfo=UTC),
+            authors=(DESK,),
+            summary="<p>First <em>summary</em>.</p>",
+            content="<p>First body.</p>",
+            tags=(),
+        ),
+    )
+
+
+VALID = {"rss": "rss-valid.xml", "atom": "atom-valid.xml", "json": "json-valid.json"}
+EDITS: dict[str, Callable[[Post], Post]] = {
+    "title": lambda p: dataclasses.replace(p, title="Fish and chips"),
+    "link": lambda p: dataclasses.replace(p, url="https://example.org/fish-and-chips/"),
+    "id": lambda p: dataclasses.replace(p, id="tag:example.org,2024:chips"),
+    "authors": lambda p: dataclasses.replace(p, authors=(ANN,)),
+    "published": lambda p: dataclasses.replace(p, published=p.published + timedelta(seconds=1)),
+    "updated": lambda p: dataclasses.replace(p, updated=p.updated - timedelta(hours=1)),
+    "summary": lambda p: dataclasses.replace(p, summary="<p>Fish &amp; chips.</p>"),
+}
+
+
+def check(fmt: str, posts: tuple[Post, ...], data: bytes | None = None) -> tuple[Problem, ...]:
+    if data is None:
+        data = (DATA / VALID[fmt]).read_bytes()
+    return validate_feed(data, URLS[fmt], fmt=fmt, expected=posts, now=NOW)
+
+
+@pytest.mark.parametrize("fmt", VALID)
+def test_a_feed_matches_the_posts_it_was_built_from(fmt: str) -> None:
+    # Dates match at second precision, in any time zone; Atom and JSON entries
+    # without authors inherit the feed's; JSON's summary is the text of the HTML.
+    assert check(fmt, built_posts()) == ()
+
+
+@pytest.mark.parametrize("field", EDITS)
+@pytest.mark.parametrize("fmt", VALID)
+def test_a_field_that_differs_from_the_post_is_reported(fmt: str, field: str) -> None:
+    posts = built_posts()
+    problems = check(fmt, (EDITS[field](posts[0]), posts[1]))
+    if fmt == "rss" and field == "updated":
+        assert problems == (), "RSS items carry no updated unless they have atom:updated"
+        return
+    assert [p.code for p in problems] == ["entry-mismatch"], problems
+    assert problems[0].level == "error"
+    assert problems[0].message.startswith(f"entry 1 {field}: expected ")
+    if fmt != "json":
+        assert problems[0].line is not None
+
+
+def test_rss_updated_is_compared_where_an_item_carries_atom_updated() -> None:
+    data = (DATA / VALID["rss"]).read_bytes()
+    data = data.replace(
+        b"<category>food</category>",
+        b"<category>food</category><atom:updated>2024-01-02T09:30:00Z</atom:updated>",
+    )
+    posts = built_posts()
+    assert check("rss", posts, data) == ()
+    problems = check("rss", (EDITS["updated"](posts[0]), posts[1]), data)
+    assert [p.code for p in problems] == ["entry-mismatch"]
+
+
+@pytest.mark.parametrize("fmt", VALID)
+def test_a_missing_or_extra_entry_is_one_count_problem(fmt: str) -> None:
+    posts = built_posts()
+    for expected in (posts[:1], (*posts, posts[0])):
+        problems = check(fmt, expected)
+        assert [(p.level, p.code) for p in problems] == [("error", "entry-count")]
+
+
+def test_an_entry_without_authors_is_not_compared_on_authors() -> None:
+    posts = built_posts()
+    no_authors = (posts[0], dataclasses.replace(posts[1], authors=()))
+    for fmt in VALID:
+        assert check(fmt, no_authors) == ()
+
+
+# --------------------------------------------------------------------------
+# The API around the checks
+
+
+def test_format_problem_is_level_code_line_col_message() -> None:
+    p = Problem("error", "bad-date", "pubDate is not an RFC 822 date", "rss.xml", 12, 5)
+    assert format_problem(p) == "error bad-date 12:5 pubDate is not an RFC 822 date"
+
+
+def test_format_problem_writes_unknown_positions_as_0_and_keeps_one_line() -> None:
+    p = Problem("warning", "relative-url", "a\n  b", None, 7)
+    assert format_problem(p) == "warning relative-url 7:0 a b"
+    assert format_problem(Problem("error", "x", "m")) == "error x 0:0 m"
+
+
+def test_a_syntax_error_has_a_line_and_a_column() -> None:
+    (problem,) = validate_feed(b'<rss version="2.0">\n  <channel></rss>', URLS["rss"])
+    assert (problem.code, problem.line) == ("not-well-formed", 2)
+    assert problem.col is not None
+
+
+def test_a_json_syntax_error_has_a_line_and_a_column() -> None:
+    (problem,) = validate_feed(b'{\n  "title": "x",\n}', URLS["json"])
+    assert (problem.code, problem.line, problem.col) == ("not-json", 3, 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (b'<?xml version="1.0"?>\n<rss version="2.0"/>', "rss"),
+        (b"\xef\xbb\xbf<feed xmlns='http://www.w3.org/2005/Atom'/>", "atom"),
+        (b"<a:feed xmlns:a='http://www.w3.org/2005/Atom'/>", "atom"),
+        (b"<!-- c --><rss><channel></broken>", "rss"),
+        (b'  \n{"version": "https://jsonfeed.org/version/1.1"}', "json"),
+        (b"<rdf:RDF xmlns:rdf='http://www.w3.org/1999/02/22-rdf-syntax-ns#'/>", None),
+        (b"<html><body/></html>", None),
+        (b"plain text", None),
+        (b"", None),
+    ],
+)
+def test_detect_format(data: bytes, fmt: str | None) -> None:
+    assert detect_format(data) == fmt
+
+
+def test_an_unknown_format_name_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown feed format"):
+        validate_feed(b"{}", URLS["json"], fmt="yaml")
+
+
+def test_without_a_url_the_self_link_must_exist_but_is_not_compared() -> None:
+    for fmt, name in VALID.items():
+        data = (DATA / name).read_bytes()
+        assert validate_feed(data, None) == (), fmt
+        assert validate_feed(data, "https://elsewhere.example/feed") != (), fmt
+    missing = (DATA / "rss-missing-self.xml").read_bytes()
+    assert [p.code for p in validate_feed(missing, None)] == ["missing-self"]
+
+
+def test_a_naive_now_is_taken_as_utc() -> None:
+    case = next(c for c in CASES if c.name == "rss-implausible-future.xml")
+    naive = validate_feed(case.data, case.url, now=case.now.replace(tzinfo=None))
+    assert [p.code for p in naive] == ["implausible-date"]
+    assert validate_feed(case.data, case.url) == (), "without now, the future is not judged"
+
+
+def test_the_validator_never_touches_the_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError(f"open{args}")
+
+    documents = [(DATA / name).read_bytes() for name in VALID.values()]
+    monkeypatch.setattr("builtins.open", refuse)
+    monkeypatch.setattr("io.open", refuse)
+    for data in documents:
+        assert validate_feed(data, None) == ()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from([c.data for c in CASES]),
+    st.integers(min_value=0, max_value=4000),
+    st.binary(max_size=12),
+)
+def test_any_bytes_give_problems_never_an_exception(data: bytes, at: int, noise: bytes) -> None:
+    at = min(at, len(data))
+    for mangled in (data[:at], data[:at] + noise + data[at:]):
+        problems = validate_feed(mangled, "https://example.org/feed")
+        assert all(p.level in ("error", "warning") for p in problems)
+        assert all(
+            re.fullmatch(r"(error|warning) [a-z0-9-]+ \d+:\d+ .+", format_problem(p))
+            for p in problems
+        )
