@@ -54,7 +54,7 @@ unknown-field             warning  a JSON Feed field that is neither defined nor
 deprecated-field          warning  JSON Feed 1.0's ``author`` field
 bad-date                  error    not an RFC 822 (RSS) or RFC 3339 (Atom, JSON) date
 bad-weekday               error    an RFC 822 date whose weekday is not that of its date
-two-digit-year            warning  an RFC 822 date with a two-digit year
+problematic-date          warning  RFC 822, but lowercase, two-digit year, odd spacing or zone
 implausible-date          warning  a date before 1990 or more than a day after ``now``
 bad-url                   error    a link that is not an absolute http(s) URL
 bad-id                    error    an Atom id that is not a valid URI, or a blank JSON id
@@ -258,14 +258,19 @@ _ZONES: Final = {
     "PST": -8,
     "PDT": -7,
 }
+# RSS 2.0's own form of RFC 822: "Tue, 02 Jan 2024 09:30:00 +0000".
 _RFC822_RE: Final = re.compile(
-    r"(?:(?P<dow>[A-Za-z]{3}), )?(?P<day>\d{1,2}) (?P<mon>[A-Za-z]{3}) (?P<year>\d{4}|\d{2}) "
-    r"(?P<hh>\d{2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))? (?P<zone>[+-]\d{4}|[A-Z]{1,3})"
+    r"(?:(?P<dow>Mon|Tue|Wed|Thu|Fri|Sat|Sun), )?(?P<day>\d{1,2}) "
+    r"(?P<mon>Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (?P<year>\d{4}) "
+    r"(?P<hh>\d{2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))? (?P<zone>[+-]\d{4}|UT|GMT|[ECMP][SD]T|Z)"
 )
-_RFC3339_RE: Final = re.compile(
-    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})T(?P<hh>\d{2}):(?P<mm>\d{2}):(?P<ss>\d{2})"
-    r"(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:\d{2})"
+# What RFC 822 also allows: any case, more space, two-digit years, military zones.
+_RFC822_LAX_RE: Final = re.compile(
+    r"\s*(?:(?P<dow>[a-z]{3})\s*,\s*)?(?P<day>\d{1,2})\s+(?P<mon>[a-z]{3})\s+(?P<year>\d{4}|\d{2})"
+    r"\s+(?P<hh>\d{2}):(?P<mm>\d{2})(?::(?P<ss>\d{2}))?\s+(?P<zone>[+-]\d{4}|[a-z]{1,3})\s*",
+    flags=re.IGNORECASE,
 )
+_MILITARY_ZONE_RE: Final = re.compile(r"[A-IK-Z]")
 
 
 class _WrongWeekday(ValueError):
@@ -273,16 +278,22 @@ class _WrongWeekday(ValueError):
 
 
 def _parse_rfc822(text: str) -> tuple[datetime, bool]:
-    """Parse an RFC 822 date-time as RSS 2.0 uses it; return it and whether the year had 2 digits.
+    """Parse an RFC 822 date-time; return it and whether its form is unusual.
 
-    Raises _WrongWeekday for a wrong day name and ValueError for anything else
-    that is not such a date (including lowercase names and military zones
-    other than Z, which RFC 2822 deprecates).
+    The usual form is RSS 2.0's (``Tue, 02 Jan 2024 09:30:00 +0000``);
+    lowercase names, extra space, two-digit years and military zones are
+    RFC 822 too, but unusual. Raises _WrongWeekday for a wrong day name and
+    ValueError for anything that is not RFC 822.
     """
     m = _RFC822_RE.fullmatch(text)
-    if m is None or m["mon"] not in _MONTHS or (m["dow"] and m["dow"] not in _WEEKDAYS):
+    unusual = m is None
+    if m is None:
+        m = _RFC822_LAX_RE.fullmatch(text)
+    if m is None:
         raise ValueError("not an RFC 822 date")
-    zone = m["zone"]
+    dow, month, zone = (m["dow"] or "").title(), m["mon"].title(), m["zone"].upper()
+    if month not in _MONTHS or (dow and dow not in _WEEKDAYS):
+        raise ValueError("not an RFC 822 date")
     if zone[0] in "+-":
         hours, minutes = int(zone[1:3]), int(zone[3:])
         if hours > 23 or minutes > 59:
@@ -290,27 +301,34 @@ def _parse_rfc822(text: str) -> tuple[datetime, bool]:
         offset = timedelta(hours=hours, minutes=minutes) * (-1 if zone[0] == "-" else 1)
     elif zone in _ZONES:
         offset = timedelta(hours=_ZONES[zone])
+    elif _MILITARY_ZONE_RE.fullmatch(zone):
+        offset = timedelta(0)  # RFC 2822 4.3: their meaning was botched; read as -0000
     else:
         raise ValueError(f"unknown time zone {zone}")
     year = int(m["year"])
-    short = len(m["year"]) == 2
-    if short:  # RFC 2822 §4.3
+    if len(m["year"]) == 2:  # RFC 2822 4.3
         year += 2000 if year < 50 else 1900
     seconds = int(m["ss"] or 0)
+    if seconds > 60:
+        raise ValueError("seconds out of range")
     when = datetime(
         year,
-        _MONTHS[m["mon"]],
+        _MONTHS[month],
         int(m["day"]),
         int(m["hh"]),
         int(m["mm"]),
         min(seconds, 59),  # a leap second is a valid time
         tzinfo=timezone(offset),
     )
-    if seconds > 60:
-        raise ValueError("seconds out of range")
-    if m["dow"] and m["dow"] != _WEEKDAYS[when.weekday()]:
+    if dow and dow != _WEEKDAYS[when.weekday()]:
         raise _WrongWeekday(f"{when.date().isoformat()} is a {_WEEKDAYS[when.weekday()]}")
-    return when, short
+    return when, unusual
+
+
+_RFC3339_RE: Final = re.compile(
+    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})T(?P<hh>\d{2}):(?P<mm>\d{2}):(?P<ss>\d{2})"
+    r"(?:\.(?P<frac>\d+))?(?P<tz>Z|[+-]\d{2}:\d{2})"
+)
 
 
 def _parse_rfc3339(text: str) -> datetime:
@@ -1049,19 +1067,24 @@ def _check_rss_item(
 
 
 def _check_rfc822(element: etree._Element, what: str, sink: _Sink) -> None:
-    """An RSS date: RFC 822, right weekday, four-digit year, plausible."""
+    """An RSS date: RFC 822 in RSS 2.0's usual form, with the right weekday, plausible."""
     text = _text(element)
     line = _line(element)
     try:
-        when, short = _parse_rfc822(text)
+        when, unusual = _parse_rfc822(text)
     except _WrongWeekday as e:
         sink.error("bad-weekday", f"{what} {_show(text)}: {e}", line)
         return
     except ValueError:
         sink.error("bad-date", f"{what} {_show(text)} is not an RFC 822 date", line)
         return
-    if short:
-        sink.warning("two-digit-year", f"{what} {_show(text)} has a two-digit year", line)
+    if unusual:
+        sink.warning(
+            "problematic-date",
+            f"{what} {_show(text)} is RFC 822 in a form some readers misread; "
+            "write it like 'Tue, 02 Jan 2024 09:30:00 +0000'",
+            line,
+        )
     sink.plausible(when, what, line)
 
 

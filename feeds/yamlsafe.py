@@ -72,6 +72,9 @@ def load_mapping(text: str) -> tuple[dict[str, Any], dict[str, int]]:
         raise YamlError(None, str(e)) from e
     except RecursionError as e:
         raise YamlError(None, "YAML nested too deeply") from e
+    except (ValueError, TypeError, OverflowError) as e:
+        # PyYAML's constructors raise these for values such as `!!float x` or a huge number.
+        raise YamlError(None, f"a value cannot be read: {e}") from e
     finally:
         loader.dispose()
 
