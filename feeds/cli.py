@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
 import time
 import urllib.error
@@ -163,6 +164,14 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     sys.exit(result.exit_code)
 
 
+class _StopRequested(Exception):
+    """SIGINT or SIGTERM arrived: stop serving and exit 0."""
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise _StopRequested
+
+
 @cli.command()
 @config_option
 @click.option("-q", "--quiet", is_flag=True, help="Log only problems.")
@@ -197,9 +206,15 @@ def serve(config_path: Path, quiet: bool) -> None:
             timeout_keep_alive=30,
         )
     )
-    service.start()
+    # uvicorn stops on SIGINT/SIGTERM, then raises the signal again for whoever is
+    # around it: make that a clean exit rather than death by signal.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop_requested)
     try:
+        service.start()
         server.run()
+    except _StopRequested:
+        pass
     finally:
         service.stop()
 
@@ -217,9 +232,10 @@ def check(config_path: Path) -> None:
     try:
         state, state_problems = read_state(config.state_dir)
         loading = load_content(config)
-        resolved = resolve(loading.loaded, loading.present, state, config.site, datetime.now(UTC))
+        now = datetime.now(UTC)
+        resolved = resolve(loading.loaded, loading.present, state, config.site, now)
         sources = {item.source.path: item.source for item in loading.loaded}
-        _, _, feed_problems = build_files(resolved, sources, config)
+        _, _, feed_problems = build_files(resolved, sources, config, now)
     except FeedsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)

@@ -108,7 +108,11 @@ def load_content(config: Config, progress: Progress = _quiet) -> Loading:
 
 
 def build_files(
-    resolved: Resolved, sources: dict[str, Source], config: Config, progress: Progress = _quiet
+    resolved: Resolved,
+    sources: dict[str, Source],
+    config: Config,
+    now: datetime,
+    progress: Progress = _quiet,
 ) -> tuple[dict[str, bytes], tuple[FeedSpec, ...], list[Problem]]:
     """Every output file's bytes, the feeds they hold, and the validation problems."""
     planned = plan_feeds(resolved.posts, config)
@@ -129,7 +133,12 @@ def build_files(
             data = WRITERS[fmt](spec, options)
             problems.extend(
                 validate_feed(
-                    data, spec.url(fmt), fmt=fmt, expected=spec.posts, path=spec.path(fmt)
+                    data,
+                    spec.url(fmt),
+                    fmt=fmt,
+                    expected=spec.posts,
+                    path=spec.path(fmt),
+                    now=now,
                 )
             )
             files[spec.path(fmt)] = data
@@ -159,7 +168,7 @@ def regenerate(
         loading = load_content(config, progress)
         resolved = resolve(loading.loaded, loading.present, state, config.site, now)
         sources = {item.source.path: item.source for item in loading.loaded}
-        files, specs, feed_problems = build_files(resolved, sources, config, progress)
+        files, specs, feed_problems = build_files(resolved, sources, config, now, progress)
         problems = (*state_problems, *loading.problems, *resolved.problems)
 
         def result(published: bool, done: Published | None = None, extra: Sequence[Problem] = ()

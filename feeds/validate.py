@@ -80,7 +80,7 @@ import io
 import json
 import re
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, cast
@@ -98,8 +98,9 @@ FORMATS: Final = ("rss", "atom", "json")
 
 ATOM_NS: Final = "http://www.w3.org/2005/Atom"
 XHTML_NS: Final = "http://www.w3.org/1999/xhtml"
-_XML_BASE: Final = "{http://www.w3.org/XML/1998/namespace}base"
-_ATOM_LINK: Final = f"{{{ATOM_NS}}}link"
+#: Clark-notation prefix of Atom element names
+_A: Final = f"{{{ATOM_NS}}}"
+_ATOM_LINK: Final = f"{_A}link"
 _DC_CREATOR: Final = "{http://purl.org/dc/elements/1.1/}creator"
 _DC_DATE: Final = "{http://purl.org/dc/elements/1.1/}date"
 _CONTENT_ENCODED: Final = "{http://purl.org/rss/1.0/modules/content/}encoded"
@@ -127,7 +128,7 @@ _EARLIEST_PLAUSIBLE: Final = datetime(1990, 1, 1, tzinfo=UTC)
 def detect_format(data: bytes) -> str | None:
     """Return ``"json"``, ``"rss"`` or ``"atom"`` for a document that looks like one, else None.
 
-    JSON is recognised by its first non-blank character (``{``); XML by the
+    JSON is recognised by its first non-blank character (``{`` or ``[``); XML by the
     local name of its root element (``rss`` or ``feed``), read without parsing
     past it. Says nothing about validity.
     """
@@ -161,22 +162,26 @@ def validate_feed(
 
     ``url`` is where the feed is served; its self link (``feed_url`` in JSON
     Feed) must equal it. With None (a file of unknown address) the self link
-    must still be there, but is not compared. ``fmt`` is ``"rss"``, ``"atom"``, ``"json"``, or None
-    to detect it. ``expected``, when given, holds the posts the feed was built
-    from in feed order (newest first); each entry must match its post. ``path``
-    is copied into every problem. ``now`` (timezone-aware; naive means UTC),
-    when given, makes dates more than a day after it implausible; without it
-    only dates before 1990 are.
+    must still be there, but is not compared. ``fmt`` is ``"rss"``,
+    ``"atom"``, ``"json"``, or None to detect it. ``expected``, when given,
+    holds the posts the feed was built from in feed order (newest first);
+    each entry must match its post. ``path`` is copied into every problem.
+    ``now`` (timezone-aware; naive means UTC), when given, makes dates more
+    than a day after it implausible; without it only dates before 1990 are.
 
-    The feed is valid when no problem has level ``"error"``. Raises ValueError
-    only for an ``fmt`` that is not one of :data:`FORMATS`.
+    The feed is valid when no problem has level ``"error"``. Never raises
+    for any bytes; raises ValueError only for an ``fmt`` not in :data:`FORMATS`.
     """
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     sink = _Sink(path, now)
-    if fmt == "json" or (fmt is None and _looks_like_json(data)):
+    is_json = _looks_like_json(data)
+    if fmt is not None and (fmt == "json") != is_json and data.strip():
+        found = "JSON" if is_json else "not JSON"
+        sink.error("wrong-format", f"expected a {fmt} feed, found a document that is {found}")
+    elif is_json or fmt == "json":
         _validate_json(data, url, expected, sink)
     else:
         _validate_xml(data, url, fmt, expected, sink)
@@ -419,88 +424,41 @@ def _uri_problem(value: str) -> str | None:
 # --------------------------------------------------------------------------
 # HTML inside feeds
 
+
+def _words(text: str) -> frozenset[str]:
+    """The set of space-separated words in ``text``."""
+    return frozenset(text.split())
+
+
 # Elements the W3C validator does not accept in feed content.
-_RISKY_ELEMENTS: Final = frozenset(
-    (
-        "script",
-        "style",
-        "iframe",
-        "frame",
-        "frameset",
-        "object",
-        "embed",
-        "applet",
-        "base",
-        "link",
-        "meta",
-        "noembed",
-    )
+_RISKY_ELEMENTS: Final = _words(
+    "script style iframe frame frameset object embed applet base link meta noembed"
 )
-_URL_ATTRIBUTES: Final = frozenset(
-    (
-        "href",
-        "src",
-        "action",
-        "formaction",
-        "data",
-        "poster",
-        "background",
-        "cite",
-        "xlink:href",
-    )
+#: attributes whose URLs must be absolute in RSS and JSON Feed content
+_RELATIVE_ATTRIBUTES: Final = frozenset(("href", "src", "srcset"))
+#: attributes whose URL a browser may follow or run (by local name, lowercase)
+_URL_ATTRIBUTES: Final = _RELATIVE_ATTRIBUTES | _words(
+    "action formaction data poster background cite"
 )
 _DANGEROUS_SCHEMES: Final = ("javascript:", "vbscript:", "data:text/html")
 # Browsers drop these before reading a scheme ("java\tscript:").
 _SCHEME_NOISE_RE: Final = re.compile(r"[\x00-\x20]+")
+_DANGEROUS_STYLE_RE: Final = re.compile(r"expression\s*\(|javascript:|url\s*\(", re.IGNORECASE)
+
+#: the risky elements as lxml names them: from the HTML parser, or XHTML in Atom
+_RISKY_TAGS: Final = (
+    *sorted(_RISKY_ELEMENTS),
+    *(f"{{{XHTML_NS}}}{n}" for n in sorted(_RISKY_ELEMENTS)),
+)
+# Every attribute below an element: XPath gathers them in C, faster than walking in Python.
+_ATTRIBUTES_XPATH: Final = etree.XPath("descendant-or-self::*/@*")
+
+
 # Markup in a text construct: a closing tag of a common HTML element.
 _END_TAG_RE: Final = re.compile(r"</([A-Za-z][A-Za-z0-9]*)\s*>")
-_COMMON_HTML: Final = frozenset(
-    (
-        "a",
-        "abbr",
-        "b",
-        "blockquote",
-        "br",
-        "cite",
-        "code",
-        "dd",
-        "del",
-        "div",
-        "dl",
-        "dt",
-        "em",
-        "figcaption",
-        "figure",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "i",
-        "img",
-        "ins",
-        "kbd",
-        "li",
-        "ol",
-        "p",
-        "pre",
-        "q",
-        "s",
-        "small",
-        "span",
-        "strong",
-        "sub",
-        "sup",
-        "table",
-        "tbody",
-        "td",
-        "th",
-        "thead",
-        "tr",
-        "u",
-        "ul",
-    )
+_COMMON_HTML: Final = _words(
+    "a abbr b blockquote br cite code dd del div dl dt em figcaption figure h1 h2 h3 h4 h5 h6 "
+    "i img ins kbd li ol p pre q s small span strong sub sup table tbody td th thead tr u ul"
 )
 
 
@@ -522,40 +480,29 @@ class _HtmlChecker:
         except (ValueError, etree.LxmlError):
             return
         if root is not None:
-            self.check_tree(root.iter(), what, line, relative=relative)
+            self.check_tree(root, what, line, relative=relative)
 
     def check_tree(
-        self, elements: Iterable[etree._Element], what: str, line: int | None, *, relative: bool
+        self, root: etree._Element, what: str, line: int | None, *, relative: bool
     ) -> None:
-        """Report risky elements, attributes and URLs among ``elements``."""
-        risks: list[str] = []
+        """Report risky elements, event handlers, styles and URLs in ``root`` and below."""
+        risks = [f"<{etree.QName(e).localname}>" for e in root.iter(*_RISKY_TAGS)]
         relatives: list[str] = []
-        for element in elements:
-            if not isinstance(element.tag, str):
-                continue
-            name = etree.QName(element).localname.lower()
-            if name in _RISKY_ELEMENTS:
-                risks.append(f"<{name}>")
-            for attr, value in cast("list[tuple[str, str]]", element.items()):
-                attr = attr.lower()
-                if attr.startswith("on"):
-                    risks.append(f"{attr}=")
-                elif attr in _URL_ATTRIBUTES or attr == "srcset":
-                    refs = _srcset_urls(value) if attr == "srcset" else [value.strip()]
-                    for ref in refs:
-                        bare = _SCHEME_NOISE_RE.sub("", ref).lower()
-                        if bare.startswith(_DANGEROUS_SCHEMES):
-                            risks.append(f"{attr}={ref[:40]!r}")
-                        elif (
-                            relative
-                            and attr in ("href", "src", "srcset")
-                            and not _SCHEME_RE.match(ref)
-                        ):
-                            relatives.append(ref)
-                elif attr == "style" and re.search(
-                    r"expression\s*\(|javascript:|url\s*\(", value, re.IGNORECASE
-                ):
-                    risks.append("style=")
+        for value in cast("list[str]", _ATTRIBUTES_XPATH(root)):
+            # lxml's XPath strings know the attribute they came from.
+            attr = cast(Any, value).attrname.rpartition("}")[2].lower()
+            if attr.startswith("on") and value.strip():
+                risks.append(f"{attr}=")
+            elif attr == "style" and _DANGEROUS_STYLE_RE.search(value):
+                risks.append("style=")
+            elif attr in _URL_ATTRIBUTES:
+                for ref in _srcset_urls(value) if attr == "srcset" else [value.strip()]:
+                    if ref.startswith(("https://", "http://")):
+                        continue  # the usual case, and nothing to report
+                    if _SCHEME_NOISE_RE.sub("", ref).lower().startswith(_DANGEROUS_SCHEMES):
+                        risks.append(f"{attr}={ref[:40]!r}")
+                    elif relative and attr in _RELATIVE_ATTRIBUTES and not _SCHEME_RE.match(ref):
+                        relatives.append(ref)
         if risks:
             self.sink.warning(
                 "security-risk", f"{what} holds {', '.join(dict.fromkeys(risks))}", line
@@ -727,7 +674,7 @@ def _validate_xml(
         sink.error("wrong-format", f"expected a {fmt} feed, found {found}", _line(root))
         return
 
-    if not _check_doctype(root, sink):
+    if not _check_doctype(root, data, sink):
         return  # never hand entity declarations to a parser that expands them
     _check_tree(root, sink)
     parsed = _reparse(data, sink)
@@ -742,22 +689,24 @@ def _validate_xml(
         )
 
 
-def _check_doctype(root: etree._Element, sink: _Sink) -> bool:
+def _check_doctype(root: etree._Element, data: bytes, sink: _Sink) -> bool:
     """Report a DOCTYPE; False when it declares entities (then nothing else may parse it)."""
-    docinfo = root.getroottree().docinfo
-    dtd = docinfo.internalDTD
+    dtd = root.getroottree().docinfo.internalDTD
     if dtd is None:
         return True
+    # lxml gives no line for the DOCTYPE; find it in ASCII-compatible encodings.
+    at = data.find(b"<!DOCTYPE")
+    line = data.count(b"\n", 0, at) + 1 if at >= 0 else None
     # lxml-stubs do not know DTD.iterentities().
     names = [e.name for e in cast(Any, dtd).iterentities() if e.name]
     if names:
         sink.error(
             "entity-declaration",
             f"the DOCTYPE declares entities ({', '.join(names[:5])}); feeds must not",
-            1,
+            line,
         )
         return False
-    sink.warning("doctype", "feeds need no DOCTYPE; readers ignore or refuse it", 1)
+    sink.warning("doctype", "feeds need no DOCTYPE; readers ignore or refuse it", line)
     return True
 
 
@@ -819,35 +768,30 @@ def _seen_from_feedparser(parsed: Any, elements: Sequence[etree._Element], fmt: 
     RSS has no ``updated`` of its own: it is compared only where an item
     carries ``atom:updated``. Atom entries without authors inherit the feed's.
     """
+    feed_authors = _author_names(parsed.feed.get("authors")) if fmt == "atom" else None
+    seen: list[_Seen] = []
     with warnings.catch_warnings():
         # Reading updated_parsed where only published exists warns (feedparser issue 310).
         warnings.simplefilter("ignore", DeprecationWarning)
-        return _seen_entries(parsed, elements, fmt)
-
-
-def _seen_entries(parsed: Any, elements: Sequence[etree._Element], fmt: str) -> list[_Seen]:
-    """The body of :func:`_seen_from_feedparser`, run with feedparser's warnings silenced."""
-    feed_authors = _author_names(parsed.feed.get("authors")) if fmt == "atom" else None
-    seen: list[_Seen] = []
-    for index, entry in enumerate(parsed.entries):
-        element = elements[index] if index < len(elements) else None
-        fields: tuple[str, ...] = _ENTRY_FIELDS
-        if fmt == "rss" and (element is None or element.find(f"{{{ATOM_NS}}}updated") is None):
-            fields = tuple(f for f in _ENTRY_FIELDS if f != "updated")
-        authors = _author_names(entry.get("authors"))
-        seen.append(
-            _Seen(
-                line=_line(element) if element is not None else None,
-                fields=fields,
-                title=entry.get("title"),
-                link=entry.get("link"),
-                id=entry.get("id"),
-                authors=authors if authors is not None else feed_authors,
-                published=_from_struct(entry.get("published_parsed")),
-                updated=_from_struct(entry.get("updated_parsed")),
-                summary=entry.get("summary"),
+        for index, entry in enumerate(parsed.entries):
+            element = elements[index] if index < len(elements) else None
+            fields: tuple[str, ...] = _ENTRY_FIELDS
+            if fmt == "rss" and (element is None or element.find(f"{_A}updated") is None):
+                fields = tuple(f for f in _ENTRY_FIELDS if f != "updated")
+            authors = _author_names(entry.get("authors"))
+            seen.append(
+                _Seen(
+                    line=_line(element) if element is not None else None,
+                    fields=fields,
+                    title=entry.get("title"),
+                    link=entry.get("link"),
+                    id=entry.get("id"),
+                    authors=authors if authors is not None else feed_authors,
+                    published=_from_struct(entry.get("published_parsed")),
+                    updated=_from_struct(entry.get("updated_parsed")),
+                    summary=entry.get("summary"),
+                )
             )
-        )
     return seen
 
 
@@ -1142,7 +1086,6 @@ def _check_enclosure(enclosure: etree._Element, label: str, sink: _Sink) -> None
 
 # -- Atom 1.0 --------------------------------------------------------------
 
-_A = f"{{{ATOM_NS}}}"
 _TEXT_TYPES: Final = ("text", "html", "xhtml")
 
 
@@ -1332,7 +1275,7 @@ def _check_text_construct(
         if len(divs) != 1 or divs[0].tag != f"{{{XHTML_NS}}}div" or (element.text or "").strip():
             sink.error("bad-xhtml", f'{what} type="xhtml" must hold a single xhtml <div>', line)
             return
-        html_checker.check_tree(divs[0].iter(), what, line, relative=relative)
+        html_checker.check_tree(divs[0], what, line, relative=relative)
     elif kind == "text":
         tags = [t for t in _END_TAG_RE.findall(_text(element)) if t.lower() in _COMMON_HTML]
         if tags:

@@ -356,3 +356,84 @@ def test_any_bytes_give_problems_never_an_exception(data: bytes, at: int, noise:
             re.fullmatch(r"(error|warning) [a-z0-9-]+ \d+:\d+ .+", format_problem(p))
             for p in problems
         )
+
+
+# --------------------------------------------------------------------------
+# Date forms
+
+
+#: where each valid feed holds a date: the text around it, and the date
+DATES = {
+    "rss": ("<pubDate>{}</pubDate>", "Tue, 02 Jan 2024 09:30:00 +0000"),
+    "atom": ("<updated>{}</updated>", "2024-01-01T08:00:00Z"),
+    "json": ('"date_modified": "{}"', "2024-01-01T08:00:00Z"),
+}
+
+
+def with_date(fmt: str, value: str) -> tuple[str, ...]:
+    """The codes the valid feed of ``fmt`` gives with one of its dates replaced by ``value``."""
+    template, old = DATES[fmt]
+    text = (DATA / VALID[fmt]).read_text(encoding="utf-8")
+    assert text.count(template.format(old)) == 1
+    data = text.replace(template.format(old), template.format(value)).encode("utf-8")
+    return tuple(p.code for p in validate_feed(data, URLS[fmt], now=NOW))
+
+
+@pytest.mark.parametrize(
+    ("value", "codes"),
+    [
+        ("Tue, 02 Jan 2024 09:30:00 GMT", ()),
+        ("02 Jan 2024 09:30 +0000", ()),
+        ("Tue, 2 Jan 2024 04:30:00 EST", ()),
+        ("Tue, 02 Jan 2024 15:15:00 +0545", ()),
+        ("Sat, 31 Dec 2016 23:59:60 +0000", ()),
+        ("Tue, 02 Jan 2024 09:30:00 Z", ()),
+        ("Tue,  02 Jan 2024 09:30:00 +0000", ("problematic-date",)),
+        ("Tue, 02 JAN 2024 09:30:00 +0000", ("problematic-date",)),
+        ("Tue, 02 Jan 2024 09:30:00 A", ("problematic-date",)),
+        ("Tue, 02 Jan 2024 25:30:00 +0000", ("bad-date",)),
+        ("Tue, 02 Jan 2024 09:30:00 +2500", ("bad-date",)),
+        ("Tue, 02 Jan 2024 09:30:00 XYZ", ("bad-date",)),
+        ("Tue, 02 Foo 2024 09:30:00 +0000", ("bad-date",)),
+        ("Tuesday, 02 Jan 2024 09:30:00 +0000", ("bad-date",)),
+        ("Mon, 02 Jan 2024 09:30:00 +0000", ("bad-weekday",)),
+        ("Sun, 01 Jan 1989 12:00:00 +0000", ("implausible-date",)),
+        ("Thu, 02 Jan 2025 12:00:00 +0000", ("implausible-date",)),
+        ("Wed, 01 Jan 2025 12:00:00 +0000", ()),
+    ],
+)
+def test_rss_dates(value: str, codes: tuple[str, ...]) -> None:
+    assert with_date("rss", value) == codes
+
+
+@pytest.mark.parametrize(
+    ("value", "codes"),
+    [
+        ("2024-01-01T08:00:00.123456789+05:45", ()),
+        ("2024-01-01T08:00:00-00:00", ()),
+        ("2016-12-31T23:59:60Z", ()),
+        ("2024-01-01T08:00Z", ("bad-date",)),
+        ("2024-01-01", ("bad-date",)),
+        ("2024-13-01T08:00:00Z", ("bad-date",)),
+        ("2024-01-01T08:00:00+24:00", ("bad-date",)),
+        ("2024-01-01T08:00:00 Z", ("bad-date",)),
+        ("1989-12-31T23:59:59Z", ("implausible-date",)),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["atom", "json"])
+def test_rfc3339_dates(fmt: str, value: str, codes: tuple[str, ...]) -> None:
+    assert with_date(fmt, value) == codes
+
+
+def test_json_feed_dates_may_use_a_lowercase_t_and_z() -> None:
+    assert with_date("json", "2024-01-01t08:00:00z") == ()
+    assert with_date("atom", "2024-01-01t08:00:00z") == ("bad-date",)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"),
+    [("json-valid.json", "rss"), ("rss-valid.xml", "json"), ("atom-valid.xml", "rss")],
+)
+def test_a_document_in_another_format_than_asked_is_one_problem(name: str, fmt: str) -> None:
+    problems = validate_feed((DATA / name).read_bytes(), URLS[fmt], fmt=fmt)
+    assert [(p.level, p.code) for p in problems] == [("error", "wrong-format")]
