@@ -22,6 +22,9 @@ _DATE = re.compile(
     re.VERBOSE,
 )
 
+#: the range of years a post date may have
+FIRST_YEAR, LAST_YEAR = 1000, 9000
+
 _EXAMPLE = "2024-01-05, 2024-01-05 10:30 or 2024-01-05T10:30:00+01:00"
 
 
@@ -60,6 +63,11 @@ def parse_date(value: object, tz: ZoneInfo) -> datetime:
         in_utc = parsed.astimezone(UTC)
     except OverflowError as e:
         raise ValueError(f"date {parsed.isoformat()} is out of range") from e
+    if not FIRST_YEAR <= in_utc.year <= LAST_YEAR:
+        # Feed formats write four-digit years, and 9999 would overflow once in UTC.
+        raise ValueError(
+            f"date {parsed.isoformat()} is out of range: years {FIRST_YEAR} to {LAST_YEAR}"
+        )
     offset = parsed.utcoffset()
     if offset is not None and offset.seconds % 60:
         # Local mean time before ~1900 has offsets in seconds, which RFC 3339 cannot write.

@@ -6,6 +6,7 @@ goes out. Bodies are rendered later, and only for posts some feed shows.
 
 from __future__ import annotations
 
+import html
 import posixpath
 import re
 from collections.abc import Sequence
@@ -134,6 +135,9 @@ def render(post: Post, source: Source, site: SiteConfig) -> Post:
     page = permalink(site, post.slug, post.path, post.published)
     content = clean_html(body_html(source), page)
     summary = clean_html(source.summary, page) if source.summary else summarize(content)
+    if not summary.strip():
+        # Readers show the summary in lists; a post with no text is summed up by its title.
+        summary = html.escape(post.title, quote=False)
     return replace(post, content=content, summary=summary)
 
 

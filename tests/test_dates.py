@@ -79,3 +79,9 @@ def test_same_instant_whatever_the_site_zone_when_an_offset_is_given() -> None:
     text = "2024-01-05T10:30:00+01:00"
     assert parse_date(text, MADRID) == parse_date(text, ZoneInfo("Pacific/Auckland"))
     assert parse_date(text, MADRID).astimezone(UTC).hour == 9
+
+
+@pytest.mark.parametrize("text", ["0001-01-01", "0999-12-31T10:00:00Z", "9500-01-01"])
+def test_years_outside_four_digits_are_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        parse_date(text, ZoneInfo("UTC"))
