@@ -113,7 +113,7 @@ def summary(config: Config, result: RunResult, verbose: bool = False, quiet: boo
         future = f" · {len(result.future)} future (next {result.future[0].isoformat()})"
     lines = [
         f"feeds build: {config.site.title}",
-        f"  posts  {result.files} read · {result.posts} published · {result.drafts} draft(s)"
+        f"  posts  {result.files} read · {result.posts} live · {result.drafts} draft(s)"
         f"{future} · {len(result.skipped)} skipped",
         f"  feeds  {result.feeds} built · {len(result.written)} written · "
         f"{len(result.unchanged)} unchanged · {len(result.removed)} removed",
@@ -127,9 +127,7 @@ def summary(config: Config, result: RunResult, verbose: bool = False, quiet: boo
     if quiet:
         lines = []
     if not result.published:
-        lines.append(
-            "NOT PUBLISHED: the feeds below failed validation; the previous feeds are kept"
-        )
+        lines.append("NOT PUBLISHED: nothing of this run was written; the previous feeds stay")
     lines += _problem_lines(config, "skipped", result.skipped)
     lines += _problem_lines(config, "warnings", warnings)
     for level in ("error", "warning"):

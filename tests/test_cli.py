@@ -33,7 +33,7 @@ def test_build_prints_a_summary_and_exits_0(site: Site) -> None:
     site.post("a.md", "Alpha", tags="[x]")
     run = feeds("build", "-c", str(site.config_path))
     assert run.returncode == 0, run.stderr
-    assert "1 read · 1 published" in run.stdout
+    assert "1 read · 1 live" in run.stdout
     assert "written" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
     assert (site.public / "rss.xml").exists()
@@ -124,3 +124,14 @@ def test_validate_a_missing_file_exits_1(tmp_path: Path) -> None:
 def test_module_and_version() -> None:
     run = feeds("--version")
     assert run.returncode == 0 and run.stdout.startswith("feeds, version ")
+
+
+def test_build_exit_3_when_nothing_can_be_published(site: Site) -> None:
+    site.post("a.md", "Alpha")
+    site.configure("")
+    site.public.write_bytes(b"a file where the output folder should be")
+    run = feeds("build", "-c", str(site.config_path))
+    assert run.returncode == 3
+    assert "NOT PUBLISHED" in run.stdout and "publish-failed" in run.stdout
+    assert "Traceback" not in run.stdout + run.stderr
+    assert site.public.read_bytes() == b"a file where the output folder should be"
