@@ -170,6 +170,10 @@ def _stop_requested(signum: int, frame: object) -> None:
     raise _StopRequested
 
 
+def _already_stopping(signum: int, frame: object) -> None:
+    logging.getLogger("feeds").warning("already stopping: a run in progress finishes first")
+
+
 @cli.command()
 @config_option
 @click.option("-q", "--quiet", is_flag=True, help="Log only problems.")
@@ -214,6 +218,9 @@ def serve(config_path: Path, quiet: bool) -> None:
     except _StopRequested:
         pass
     finally:
+        # A second signal (Ctrl-C twice) must not cut the wait for a run in progress short.
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, _already_stopping)
         service.stop()
 
 

@@ -22,6 +22,9 @@ log = logging.getLogger("feeds")
 
 #: the longest Cache-Control max-age, whatever the schedule
 MAX_AGE_CAP = 3600
+#: seconds a scheduled run waits for a `feeds build` holding the lock; then it is
+#: logged as failed and the next run tries again (a stop never waits much longer)
+LOCK_WAIT = 30.0
 
 
 def schedule_trigger(config: Config) -> IntervalTrigger | CronTrigger:
@@ -87,13 +90,14 @@ class Service:
 
     def stop(self) -> None:
         """Stop scheduling and wait for a run in progress to finish publishing."""
-        self.scheduler.shutdown(wait=True)
+        if self.scheduler.running:  # a signal may come before start() started it
+            self.scheduler.shutdown(wait=True)
 
     def run_once(self) -> RunResult | None:
         """One regeneration; a failure is logged and the schedule goes on."""
         with self._running:
             try:
-                result = regenerate(self.config, self.clock(), lock_wait=300)
+                result = regenerate(self.config, self.clock(), lock_wait=LOCK_WAIT)
             except FeedsError as e:
                 log.error("run failed: %s", e)
                 self.app.report(False, {"result": "failed", "problems": [str(e)]})
