@@ -2,4 +2,6 @@
 
 from feeds.cli import main
 
-main()
+# Guarded: validation workers import the main module again under another name.
+if __name__ == "__main__":
+    main()

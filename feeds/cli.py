@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from feeds import __version__
 from feeds.config import Config, load_config
 from feeds.exceptions import FeedsError
 from feeds.model import Problem
-from feeds.pipeline import Progress, RunResult, build_files, load_content, regenerate
+from feeds.pipeline import Progress, RunResult, build_feeds, load_content, regenerate
 from feeds.publish import read_state
 from feeds.site import resolve
 from feeds.slugs import slugify
@@ -239,8 +240,10 @@ def check(config_path: Path) -> None:
         loading = load_content(config)
         now = datetime.now(UTC)
         resolved = resolve(loading.loaded, loading.present, state, config.site, now)
-        sources = {item.source.path: item.source for item in loading.loaded}
-        _, _, feed_problems = build_files(resolved, sources, config, now)
+        digests = {item.source.path: item.digest for item in loading.loaded}
+        # Without the state's outputs every feed is made and validated, in memory only.
+        fresh = replace(state, outputs={})
+        feed_problems = build_feeds(config, resolved, digests, fresh, None, now).problems
     except FeedsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)

@@ -1,28 +1,58 @@
-"""The whole job, once: load, resolve, build, validate, publish."""
+"""The whole job, once: load, resolve, build, validate, publish.
+
+Incremental without trusting anything stale: a post file whose size and time are
+unchanged is not read again (its metadata comes from the cache), a post's HTML is
+rendered only for feeds that must be made again, and a feed whose inputs are the
+same as when its file was written, with the file itself untouched since, is neither
+made, validated nor written. Everything else is built from scratch, so a run with
+caches gives the same bytes as one without.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import multiprocessing
+import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from functools import cache
+from pathlib import Path, PurePosixPath
 
+from feeds.cache import CachedPost, Caches, dump_caches, load_caches
 from feeds.config import Config
 from feeds.content import READERS, decode
-from feeds.content.discover import discover
+from feeds.content.discover import FoundFile, discover
 from feeds.exceptions import ContentError, PublishError
-from feeds.model import FeedSpec, Problem, Source
+from feeds.model import FeedSpec, Post, Problem, Source
 from feeds.plan import plan_feeds
-from feeds.publish import Published, publish_files, read_state, run_lock, write_state
+from feeds.publish import (
+    Published,
+    publish_files,
+    read_state,
+    run_lock,
+    write_atomic,
+    write_state,
+)
 from feeds.site import Loaded, Resolved, render, resolve
+from feeds.state import Output, State
 from feeds.validate import validate_feed
 from feeds.writers import WRITERS, WriteOptions
 from feeds.writers.pages import index_html, opml
 
 #: called as work advances: (stage, done, total)
 Progress = Callable[[str, int, int], None]
+
+CACHE_FILE = "cache.json"
+#: a file changed less than this before it was read may change again unseen within
+#: the same clock tick: its digest is checked next time
+SETTLE_NS = 2_000_000_000
+#: below this many feeds to validate, worker processes cost more than they save
+PARALLEL_FROM = 12
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -33,12 +63,28 @@ def _quiet(stage: str, done: int, total: int) -> None:
 class Loading:
     """The content folder as read: posts the readers understood, and what went wrong."""
 
+    #: every readable, non-draft post, its body left out (read again when shown)
     loaded: tuple[Loaded, ...]
     #: every post path on disk, readable or not
     present: frozenset[str]
     #: one error per skipped file, and warnings
     problems: tuple[Problem, ...]
     drafts: int
+    #: what the next run may reuse
+    cached: Mapping[str, CachedPost] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Built:
+    """The feeds of one run: the bytes of those that changed, and the validators' word."""
+
+    specs: tuple[FeedSpec, ...]
+    #: output path → bytes, for files made this run
+    files: dict[str, bytes]
+    #: output path → fingerprint, for every feed file of this run (made or kept)
+    fingerprints: dict[str, str]
+    problems: list[Problem]
+    rendered: dict[str, tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -58,12 +104,14 @@ class RunResult:
     problems: tuple[Problem, ...]
     #: problems found validating the built feeds
     feed_problems: tuple[Problem, ...]
-    #: feeds built (one per spec and format)
+    #: feeds in the site (one per spec and format)
     feeds: int
     published: bool
     written: tuple[str, ...] = ()
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
+    #: feeds made and validated this run (the others were unchanged and kept)
+    built: int = 0
 
     @property
     def skipped(self) -> tuple[Problem, ...]:
@@ -77,78 +125,203 @@ class RunResult:
         return 1 if self.skipped else 0
 
 
-def load_content(config: Config, progress: Progress = _quiet) -> Loading:
-    """Read every post file; a file that cannot be read becomes one located error."""
+@cache
+def code_fingerprint() -> str:
+    """Identifies this code and the libraries that shape the output: a cache made by
+    other code is never used."""
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    for name in ("feedgen", "markdown-it-py", "nh3", "lxml", "anyascii"):
+        digest.update(f"{name}={importlib.metadata.version(name)}".encode())
+    return digest.hexdigest()
+
+
+def load_content(
+    config: Config, caches: Caches | None = None, progress: Progress = _quiet
+) -> Loading:
+    """Read every post file, or take its metadata from ``caches`` when the file is
+    unchanged; a file that cannot be read becomes one located error."""
     found, problems = discover(config.content_dir, config.max_post_bytes)
+    previous = caches.posts if caches else {}
     loaded: list[Loaded] = []
+    cached: dict[str, CachedPost] = {}
     drafts = 0
-    tz = config.site.tz
     for n, item in enumerate(found, 1):
         progress("reading", n, len(found))
-        try:
-            data = item.file.read_bytes()
-        except OSError as e:
-            problems.append(Problem("error", "unreadable", f"cannot read: {e.strerror}", item.path))
+        old = previous.get(item.path)
+        if old and old.settled and (old.size, old.mtime_ns) == (item.size, item.mtime_ns):
+            entry: CachedPost | Problem = old
+        else:
+            entry = _read_post(item, old, config)
+        if isinstance(entry, Problem):
+            problems.append(entry)
             continue
-        try:
-            text, warnings = decode(data, item.path)
-            source = READERS[PurePosixPath(item.path).suffix.lower()](text, item.path, tz)
-        except ContentError as e:
-            problems.append(Problem("error", "bad-post", e.message, item.path, e.line))
-            continue
-        if warnings:
-            source = replace(source, warnings=(*warnings, *source.warnings))
-        problems.extend(source.warnings)
-        if source.draft:
+        cached[item.path] = entry
+        problems.extend(entry.source.warnings)
+        if entry.source.draft:
             drafts += 1
             continue
         mtime = datetime.fromtimestamp(item.mtime_ns / 1e9, UTC)
-        loaded.append(Loaded(source, mtime, hashlib.sha256(data).hexdigest()))
-    return Loading(tuple(loaded), frozenset(f.path for f in found), tuple(problems), drafts)
+        loaded.append(Loaded(entry.source, mtime, entry.digest))
+    return Loading(tuple(loaded), frozenset(f.path for f in found), tuple(problems), drafts, cached)
 
 
-def build_files(
-    resolved: Resolved,
-    sources: dict[str, Source],
+def _read_post(item: FoundFile, old: CachedPost | None, config: Config) -> CachedPost | Problem:
+    try:
+        data = item.file.read_bytes()
+    except OSError as e:
+        return Problem("error", "unreadable", f"cannot read: {e.strerror}", item.path)
+    digest = hashlib.sha256(data).hexdigest()
+    settled = item.mtime_ns < time.time_ns() - SETTLE_NS
+    if old is not None and old.digest == digest:
+        return replace(old, size=item.size, mtime_ns=item.mtime_ns, settled=settled)
+    try:
+        source = parse_post(data, item.path, config)
+    except ContentError as e:
+        return Problem("error", "bad-post", e.message, item.path, e.line)
+    return CachedPost(item.size, item.mtime_ns, digest, replace(source, body=""), settled)
+
+
+def parse_post(data: bytes, path: str, config: Config) -> Source:
+    """A post file's bytes as its reader sees them, with decoding warnings attached."""
+    text, warnings = decode(data, path)
+    source = READERS[PurePosixPath(path).suffix.lower()](text, path, config.site.tz)
+    if warnings:
+        source = replace(source, warnings=(*warnings, *source.warnings))
+    return source
+
+
+def fingerprint(spec: FeedSpec, fmt: str, digests: Mapping[str, str], options: object) -> str:
+    """Everything a feed file is made from, hashed: same fingerprint, same bytes."""
+    head = replace(spec, posts=())
+    parts = [code_fingerprint(), fmt, repr(options), repr(head)]
+    parts += [f"{post!r}{digests[post.path]}" for post in spec.posts]
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+def build_feeds(
     config: Config,
+    resolved: Resolved,
+    digests: Mapping[str, str],
+    state: State,
+    caches: Caches | None,
     now: datetime,
     progress: Progress = _quiet,
-) -> tuple[dict[str, bytes], tuple[FeedSpec, ...], list[Problem]]:
-    """Every output file's bytes, the feeds they hold, and the validation problems."""
+) -> Built:
+    """Make and validate every feed whose inputs changed since its file was written."""
     planned = plan_feeds(resolved.posts, config)
-    shown = {p.path: p for spec in planned for p in spec.posts}
-    rendered = {
-        path: render(post, sources[path], config.site) for path, post in sorted(shown.items())
-    }
-    specs = tuple(
-        replace(spec, posts=tuple(rendered[p.path] for p in spec.posts)) for spec in planned
-    )
     options = WriteOptions(full_content=config.feeds.full_content)
-    files: dict[str, bytes] = {}
-    problems: list[Problem] = []
-    total = len(specs) * len(config.feeds.formats)
-    done = 0
-    for spec in specs:
+    fingerprints: dict[str, str] = {}
+    todo: list[tuple[FeedSpec, str]] = []
+    for spec in planned:
         for fmt in config.feeds.formats:
-            data = WRITERS[fmt](spec, options)
-            problems.extend(
-                validate_feed(
-                    data,
-                    spec.url(fmt),
-                    fmt=fmt,
-                    expected=spec.posts,
-                    path=spec.path(fmt),
-                    now=now,
-                )
-            )
-            files[spec.path(fmt)] = data
-            done += 1
-            progress("building", done, total)
+            path = spec.path(fmt)
+            fingerprints[path] = fingerprint(spec, fmt, digests, options)
+            if not _kept(config.output_dir / path, state.outputs.get(path), fingerprints[path]):
+                todo.append((spec, fmt))
+
+    old_rendered = caches.rendered if caches else {}
+    rendered: dict[str, tuple[str, str]] = {}
+    problems: list[Problem] = []
+
+    def full(post: Post) -> Post:
+        key = hashlib.sha256(f"{digests[post.path]}\x00{post.url}\x00{post.title}".encode())
+        ident = key.hexdigest()
+        if ident not in rendered:
+            hit = old_rendered.get(ident)
+            if hit is None:
+                done = _render_from_disk(post, config)
+                if isinstance(done, Problem):
+                    problems.append(done)
+                    done = post
+                hit = (done.content, done.summary)
+            rendered[ident] = hit
+        content, summary = rendered[ident]
+        return replace(post, content=content, summary=summary)
+
+    files: dict[str, bytes] = {}
+    jobs: list[tuple[bytes, str, str, Sequence[Post], str, datetime]] = []
+    for n, (spec, fmt) in enumerate(todo, 1):
+        whole = replace(spec, posts=tuple(full(p) for p in spec.posts))
+        data = WRITERS[fmt](whole, options)
+        files[spec.path(fmt)] = data
+        jobs.append((data, spec.url(fmt), fmt, whole.posts, spec.path(fmt), now))
+        progress("building", n, len(todo))
+    problems += validate_all(jobs, progress)
     site = config.site
     formats = config.feeds.formats
-    files["index.html"] = index_html(site.title, site.description, site.base_url, specs, formats)
-    files["feeds.opml"] = opml(site.title, site.base_url, specs, formats)
-    return files, specs, problems
+    files["index.html"] = index_html(site.title, site.description, site.base_url, planned, formats)
+    files["feeds.opml"] = opml(site.title, site.base_url, planned, formats)
+    return Built(planned, files, fingerprints, problems, rendered)
+
+
+def _kept(file: Path, output: Output | None, wanted: str) -> bool:
+    """True when the file on disk is the one made from ``wanted`` and nobody touched it."""
+    if output is None or output.fingerprint != wanted:
+        return False
+    try:
+        st = file.stat()
+    except OSError:
+        return False
+    return (st.st_size, st.st_mtime_ns) == (output.size, output.mtime_ns)
+
+
+def _render_from_disk(post: Post, config: Config) -> Post | Problem:
+    """Read a shown post's body again (bodies are not kept in memory) and render it."""
+    try:
+        data = (config.content_dir / post.path).read_bytes()
+        source = parse_post(data, post.path, config)
+    except (OSError, ContentError) as e:
+        message = e.message if isinstance(e, ContentError) else str(e)
+        return Problem("error", "changed-while-reading", f"cannot read again: {message}", post.path)
+    return render(post, source, config.site)
+
+
+def _validate_job(job: tuple[bytes, str, str, Sequence[Post], str, datetime]) -> list[Problem]:
+    data, url, fmt, posts, path, now = job
+    return list(validate_feed(data, url, fmt=fmt, expected=posts, path=path, now=now))
+
+
+def validate_all(
+    jobs: Sequence[tuple[bytes, str, str, Sequence[Post], str, datetime]],
+    progress: Progress = _quiet,
+) -> list[Problem]:
+    """Validate every feed made this run, on every core when there are enough of them."""
+    workers = min(os.cpu_count() or 1, 8)
+    results: Iterable[list[Problem]]
+    results = map(_validate_job, jobs)
+    if workers > 1 and len(jobs) >= PARALLEL_FROM:
+        # forkserver: forking a process that runs server threads can deadlock.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["feeds.validate"])
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                results = list(pool.map(_validate_job, jobs, chunksize=4))
+        except (BrokenProcessPool, OSError):
+            # No worker processes here (a sandbox, an odd __main__): validate in this one.
+            results = map(_validate_job, jobs)
+    problems: list[Problem] = []
+    for n, found in enumerate(results, 1):
+        problems += found
+        progress("validating", n, len(jobs))
+    return problems
+
+
+def read_caches(config: Config) -> Caches | None:
+    """The caches of the last good run, or None when missing or not to be trusted."""
+    try:
+        data = (config.state_dir / CACHE_FILE).read_bytes()
+        return load_caches(data, _cache_fingerprint(config))
+    except (OSError, ValueError):
+        return None
+
+
+def _cache_fingerprint(config: Config) -> str:
+    # The time zone changes how naive dates read; the rest of the config does not.
+    return f"{code_fingerprint()}:{config.site.timezone}"
 
 
 def regenerate(
@@ -157,6 +330,7 @@ def regenerate(
     *,
     progress: Progress = _quiet,
     lock_wait: float = 60.0,
+    use_cache: bool = True,
 ) -> RunResult:
     """One regeneration under the lock. Nothing is published unless every feed validates.
 
@@ -165,14 +339,19 @@ def regenerate(
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait):
         state, state_problems = read_state(config.state_dir)
-        loading = load_content(config, progress)
+        caches = read_caches(config) if use_cache else None
+        if not use_cache:
+            state = replace(state, outputs={})
+        loading = load_content(config, caches, progress)
         resolved = resolve(loading.loaded, loading.present, state, config.site, now)
-        sources = {item.source.path: item.source for item in loading.loaded}
-        files, specs, feed_problems = build_files(resolved, sources, config, now, progress)
+        digests = {item.source.path: item.digest for item in loading.loaded}
+        built = build_feeds(config, resolved, digests, state, caches, now, progress)
         problems = (*state_problems, *loading.problems, *resolved.problems)
+        feed_count = len(built.fingerprints)
 
         def result(published: bool, done: Published | None = None, extra: Sequence[Problem] = ()
                    ) -> RunResult:  # fmt: skip
+            kept = tuple(sorted(set(built.fingerprints) - set(built.files)))
             return RunResult(
                 started=now,
                 seconds=time.monotonic() - started,
@@ -181,19 +360,41 @@ def regenerate(
                 drafts=loading.drafts,
                 future=resolved.future,
                 problems=problems,
-                feed_problems=(*feed_problems, *extra),
-                feeds=len(specs) * len(config.feeds.formats),
+                feed_problems=(*built.problems, *extra),
+                feeds=feed_count,
                 published=published,
                 written=done.written if done else (),
-                unchanged=done.unchanged if done else (),
+                unchanged=tuple(sorted((*done.unchanged, *kept))) if done else (),
                 removed=done.removed if done else (),
+                built=len(built.files) - 2,
             )
 
-        if any(p.level == "error" for p in feed_problems):
+        if any(p.level == "error" for p in built.problems):
             return result(False)
         try:
-            done = publish_files(config.output_dir, files, state.published)
-            write_state(config.state_dir, replace(resolved.state, published=tuple(sorted(files))))
+            keep = set(built.fingerprints) - set(built.files)
+            done = publish_files(config.output_dir, built.files, state.published, keep)
+            outputs = _outputs(config.output_dir, built.fingerprints)
+            published = tuple(sorted({*built.files, *built.fingerprints}))
+            write_state(
+                config.state_dir,
+                replace(resolved.state, published=published, outputs=outputs),
+            )
+            write_atomic(
+                config.state_dir / CACHE_FILE,
+                dump_caches(Caches(loading.cached, built.rendered), _cache_fingerprint(config)),
+            )
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])
         return result(True, done)
+
+
+def _outputs(output_dir: Path, fingerprints: Mapping[str, str]) -> dict[str, Output]:
+    outputs = {}
+    for path, fp in fingerprints.items():
+        try:
+            st = (output_dir / path).stat()
+        except OSError:
+            continue  # not recorded: the next run makes it again
+        outputs[path] = Output(fp, st.st_size, st.st_mtime_ns)
+    return outputs

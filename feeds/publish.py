@@ -8,7 +8,7 @@ import fcntl
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,16 +91,19 @@ def write_atomic(path: Path, data: bytes) -> bool:
 
 
 def publish_files(
-    output_dir: Path, files: Mapping[str, bytes], previous: tuple[str, ...]
+    output_dir: Path,
+    files: Mapping[str, bytes],
+    previous: Iterable[str],
+    keep: Iterable[str] = (),
 ) -> Published:
     """Write every changed file under ``output_dir``, then remove files that the last run
-    published and this one no longer makes (only ours: other files are left alone)."""
+    published and this one neither makes nor ``keep``s (only ours: others stay)."""
     written: list[str] = []
     unchanged: list[str] = []
     for rel in sorted(files):
         (written if write_atomic(output_dir / rel, files[rel]) else unchanged).append(rel)
     removed: list[str] = []
-    for rel in sorted(set(previous) - set(files)):
+    for rel in sorted(set(previous) - set(files) - set(keep)):
         target = output_dir / rel
         with contextlib.suppress(FileNotFoundError):
             target.unlink()

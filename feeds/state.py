@@ -26,11 +26,23 @@ class Remembered:
 
 
 @dataclass(frozen=True)
+class Output:
+    """A feed file as the last good run left it."""
+
+    #: hash of everything the file was made from (see pipeline.fingerprint)
+    fingerprint: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
 class State:
     #: content path → what is remembered of it
     posts: Mapping[str, Remembered] = field(default_factory=dict)
     #: output files (relative to output_dir) the last good run published
     published: tuple[str, ...] = ()
+    #: feed file → what it was made from, so an unchanged feed is not made again
+    outputs: Mapping[str, Output] = field(default_factory=dict)
 
 
 def dump_state(state: State) -> bytes:
@@ -42,6 +54,9 @@ def dump_state(state: State) -> bytes:
             for path, r in sorted(state.posts.items())
         },
         "published": sorted(state.published),
+        "outputs": {
+            path: [o.fingerprint, o.size, o.mtime_ns] for path, o in sorted(state.outputs.items())
+        },
     }
     return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
@@ -72,4 +87,11 @@ def load_state(data: bytes) -> State:
         posts[path] = Remembered(ident, first_seen, digest)
     if not all(isinstance(p, str) for p in published):
         raise ValueError("bad published list")
-    return State(posts, tuple(published))
+    try:
+        outputs = {
+            str(path): Output(str(fp), int(size), int(mtime))
+            for path, (fp, size, mtime) in doc.get("outputs", {}).items()
+        }
+    except (TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"bad outputs: {e}") from e
+    return State(posts, tuple(published), outputs)

@@ -1,0 +1,129 @@
+"""What a run can reuse from the last one: post metadata and rendered HTML.
+
+Pure: turns the caches into bytes and back. Every entry is checked before use (a
+post's by its file's size, modification time and, when those moved, its digest),
+and a cache that does not parse, or was written by another version or for another
+time zone, is ignored and rebuilt: it is never trusted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from feeds.model import Author, Enclosure, Problem, Source
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CachedPost:
+    """One post file as a reader last read it."""
+
+    size: int
+    mtime_ns: int
+    #: sha256 of the file's bytes
+    digest: str
+    #: the reader's result without its body (bodies are read again only when shown)
+    source: Source
+    #: False when the file changed too close to the run that read it for its
+    #: size and time to prove it unchanged later: then its digest is checked
+    settled: bool
+
+
+@dataclass(frozen=True)
+class Caches:
+    #: content path → cached metadata
+    posts: Mapping[str, CachedPost]
+    #: render key → (content HTML, summary HTML)
+    rendered: Mapping[str, tuple[str, str]]
+
+
+def dump_caches(caches: Caches, fingerprint: str) -> bytes:
+    doc = {
+        "version": CACHE_VERSION,
+        "fingerprint": fingerprint,
+        "posts": {
+            path: [c.size, c.mtime_ns, c.digest, c.settled, _source_out(c.source)]
+            for path, c in sorted(caches.posts.items())
+        },
+        "rendered": {key: list(value) for key, value in sorted(caches.rendered.items())},
+    }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def load_caches(data: bytes, fingerprint: str) -> Caches:
+    """Parse what dump_caches wrote for the same ``fingerprint``; ValueError otherwise."""
+    try:
+        doc = json.loads(data)
+        if doc["version"] != CACHE_VERSION or doc["fingerprint"] != fingerprint:
+            raise ValueError("cache written for another version or configuration")
+        posts = {
+            path: CachedPost(int(size), int(mtime), str(digest), _source_in(s), bool(settled))
+            for path, (size, mtime, digest, settled, s) in doc["posts"].items()
+        }
+        rendered = {str(k): (str(c), str(s)) for k, (c, s) in doc["rendered"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"unusable cache: {e}") from e
+    return Caches(posts, rendered)
+
+
+def _date_out(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _date_in(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("naive date in cache")
+    return parsed
+
+
+def _source_out(s: Source) -> list[Any]:
+    return [
+        s.path,
+        s.title,
+        _date_out(s.date),
+        _date_out(s.updated),
+        [[a.name, a.email, a.url] for a in s.authors],
+        s.summary,
+        list(s.tags),
+        s.slug,
+        s.draft,
+        s.id,
+        s.link,
+        s.image,
+        [s.enclosure.url, s.enclosure.length, s.enclosure.type] if s.enclosure else None,
+        s.body_format,
+        [[p.level, p.code, p.message, p.path, p.line, p.col] for p in s.warnings],
+    ]
+
+
+def _source_in(v: list[Any]) -> Source:
+    (path, title, date, updated, authors, summary, tags, slug, draft, ident, link, image,
+     enclosure, body_format, warnings) = v  # fmt: skip
+    if body_format not in ("markdown", "html", "text"):
+        raise ValueError(f"bad body format {body_format!r}")
+    return Source(
+        path=str(path),
+        title=title,
+        date=_date_in(date),
+        updated=_date_in(updated),
+        authors=tuple(Author(n, e, u) for n, e, u in authors),
+        summary=summary,
+        tags=tuple(tags),
+        slug=slug,
+        draft=bool(draft),
+        id=ident,
+        link=link,
+        image=image,
+        enclosure=Enclosure(*enclosure) if enclosure else None,
+        body="",
+        body_format=body_format,
+        warnings=tuple(Problem(*p) for p in warnings),
+    )
