@@ -190,12 +190,14 @@ def _remember(
     def first_seen(item: Loaded) -> datetime:
         return min(item.mtime, now).replace(microsecond=0)
 
-    taken: set[datetime] = set()
+    last: datetime | None = None
     for item in sorted(fresh, key=lambda i: (first_seen(i), i.source.path)):
         seen = first_seen(item)
-        while seen in taken:
-            seen += _ONE_SECOND
-        taken.add(seen)
+        if item.source.date is None:
+            # In this order every time taken so far is at most `last`.
+            if last is not None and seen <= last:
+                seen = last + _ONE_SECOND
+            last = seen
         # The id is made once the slug is known (resolve fills it in).
         memory[item.source.path] = Remembered("", seen, item.digest)
     # Memories of unreadable-but-present files are kept for their next good run.
@@ -218,13 +220,12 @@ def _distinct_updates(
     """No two entries share an ``updated`` instant (readers and validators rely on it):
     the post seen later moves forward a second at a time."""
     order = sorted(dated, key=lambda d: (d[3], d[1].first_seen, d[0].source.path))
-    used: set[datetime] = set()
+    last: datetime | None = None
     result = []
     for item, memory, published, updated in order:
-        bumped = updated
-        while bumped in used:
-            bumped += _ONE_SECOND
-        used.add(bumped)
+        # In this order every instant used so far is at most `last`.
+        bumped = updated if last is None or updated > last else last + _ONE_SECOND
+        last = bumped
         if bumped != updated and published == updated:
             published = bumped
         result.append((item, memory, published, bumped))
