@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
@@ -16,6 +17,7 @@ _APOSTROPHES = re.compile("(?<=[a-z0-9])['\u2019](?=[a-z0-9])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # tags and authors repeat across thousands of posts
 def slugify(text: str) -> str:
     """Return a non-empty slug of ``text``: ``[a-z0-9]`` words joined by ``-``.
 
