@@ -2,16 +2,25 @@
 
 Aliases are refused outright (they are how "billion laughs" bombs work) and
 timestamps stay strings so every date goes through one parser.
+
+Most front matter is a few ``key: value`` lines, and PyYAML's pure-Python reader
+takes a millisecond for them; so a small reader handles that common subset itself
+and gives everything else, and anything it is not sure of, to PyYAML (libyaml's C
+parser where it reads the text as the pure-Python one would). Every path returns
+the same values, types and lines.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 from yaml.composer import Composer
+from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.scanner import Scanner
 
 
 class _Loader(yaml.SafeLoader):
@@ -30,6 +39,15 @@ _Loader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
+_CLoader: type[yaml.CSafeLoader] | None = None
+if yaml.__with_libyaml__:
+
+    class _LibyamlLoader(yaml.CSafeLoader):
+        # Its composer is C code that cannot refuse aliases: only text without `*` comes here.
+        yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+    _CLoader = _LibyamlLoader
+
 
 class YamlError(Exception):
     """YAML that cannot be parsed; ``line`` is 1-based, relative to the text given."""
@@ -45,7 +63,21 @@ def load_mapping(text: str) -> tuple[dict[str, Any], dict[str, int]]:
 
     An empty document is an empty mapping. Raises YamlError for bad YAML or a non-mapping.
     """
-    loader = _Loader(text)
+    simple = _load_simple(text)
+    if simple is not None:
+        return simple
+    if _CLoader is not None and _libyaml_agrees(text):
+        try:
+            return _load_with(_CLoader, text)
+        except YamlError:
+            pass  # the pure-Python reader gives the error, in its words
+    return _load_with(_Loader, text)
+
+
+def _load_with(
+    loader_class: type[_Loader] | type[yaml.CSafeLoader], text: str
+) -> tuple[dict[str, Any], dict[str, int]]:
+    loader = loader_class(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -87,3 +119,179 @@ def lines_of_children(node: Node, prefix: str, lines: dict[str, int]) -> None:
                 dotted = f"{prefix}.{key_node.value}"
                 lines[dotted] = key_node.start_mark.line + 1
                 lines_of_children(value_node, dotted, lines)
+
+
+# The quick reader's subset: characters with no special meaning to a YAML scanner
+# (no tab, CR, NEL, U+2028/9 line breaks, BOM or unprintable ones).
+_UNUSUAL_CHAR = re.compile(
+    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
+)
+_KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_-]{0,127}):(?: +(.*))?")
+# What YAML allows after a quoted scalar or a flow sequence on its line.
+_END_OF_LINE = re.compile(r"(?: +(?:#.*)?)?")
+_ESCAPE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
+#: characters that cannot start a plain scalar (YAML indicators), `-` aside
+_INDICATORS = frozenset("-?:,[]{}#&*!|>'\"%@`")
+_DOUBLE = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
+_SINGLE = r"'([^']*(?:''[^']*)*)'"
+# A plain scalar inside [ ]: none of these characters, words apart by spaces, no indicator first.
+_NOT_IN_FLOW_PLAIN = r"?:,\[\]{}#'\" "
+_FLOW_PLAIN = (
+    rf"((?:[^-&*!|>%@`{_NOT_IN_FLOW_PLAIN}]|-[^{_NOT_IN_FLOW_PLAIN}])"
+    rf"[^{_NOT_IN_FLOW_PLAIN}]*(?: +[^{_NOT_IN_FLOW_PLAIN}]+)*)"
+)
+_QUOTED = re.compile(f"{_DOUBLE}|{_SINGLE}")
+_FLOW_ITEM = re.compile(f" *(?:{_DOUBLE}|{_SINGLE}|{_FLOW_PLAIN}) *([,\\]])")
+_EMPTY_FLOW = re.compile(r"\[ *\]")
+_LIBYAML_DIFFERS = re.compile("[*!?|>%`]")
+# PyYAML's resolvers by first character, and its constructors for the types they name.
+_Resolvers = list[tuple[str, re.Pattern[str]]]
+_WILDCARD: _Resolvers = _Loader.yaml_implicit_resolvers.get(None, [])
+_RESOLVERS: dict[str, _Resolvers] = {
+    first: [*resolvers, *_WILDCARD]
+    for first, resolvers in _Loader.yaml_implicit_resolvers.items()
+    if first is not None
+}
+_SCALAR_TAGS = frozenset(f"tag:yaml.org,2002:{name}" for name in ("null", "bool", "int", "float"))
+_CONSTRUCTOR = SafeConstructor()
+
+
+class _Unsure(Exception):
+    """The text leaves the quick reader's subset: PyYAML must read it."""
+
+
+def _load_simple(text: str) -> tuple[dict[str, Any], dict[str, int]] | None:
+    """The mapping, when ``text`` is plain ``key: value`` lines the quick reader is sure of.
+
+    Values are scalars, ``[a, "b"]`` lists or ``- item`` lists on the lines below;
+    comments and blank lines are skipped. Returns None for anything else.
+    """
+    if _UNUSUAL_CHAR.search(text):
+        return None
+    values: dict[str, Any] = {}
+    lines: dict[str, int] = {}
+    open_key: str | None = None  # a key with nothing after its colon: `- item` lines may follow
+    items: list[Any] | None = None
+    items_indent = 0
+    try:
+        for number, line in enumerate(text.split("\n"), 1):
+            content = line.lstrip(" ")
+            if not content or content[0] == "#":
+                continue
+            if content[0] == "-":
+                if open_key is None or content[1:2] != " ":
+                    return None
+                indent = len(line) - len(content)
+                if items is None:
+                    items, items_indent = [], indent
+                    values[open_key] = items
+                elif indent != items_indent:
+                    return None
+                item = content[2:].lstrip(" ")
+                if not item or item[0] == "#":
+                    return None  # an empty item may be followed by its content
+                items.append(_block_scalar(item))
+                continue
+            match = _KEY_LINE.fullmatch(line)
+            # Repeated keys and keys such as `yes` or `null` are errors: PyYAML reports them.
+            if match is None or match[1] in values or not isinstance(_plain(match[1]), str):
+                return None
+            key, rest = match[1], match[2]
+            lines[key] = number
+            open_key, items = None, None
+            if not rest or rest[0] == "#":
+                values[key] = None
+                open_key = key
+            elif rest[0] == "[":
+                values[key] = _flow_sequence(rest)
+            else:
+                values[key] = _block_scalar(rest)
+    except _Unsure:
+        return None
+    return values, lines
+
+
+def _block_scalar(text: str) -> Any:
+    """The scalar that ``text`` (the rest of a line, from the scalar on) holds."""
+    first = text[0]
+    if first in "\"'":
+        match = _QUOTED.match(text)
+        if match is None or _END_OF_LINE.fullmatch(text, match.end()) is None:
+            raise _Unsure  # it goes on over the next line, or is followed by more
+        return _unquote(match[1], match[2])
+    if first in _INDICATORS and (first != "-" or text[1:2] in ("", " ")):
+        raise _Unsure
+    comment = text.find(" #")
+    if comment >= 0:
+        text = text[:comment]
+    text = text.rstrip(" ")
+    if ": " in text or text.endswith(":"):
+        raise _Unsure  # a mapping where a scalar was expected: an error, or a nested one
+    return _plain(text)
+
+
+def _flow_sequence(text: str) -> list[Any]:
+    """The ``[a, "b", 'c']`` list at the start of ``text``, which must end after it."""
+    items: list[Any] = []
+    match = _EMPTY_FLOW.match(text)
+    end = 1
+    while match is None:
+        match = _FLOW_ITEM.match(text, end)
+        if match is None:
+            raise _Unsure  # a trailing comma, an indicator, or the line ends first
+        double, single, plain, delimiter = match.groups()
+        items.append(_unquote(double, single) if plain is None else _plain(plain))
+        if delimiter == ",":
+            end, match = match.end(), None
+    if _END_OF_LINE.fullmatch(text, match.end()) is None:
+        raise _Unsure
+    return items
+
+
+def _unquote(double: str | None, single: str | None) -> str:
+    """The text of a double- or a single-quoted scalar, from between its quotes."""
+    if double is None:
+        assert single is not None
+        return single.replace("''", "'")
+    return _ESCAPE.sub(_unescape, double) if "\\" in double else double
+
+
+def _unescape(match: re.Match[str]) -> str:
+    """One escape of a double-quoted scalar, as PyYAML reads it."""
+    escape = match[1]
+    if len(escape) == 1:
+        if escape not in Scanner.ESCAPE_REPLACEMENTS:
+            raise _Unsure
+        return str(Scanner.ESCAPE_REPLACEMENTS[escape])
+    code = int(escape[1:], 16)
+    if code > 0x10FFFF:
+        raise _Unsure
+    return chr(code)
+
+
+def _plain(text: str) -> Any:
+    """A plain scalar as PyYAML resolves it (YAML 1.1 booleans, numbers, nulls), or text."""
+    for tag, regexp in _RESOLVERS.get(text[:1], _WILDCARD):
+        if regexp.match(text):
+            if tag not in _SCALAR_TAGS:
+                raise _Unsure
+            try:
+                return SafeConstructor.yaml_constructors[tag](_CONSTRUCTOR, ScalarNode(tag, text))
+            except Exception as e:  # whatever it is, PyYAML reports it
+                raise _Unsure from e
+    return text
+
+
+def _libyaml_agrees(text: str) -> bool:
+    """Whether libyaml reads ``text`` exactly as PyYAML's pure-Python reader would.
+
+    Without `*` there is no alias to refuse. The two scanners differ on tags, block
+    scalar headers, `?` in flow collections, tabs and other line breaks; texts with
+    any of those characters go to PyYAML. Each level of nesting needs one of
+    ``[{-:`` (``?`` aside), so few of them keep both far from Python's recursion limit.
+    """
+    return (
+        _LIBYAML_DIFFERS.search(text) is None
+        and sum(map(text.count, "[{-:")) <= 100
+        and _UNUSUAL_CHAR.search(text) is None
+    )

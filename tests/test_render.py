@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import lxml.html
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from feeds import render
 from feeds.model import Source
-from feeds.render import absolute_url, body_html, clean_html, clean_text, summarize
+from feeds.render import (
+    absolute_url,
+    body_html,
+    clean_html,
+    clean_text,
+    strip_illegal,
+    summarize,
+)
 
 POST = "https://example.org/blog/2024/post/"
 
@@ -232,3 +242,25 @@ def test_summary_without_paragraphs_uses_the_first_block() -> None:
 
 def test_clean_text_collapses_whitespace_and_drops_controls() -> None:
     assert clean_text("  a\tb\n\nc\x0cd\x00e\x85f\u2028g  ") == "a b c de f g"
+
+
+# Any text at all, lone surrogates included; some of it built from the characters in question.
+any_text = st.text(st.characters(exclude_categories=()), max_size=40) | st.lists(
+    st.sampled_from(["a", " ", "\n", "\t", "\r", "é", "\xa0", "\u200d", "😀", "\U00020000",
+                     "\x00", "\x85", "\ud800", "\ufdd0", "\ufffd", "\uffff", "\U0002ffff"]),
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_text)
+def test_strip_illegal_and_clean_text_remove_exactly_the_illegal_characters(text: str) -> None:
+    assert strip_illegal(text) == render._ILLEGAL.sub("", text)
+    assert clean_text(text) == " ".join(render._ILLEGAL.sub("", " ".join(text.split())).split())
+
+
+def test_the_quick_legality_check_knows_every_illegal_character() -> None:
+    everything = "".join(map(chr, range(0x110000)))
+    illegal = render._ILLEGAL.findall(everything)
+    # C0 but tab/LF/CR, DEL and C1, surrogates, U+FDD0-FDEF, U+FFFD-FFFF, U+1FFFE...U+10FFFF.
+    assert len(illegal) == 29 + 33 + 2048 + 32 + 3 + 32
+    assert [ch for ch in illegal if render._is_legal(ch)] == []
