@@ -1,0 +1,74 @@
+"""Which files are posts: hidden files, leftovers, assets, links and size limits."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from feeds.content.discover import discover
+
+
+def touch(root: Path, rel: str, data: bytes = b"x") -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_posts_are_found_in_path_order_and_the_rest_ignored(tmp_path: Path) -> None:
+    for rel in [
+        "b.md", "a/z.markdown", "a/y.txt", "page.HTML", "old.htm",  # posts
+        ".hidden.md", ".git/config.md", "drafts/.secret/x.md",  # hidden
+        "notes.md~", ".notes.md.swp", "x.md.tmp", "#autosave.md#", "y.md.bak",  # leftovers
+        "images/photo.jpg", "doc.pdf", "README",  # assets
+    ]:  # fmt: skip
+        touch(tmp_path, rel)
+    found, problems = discover(tmp_path, 1000)
+    assert [f.path for f in found] == ["a/y.txt", "a/z.markdown", "b.md", "old.htm", "page.HTML"]
+    assert problems == []
+    assert found[2].file == tmp_path.resolve() / "b.md" and found[2].size == 1
+
+
+def test_links_out_of_the_folder_and_linked_folders_are_not_followed(tmp_path: Path) -> None:
+    content, outside = tmp_path / "content", tmp_path / "outside"
+    touch(outside, "secret.md")
+    touch(content, "real.md")
+    (content / "alias.md").symlink_to(content / "real.md")
+    (content / "escape.md").symlink_to(outside / "secret.md")
+    (content / "linked").symlink_to(outside, target_is_directory=True)
+    (content / "loop").symlink_to(content, target_is_directory=True)
+    found, problems = discover(content, 1000)
+    assert [f.path for f in found] == ["alias.md", "real.md"]
+    assert sorted((p.path, p.code) for p in problems) == [
+        ("escape.md", "symlink"),
+        ("linked", "symlink"),
+        ("loop", "symlink"),
+    ]
+
+
+def test_a_post_over_the_size_limit_is_skipped_with_a_message(tmp_path: Path) -> None:
+    touch(tmp_path, "big.md", b"x" * 101)
+    touch(tmp_path, "fits.md", b"x" * 100)
+    found, problems = discover(tmp_path, 100)
+    assert [f.path for f in found] == ["fits.md"]
+    (problem,) = problems
+    assert (problem.path, problem.code, problem.level) == ("big.md", "too-large", "error")
+    assert "101 bytes" in problem.message and "max_post_bytes" in problem.message
+
+
+def test_an_unreadable_folder_is_reported(tmp_path: Path) -> None:
+    touch(tmp_path, "ok.md")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    touch(locked, "x.md")
+    locked.chmod(0)
+    try:
+        found, problems = discover(tmp_path, 100)
+    finally:
+        locked.chmod(0o755)
+    if os.geteuid() == 0:
+        # root reads any folder: the post is simply found.
+        assert [f.path for f in found] == ["locked/x.md", "ok.md"]
+    else:
+        assert [f.path for f in found] == ["ok.md"]
+        assert [(p.path, p.code) for p in problems] == [("locked", "unreadable")]
