@@ -15,7 +15,7 @@ import importlib.metadata
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
@@ -40,7 +40,7 @@ from feeds.publish import (
 )
 from feeds.site import Loaded, Resolved, render, resolve
 from feeds.state import Output, State
-from feeds.validate import validate_feed
+from feeds.validate import EntryMemo, validate_feed
 from feeds.writers import WRITERS, WriteOptions
 from feeds.writers.pages import index_html, opml
 
@@ -280,33 +280,68 @@ def _render_from_disk(post: Post, config: Config) -> Post | Problem:
     return render(post, source, config.site)
 
 
-def _validate_job(job: tuple[bytes, str, str, Sequence[Post], str, datetime]) -> list[Problem]:
+def _validate_job(
+    job: tuple[bytes, str, str, Sequence[Post], str, datetime], memo: EntryMemo | None = None
+) -> list[Problem]:
     data, url, fmt, posts, path, now = job
-    return list(validate_feed(data, url, fmt=fmt, expected=posts, path=path, now=now))
+    return list(validate_feed(data, url, fmt=fmt, expected=posts, path=path, now=now, memo=memo))
+
+
+def _validate_group(
+    jobs: Sequence[tuple[bytes, str, str, Sequence[Post], str, datetime]],
+    memo: EntryMemo | None = None,
+) -> list[list[Problem]]:
+    """Validate feeds with one memo (a new one when None): feedparser reads each
+    entry they share once."""
+    memo = EntryMemo() if memo is None else memo
+    return [_validate_job(job, memo) for job in jobs]
 
 
 def validate_all(
     jobs: Sequence[tuple[bytes, str, str, Sequence[Post], str, datetime]],
     progress: Progress = _quiet,
 ) -> list[Problem]:
-    """Validate every feed made this run, on every core when there are enough of them."""
+    """Validate every feed made this run, on every core when there are enough of them.
+
+    Feeds share entries (a post is in the site feed and in its tags' and authors'),
+    and one EntryMemo has feedparser read each of them once. On several cores each
+    process takes whole groups of feeds, of one format where it can, with a memo of
+    its own: this process validates the first group while workers take the rest.
+    """
     workers = min(os.cpu_count() or 1, 8)
-    results: Iterable[list[Problem]]
-    results = map(_validate_job, jobs)
-    if workers > 1 and len(jobs) >= PARALLEL_FROM:
-        # forkserver: forking a process that runs server threads can deadlock.
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["feeds.validate"])
-        try:
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                results = list(pool.map(_validate_job, jobs, chunksize=4))
-        except (BrokenProcessPool, OSError):
-            # No worker processes here (a sandbox, an odd __main__): validate in this one.
-            results = map(_validate_job, jobs)
-    problems: list[Problem] = []
-    for n, found in enumerate(results, 1):
-        problems += found
-        progress("validating", n, len(jobs))
+    memo = EntryMemo()
+    if workers < 2 or len(jobs) < PARALLEL_FROM:
+        problems: list[Problem] = []
+        for n, job in enumerate(jobs, 1):
+            problems += _validate_job(job, memo)
+            progress("validating", n, len(jobs))
+        return problems
+    # Feeds of one format share entries; RSS items and Atom entries never do.
+    order = sorted(range(len(jobs)), key=lambda i: jobs[i][2])
+    shares = [
+        order[k * len(order) // workers : (k + 1) * len(order) // workers] for k in range(workers)
+    ]
+    groups = [[jobs[i] for i in share] for share in shares]
+    mine: list[list[Problem]] | None = None
+    # forkserver: forking a process that runs server threads can deadlock.
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["feeds.validate"])
+    try:
+        with ProcessPoolExecutor(workers - 1, mp_context=context) as pool:
+            futures = [pool.submit(_validate_group, group) for group in groups[1:]]
+            mine = _validate_group(groups[0], memo)
+            theirs = [problems for future in futures for problems in future.result()]
+    except (BrokenProcessPool, OSError):
+        # No worker processes here (a sandbox, an odd __main__): validate in this one.
+        theirs = [problems for group in groups[1:] for problems in _validate_group(group, memo)]
+    if mine is None:
+        mine = _validate_group(groups[0], memo)
+    found = mine + theirs
+    by_job = dict(zip((i for share in shares for i in share), found, strict=True))
+    problems = []
+    for n in range(len(jobs)):
+        problems += by_job[n]
+        progress("validating", n + 1, len(jobs))
     return problems
 
 

@@ -11,10 +11,19 @@ Every check works on the bytes it is given, in three layers (SPEC §5):
    portable JSON: readers disagree on which duplicate wins, and RFC 8259 has
    no such numbers).
 2. **Re-parse.** RSS and Atom go through feedparser with sanitizing and URL
-   resolution off; ``bozo`` must be false. When the posts a feed was built from
-   are given, every entry's title, link, id, author names, dates (second
-   precision, UTC) and summary must equal them. feedparser cannot read JSON
-   Feed, so JSON is compared on the parsed JSON.
+   resolution off; ``bozo`` must be false. feedparser reads the document in
+   parts: its head (the document without its items or entries), and each item
+   or entry alone, serialized from the strict parse and wrapped in a minimal
+   document of the same format that carries what it inherits (namespace
+   declarations, ``xml:base``, ``xml:lang``, the root's attributes). A post's
+   entry has the same bytes in every feed that holds it, so an
+   :class:`EntryMemo` kept across the feeds of a run parses each once. What
+   only the whole document shows feedparser (how it decodes the bytes, and
+   whether its XML parser accepts them so decoded) is checked on the whole
+   document, without feedparser's slow handlers. When the posts a feed was
+   built from are given, every entry's title, link, id, author names, dates
+   (second precision, UTC) and summary must equal them. feedparser cannot read
+   JSON Feed, so JSON is compared on the parsed JSON.
 3. **Format rules.** Dates (RFC 822 in RSS, RFC 3339 in Atom and JSON Feed),
    absolute http(s) URLs, unique ids, exactly one self link equal to the URL
    the feed is served from, canonical namespace URIs, required elements and
@@ -77,6 +86,7 @@ from __future__ import annotations
 
 import html
 import io
+import itertools
 import json
 import re
 import warnings
@@ -85,13 +95,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, cast
 from urllib.parse import urljoin, urlsplit
+from xml.parsers import expat
+from xml.sax import SAXParseException
 
 import feedparser
+from feedparser.encodings import convert_to_utf8
+from feedparser.sanitizer import replace_doctype
 from lxml import etree
 
 from feeds.model import Level, Post, Problem
 
-__all__ = ["FORMATS", "detect_format", "format_problem", "validate_feed"]
+__all__ = ["FORMATS", "EntryMemo", "detect_format", "format_problem", "validate_feed"]
 
 #: the formats :func:`validate_feed` knows
 FORMATS: Final = ("rss", "atom", "json")
@@ -157,6 +171,7 @@ def validate_feed(
     expected: Sequence[Post] | None = None,
     path: str | None = None,
     now: datetime | None = None,
+    memo: EntryMemo | None = None,
 ) -> tuple[Problem, ...]:
     """Validate one feed document and return every problem found, in the order found.
 
@@ -168,6 +183,9 @@ def validate_feed(
     each entry must match its post. ``path`` is copied into every problem.
     ``now`` (timezone-aware; naive means UTC), when given, makes dates more
     than a day after it implausible; without it only dates before 1990 are.
+    ``memo`` keeps feedparser's reading of entries for the next call: pass one
+    memo to every call of a run (its feeds share entries); without it each
+    call starts afresh. The problems are the same either way.
 
     The feed is valid when no problem has level ``"error"``. Never raises
     for any bytes; raises ValueError only for an ``fmt`` not in :data:`FORMATS`.
@@ -177,14 +195,16 @@ def validate_feed(
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
     sink = _Sink(path, now)
+    if memo is None:
+        memo = EntryMemo()
     is_json = _looks_like_json(data)
     if fmt is not None and (fmt == "json") != is_json and data.strip():
         found = "JSON" if is_json else "not JSON"
         sink.error("wrong-format", f"expected a {fmt} feed, found a document that is {found}")
     elif is_json or fmt == "json":
-        _validate_json(data, url, expected, sink)
+        _validate_json(data, url, expected, sink, memo)
     else:
-        _validate_xml(data, url, fmt, expected, sink)
+        _validate_xml(data, url, fmt, expected, sink, memo)
     return tuple(sink.problems)
 
 
@@ -462,11 +482,20 @@ _COMMON_HTML: Final = _words(
 )
 
 
-class _HtmlChecker:
-    """Scans HTML strings from one feed for security risks and relative URLs."""
+#: what an HTML scan finds: the risks, and the relative URLs (each once, in order)
+_Findings = tuple[tuple[str, ...], tuple[str, ...]]
 
-    def __init__(self, sink: _Sink) -> None:
+
+class _HtmlChecker:
+    """Scans HTML strings from one feed for security risks and relative URLs.
+
+    ``scans`` keeps what scanning a string found, for strings seen again: a post's
+    summary and content are in every feed that holds it.
+    """
+
+    def __init__(self, sink: _Sink, scans: dict[tuple[str, bool], _Findings]) -> None:
         self.sink = sink
+        self.scans = scans
         self.parser = etree.HTMLParser(
             no_network=True, remove_comments=True, remove_pis=True, recover=True
         )
@@ -475,41 +504,53 @@ class _HtmlChecker:
         """Parse ``text`` as HTML and report what is unsafe (and relative, if asked)."""
         if not text or "<" not in text:
             return
-        try:
-            root = etree.fromstring(text, self.parser)
-        except (ValueError, etree.LxmlError):
-            return
-        if root is not None:
-            self.check_tree(root, what, line, relative=relative)
+        found = self.scans.get((text, relative))
+        if found is None:
+            try:
+                root = etree.fromstring(text, self.parser)
+            except (ValueError, etree.LxmlError):
+                root = None
+            found = ((), ()) if root is None else _scan_html(root, relative=relative)
+            self.scans[text, relative] = found
+        self.report(found, what, line)
 
     def check_tree(
         self, root: etree._Element, what: str, line: int | None, *, relative: bool
     ) -> None:
         """Report risky elements, event handlers, styles and URLs in ``root`` and below."""
-        risks = [f"<{etree.QName(e).localname}>" for e in root.iter(*_RISKY_TAGS)]
-        relatives: list[str] = []
-        for value in cast("list[str]", _ATTRIBUTES_XPATH(root)):
-            # lxml's XPath strings know the attribute they came from.
-            attr = cast(Any, value).attrname.rpartition("}")[2].lower()
-            if attr.startswith("on") and value.strip():
-                risks.append(f"{attr}=")
-            elif attr == "style" and _DANGEROUS_STYLE_RE.search(value):
-                risks.append("style=")
-            elif attr in _URL_ATTRIBUTES:
-                for ref in _srcset_urls(value) if attr == "srcset" else [value.strip()]:
-                    if ref.startswith(("https://", "http://")):
-                        continue  # the usual case, and nothing to report
-                    if _SCHEME_NOISE_RE.sub("", ref).lower().startswith(_DANGEROUS_SCHEMES):
-                        risks.append(f"{attr}={ref[:40]!r}")
-                    elif relative and attr in _RELATIVE_ATTRIBUTES and not _SCHEME_RE.match(ref):
-                        relatives.append(ref)
+        self.report(_scan_html(root, relative=relative), what, line)
+
+    def report(self, found: _Findings, what: str, line: int | None) -> None:
+        """Warn of what a scan found in ``what``, at ``line``."""
+        risks, relatives = found
         if risks:
-            self.sink.warning(
-                "security-risk", f"{what} holds {', '.join(dict.fromkeys(risks))}", line
-            )
+            self.sink.warning("security-risk", f"{what} holds {', '.join(risks)}", line)
         if relatives:
-            shown = ", ".join(_show(r, 40) for r in dict.fromkeys(relatives))
+            shown = ", ".join(_show(r, 40) for r in relatives)
             self.sink.warning("relative-url", f"{what} has relative URLs: {shown}", line)
+
+
+def _scan_html(root: etree._Element, *, relative: bool) -> _Findings:
+    """Risky elements, event handlers, styles and URLs in ``root`` and below; relative
+    URLs too when ``relative``."""
+    risks = [f"<{etree.QName(e).localname}>" for e in root.iter(*_RISKY_TAGS)]
+    relatives: list[str] = []
+    for value in cast("list[str]", _ATTRIBUTES_XPATH(root)):
+        # lxml's XPath strings know the attribute they came from.
+        attr = cast(Any, value).attrname.rpartition("}")[2].lower()
+        if attr.startswith("on") and value.strip():
+            risks.append(f"{attr}=")
+        elif attr == "style" and _DANGEROUS_STYLE_RE.search(value):
+            risks.append("style=")
+        elif attr in _URL_ATTRIBUTES:
+            for ref in _srcset_urls(value) if attr == "srcset" else [value.strip()]:
+                if ref.startswith(("https://", "http://")):
+                    continue  # the usual case, and nothing to report
+                if _SCHEME_NOISE_RE.sub("", ref).lower().startswith(_DANGEROUS_SCHEMES):
+                    risks.append(f"{attr}={ref[:40]!r}")
+                elif relative and attr in _RELATIVE_ATTRIBUTES and not _SCHEME_RE.match(ref):
+                    relatives.append(ref)
+    return tuple(dict.fromkeys(risks)), tuple(dict.fromkeys(relatives))
 
 
 def _srcset_urls(value: str) -> list[str]:
@@ -643,7 +684,12 @@ def _format_of_root(root: etree._Element) -> str | None:
 
 
 def _validate_xml(
-    data: bytes, url: str | None, fmt: str | None, expected: Sequence[Post] | None, sink: _Sink
+    data: bytes,
+    url: str | None,
+    fmt: str | None,
+    expected: Sequence[Post] | None,
+    sink: _Sink,
+    memo: EntryMemo,
 ) -> None:
     """Layers 1 to 3 for an XML document."""
     parser = etree.XMLParser(
@@ -677,16 +723,16 @@ def _validate_xml(
     if not _check_doctype(root, data, sink):
         return  # never hand entity declarations to a parser that expands them
     _check_tree(root, sink)
-    parsed = _reparse(data, sink)
-    html_checker = _HtmlChecker(sink)
+    elements = _entry_elements(root, found)
+    feed_authors, entries = _reparse(data, root, elements, found, memo, sink)
+    html_checker = _HtmlChecker(sink, memo.scans)
     if found == "rss":
-        entries = _check_rss(root, url, sink, html_checker)
+        _check_rss(root, elements, url, sink, html_checker)
     else:
-        entries = _check_atom(root, url, sink, html_checker)
+        _check_atom(root, elements, url, sink, html_checker)
     if expected is not None:
-        _compare_entries(
-            expected, _seen_from_feedparser(parsed, entries, found), _HTML_SUMMARY, sink
-        )
+        seen = _seen_from_feedparser(entries, feed_authors, found)
+        _compare_entries(expected, seen, _HTML_SUMMARY, sink)
 
 
 def _check_doctype(root: etree._Element, data: bytes, sink: _Sink) -> bool:
@@ -740,58 +786,305 @@ def _check_tree(root: etree._Element, sink: _Sink) -> None:
             )
 
 
-def _reparse(data: bytes, sink: _Sink) -> Any:
-    """feedparser's view of the document; reports ``bozo``.
+def _reparse(
+    data: bytes,
+    root: etree._Element,
+    elements: Sequence[etree._Element],
+    fmt: str,
+    memo: EntryMemo,
+    sink: _Sink,
+) -> tuple[tuple[str, ...] | None, list[tuple[etree._Element | None, _ParsedEntry]]]:
+    """feedparser's reading of the document, in parts; reports ``bozo``.
 
-    Sanitizing and URL resolution are off: they would hide defects. The bytes
-    go in as a stream, so feedparser never treats them as a path or a URL.
+    Returns the feed's author names and every entry feedparser found, each with
+    the element it was read from: one of ``elements`` (the items or entries),
+    or None for one it found in the head, where the checks see none. A
+    document feedparser flags as a whole has that one bozo problem; otherwise
+    the head and each entry may have one.
+    """
+    whole = _whole_document_bozo(data)
+    if whole is not None:
+        sink.error("bozo", f"feedparser flags the feed: {whole.detail}", whole.line, whole.col)
+    head, line = _read_head(root, elements)
+    if head.bozo is not None and whole is None:
+        sink.error("bozo", f"feedparser flags the feed: {head.bozo.detail}", line)
+
+    label = "item" if fmt == "rss" else "entry"
+    entries: list[tuple[etree._Element | None, _ParsedEntry]] = []
+    wrappers: dict[etree._Element, tuple[bytes, bytes, int]] = {}
+    for number, element in enumerate(elements, 1):
+        parent = _parent(element)
+        if parent not in wrappers:
+            wrappers[parent] = _wrapper(parent)
+        start, end, depth = wrappers[parent]
+        document = start + etree.tostring(element, encoding="utf-8", with_tail=False) + end
+        parsed = memo.read(document)
+        if parsed.bozo is not None and whole is None:
+            at = _line(element)
+            if parsed.bozo.line is not None:
+                originals = [None] * depth + list(element.iter("*"))
+                at = _line_in_original(document, parsed.bozo.line, originals) or at
+            sink.error("bozo", f"feedparser flags {label} {number}: {parsed.bozo.detail}", at)
+        entries += [(element, entry) for entry in parsed.entries]
+    entries += [(None, entry) for entry in head.entries]
+    return head.authors, entries
+
+
+def _entry_elements(root: etree._Element, fmt: str) -> list[etree._Element]:
+    """The items (RSS: of the first <channel>) or entries (Atom) that the checks
+    look at and the posts pair with, in document order."""
+    if fmt == "rss":
+        channel = root.find("channel")
+        return [] if channel is None else channel.findall("item")
+    if etree.QName(root).namespace != ATOM_NS:
+        return []
+    return root.findall(f"{_A}entry")
+
+
+def _whole_document_bozo(data: bytes) -> _Bozo | None:
+    """What feedparser flags reading ``data`` whole, up to its own handlers: how it
+    decodes the bytes, and whether its XML parser takes them so decoded.
+
+    The parts feedparser reads are serialized from lxml's tree: they cannot show a
+    document that feedparser decodes otherwise than lxml did. expat runs here as
+    feedparser's SAX driver sets it up, but with no handler to call, so it costs
+    little; feedparser's handlers run on the parts.
+    """
+    result: dict[str, Any] = {}
+    converted = convert_to_utf8({}, data, result)
+    if result.get("encoding"):  # else feedparser skips its XML parser
+        _version, converted, _entities = replace_doctype(converted)
+        parser = expat.ParserCreate(None, " ")
+        # Never loads external entities; feedparser turns that feature off too.
+        parser.ExternalEntityRefHandler = lambda *args: 1
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_UNLESS_STANDALONE)
+        try:
+            parser.Parse(converted, True)
+        except expat.ExpatError as e:
+            return _Bozo(f"SAXParseException: {expat.ErrorString(e.code)}", e.lineno, e.offset)
+    return _bozo(result["bozo_exception"]) if result.get("bozo") else None
+
+
+def _read_head(
+    root: etree._Element, elements: Sequence[etree._Element]
+) -> tuple[_Parsed, int | None]:
+    """feedparser's reading of the document without ``elements``, and the line in
+    the document of the bozo it flags, if any.
+
+    The elements are taken out of the tree for the while and put back as they were.
+    """
+    places = [(_parent(element), element) for element in elements]
+    indexes = [parent.index(element) for parent, element in places]
+    for parent, element in places:
+        parent.remove(element)
+    try:
+        document = etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=True)
+        head = _feedparse(document)
+        line = None
+        if head.bozo is not None and head.bozo.line is not None:
+            line = _line_in_original(document, head.bozo.line, list(root.iter("*")))
+    finally:
+        for (parent, element), index in zip(places, indexes, strict=True):
+            parent.insert(index, element)
+    return head, line
+
+
+def _parent(element: etree._Element) -> etree._Element:
+    """The parent of an item or entry (never the root)."""
+    parent = element.getparent()
+    assert parent is not None
+    return parent
+
+
+def _wrapper(parent: etree._Element) -> tuple[bytes, bytes, int]:
+    """The start and end of a minimal document around one child of ``parent``, and
+    how many elements the start opens.
+
+    It repeats ``parent`` and its ancestors with their attributes and namespace
+    declarations and nothing else, so a wrapped entry inherits what it does in
+    the whole document: namespaces, xml:base, xml:lang, the RSS version. The
+    child starts on line 2, after the XML declaration.
+    """
+    chain = [parent, *parent.iterancestors()]
+    chain.reverse()
+    # lxml-stubs type nsmap keys as str; None (the default namespace) is one too.
+    nsmap = cast("dict[str, str]", chain[0].nsmap)
+    top = inner = etree.Element(chain[0].tag, nsmap=nsmap)
+    top.attrib.update(chain[0].attrib)
+    for above, original in itertools.pairwise(chain):
+        declared = {p: u for p, u in original.nsmap.items() if above.nsmap.get(p) != u}
+        inner = etree.SubElement(inner, original.tag, nsmap=cast("dict[str, str]", declared))
+        inner.attrib.update(original.attrib)
+    inner.text = "X"
+    document = etree.tostring(top, encoding="utf-8", xml_declaration=True)
+    # Attribute values escape ">" and "<": only the marker is ">X</".
+    start, _marker, end = document.rpartition(b">X</")
+    return start + b">", b"</" + end, len(chain)
+
+
+def _line_in_original(
+    document: bytes, line: int, originals: Sequence[etree._Element | None]
+) -> int | None:
+    """The line in the validated document of ``line`` in ``document``, a part of it
+    serialized anew.
+
+    ``originals`` holds, in document order, the element of the validated document
+    each element of ``document`` was serialized from (None for a wrapper's own).
+    Lines are counted from the nearest element that starts at or before ``line``:
+    comments the strict parser dropped, and entries taken out, shift the rest.
+    """
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, recover=True
+    )
+    try:
+        serialized = etree.fromstring(document, parser)
+    except (ValueError, etree.LxmlError):
+        return None
+    if serialized is None:
+        return None
+    found = None
+    for copy, original in zip(serialized.iter("*"), originals, strict=False):
+        start, original_start = _line(copy), None if original is None else _line(original)
+        if start is None or start > line:
+            break
+        if original_start is not None:
+            found = original_start + line - start
+    return found
+
+
+@dataclass(frozen=True)
+class _Bozo:
+    """Why feedparser flagged a document, and where (in that document)."""
+
+    detail: str
+    line: int | None
+    col: int | None
+
+
+@dataclass(frozen=True)
+class _ParsedEntry:
+    """What feedparser read of an entry, of the fields compared with posts."""
+
+    title: str | None
+    link: str | None
+    id: str | None
+    #: None when the entry names no author
+    authors: tuple[str, ...] | None
+    published: datetime | None
+    updated: datetime | None
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """What feedparser read of one document: a feed's head or one wrapped entry."""
+
+    bozo: _Bozo | None
+    #: the feed's own author names (Atom entries without authors inherit them)
+    authors: tuple[str, ...] | None
+    entries: tuple[_ParsedEntry, ...]
+
+
+class EntryMemo:
+    """feedparser's reading of the entry documents it has read, by their bytes.
+
+    The feeds of a site share entries: a post's item is the same bytes in the site
+    feed and in its tags' and authors' feeds. Passing one memo to every
+    :func:`validate_feed` of a run has feedparser read each of them once. It
+    keeps what feedparser read, never a verdict: every feed still compares its
+    entries with its own posts. HTML scans of the summaries and contents are
+    kept the same way. Not for sharing between threads.
+    """
+
+    def __init__(self) -> None:
+        self._read: dict[bytes, _Parsed] = {}
+        #: what scanning an HTML string for risks and relative URLs found
+        self.scans: dict[tuple[str, bool], _Findings] = {}
+
+    def __len__(self) -> int:
+        """How many distinct entry documents feedparser has read."""
+        return len(self._read)
+
+    def read(self, document: bytes) -> _Parsed:
+        """feedparser's reading of ``document`` (a wrapped entry), read once."""
+        parsed = self._read.get(document)
+        if parsed is None:
+            parsed = self._read[document] = _feedparse(document)
+        return parsed
+
+
+def _feedparse(document: bytes) -> _Parsed:
+    """feedparser's reading of a document, sanitizing and URL resolution off (they
+    would hide defects).
+
+    The bytes go in as a stream, so feedparser never treats them as a path or a URL.
     """
     with warnings.catch_warnings():
-        # feedparser and its sgmllib shim raise DeprecationWarnings we cannot act on.
+        # feedparser and its sgmllib shim raise DeprecationWarnings we cannot act on, and
+        # reading updated_parsed where only published exists warns (feedparser issue 310).
         warnings.simplefilter("ignore")
         parsed = feedparser.parse(
-            io.BytesIO(data), sanitize_html=False, resolve_relative_uris=False
+            io.BytesIO(document), sanitize_html=False, resolve_relative_uris=False
         )
-    if parsed.get("bozo"):
-        exc = parsed.get("bozo_exception")
-        line = col = None
-        if exc is not None and hasattr(exc, "getLineNumber"):
-            line, col = exc.getLineNumber(), exc.getColumnNumber()
-        detail = f"{type(exc).__name__}: {exc}" if exc is not None else "no detail"
-        sink.error("bozo", f"feedparser flags the feed: {detail}", line, col)
-    return parsed
+        entries = tuple(
+            _ParsedEntry(
+                title=entry.get("title"),
+                link=entry.get("link"),
+                id=entry.get("id"),
+                authors=_author_names(entry.get("authors")),
+                published=_from_struct(entry.get("published_parsed")),
+                updated=_from_struct(entry.get("updated_parsed")),
+                summary=entry.get("summary"),
+            )
+            for entry in parsed.entries
+        )
+    bozo = _bozo(parsed.get("bozo_exception")) if parsed.get("bozo") else None
+    return _Parsed(bozo, _author_names(parsed.feed.get("authors")), entries)
 
 
-def _seen_from_feedparser(parsed: Any, elements: Sequence[etree._Element], fmt: str) -> list[_Seen]:
-    """feedparser's entries as :class:`_Seen` records; lines come from lxml's ``elements``.
+def _bozo(exc: BaseException | None) -> _Bozo:
+    """A bozo exception as a problem's detail and position."""
+    if exc is None:
+        return _Bozo("no detail", None, None)
+    if isinstance(exc, SAXParseException):
+        # Its position goes in the problem's line and column, mapped to the document.
+        return _Bozo(
+            f"{type(exc).__name__}: {exc.getMessage()}",
+            exc.getLineNumber(),
+            exc.getColumnNumber(),
+        )
+    return _Bozo(f"{type(exc).__name__}: {exc}", None, None)
+
+
+def _seen_from_feedparser(
+    entries: Sequence[tuple[etree._Element | None, _ParsedEntry]],
+    feed_authors: tuple[str, ...] | None,
+    fmt: str,
+) -> list[_Seen]:
+    """feedparser's entries as :class:`_Seen` records; lines come from lxml's elements.
 
     RSS has no ``updated`` of its own: it is compared only where an item
     carries ``atom:updated``. Atom entries without authors inherit the feed's.
     """
-    feed_authors = _author_names(parsed.feed.get("authors")) if fmt == "atom" else None
+    inherited = feed_authors if fmt == "atom" else None
     seen: list[_Seen] = []
-    with warnings.catch_warnings():
-        # Reading updated_parsed where only published exists warns (feedparser issue 310).
-        warnings.simplefilter("ignore", DeprecationWarning)
-        for index, entry in enumerate(parsed.entries):
-            element = elements[index] if index < len(elements) else None
-            fields: tuple[str, ...] = _ENTRY_FIELDS
-            if fmt == "rss" and (element is None or element.find(f"{_A}updated") is None):
-                fields = tuple(f for f in _ENTRY_FIELDS if f != "updated")
-            authors = _author_names(entry.get("authors"))
-            seen.append(
-                _Seen(
-                    line=_line(element) if element is not None else None,
-                    fields=fields,
-                    title=entry.get("title"),
-                    link=entry.get("link"),
-                    id=entry.get("id"),
-                    authors=authors if authors is not None else feed_authors,
-                    published=_from_struct(entry.get("published_parsed")),
-                    updated=_from_struct(entry.get("updated_parsed")),
-                    summary=entry.get("summary"),
-                )
+    for element, entry in entries:
+        fields: tuple[str, ...] = _ENTRY_FIELDS
+        if fmt == "rss" and (element is None or element.find(f"{_A}updated") is None):
+            fields = tuple(f for f in _ENTRY_FIELDS if f != "updated")
+        seen.append(
+            _Seen(
+                line=_line(element) if element is not None else None,
+                fields=fields,
+                title=entry.title,
+                link=entry.link,
+                id=entry.id,
+                authors=entry.authors if entry.authors is not None else inherited,
+                published=entry.published,
+                updated=entry.updated,
+                summary=entry.summary,
             )
+        )
     return seen
 
 
@@ -911,15 +1204,19 @@ _EMAIL_RE: Final = re.compile(r"[^@\s()<>]+@[^@\s()<>]+\.[^@\s()<>]+(?:\s+\(.*\)
 
 
 def _check_rss(
-    root: etree._Element, url: str | None, sink: _Sink, html_checker: _HtmlChecker
-) -> list[etree._Element]:
-    """RSS 2.0 rules; returns the item elements in document order."""
+    root: etree._Element,
+    items: Sequence[etree._Element],
+    url: str | None,
+    sink: _Sink,
+    html_checker: _HtmlChecker,
+) -> None:
+    """RSS 2.0 rules; ``items`` are the <item> elements of the channel."""
     version = root.get("version")
     if version not in ("2.0", "0.91", "0.92"):
         sink.error("bad-version", f'<rss> version is {_show(version)}, not "2.0"', _line(root))
     channel = _check_once(root, "channel", "<rss>", sink, required=True)
     if channel is None:
-        return []
+        return
     known = {"title", "link", "description", *_RSS_CHANNEL_ONCE, *_RSS_CHANNEL_MANY}
     for tag in ("title", "link", "description"):
         _check_once(channel, tag, "<channel>", sink, required=True)
@@ -927,12 +1224,11 @@ def _check_rss(
         _check_once(channel, tag, "<channel>", sink, required=False)
 
     self_links: list[tuple[str, int | None]] = []
-    items: list[etree._Element] = []
     for child in _children(channel):
         tag = child.tag
         if tag == "item":
-            items.append(child)
-        elif tag == "link":
+            continue  # checked one by one below
+        if tag == "link":
             _check_url(_text(child), "channel <link>", _line(child), sink)
         elif tag == "docs":
             _check_url(_text(child), "channel <docs>", _line(child), sink)
@@ -959,7 +1255,6 @@ def _check_rss(
     guids: dict[str, int | None] = {}
     for number, item in enumerate(items, 1):
         _check_rss_item(item, number, guids, sink, html_checker)
-    return items
 
 
 def _check_rss_item(
@@ -1090,9 +1385,13 @@ _TEXT_TYPES: Final = ("text", "html", "xhtml")
 
 
 def _check_atom(
-    root: etree._Element, url: str | None, sink: _Sink, html_checker: _HtmlChecker
-) -> list[etree._Element]:
-    """RFC 4287 rules; returns the entry elements in document order."""
+    root: etree._Element,
+    entries: Sequence[etree._Element],
+    url: str | None,
+    sink: _Sink,
+    html_checker: _HtmlChecker,
+) -> None:
+    """RFC 4287 rules; ``entries`` are the <entry> elements of the feed."""
     namespace = etree.QName(root).namespace
     if namespace != ATOM_NS:
         sink.error(
@@ -1100,7 +1399,7 @@ def _check_atom(
             f"<feed> is in namespace {_show(namespace)}, not {ATOM_NS} (Atom 1.0)",
             _line(root),
         )
-        return []
+        return
     _check_atom_common(root, "<feed>", sink, html_checker)
     _atom_date(root, "updated", "<feed>", sink, required=True)
     for tag in ("icon", "logo"):
@@ -1117,7 +1416,6 @@ def _check_atom(
     _check_self_links(self_links, url, "<feed>", sink)
 
     feed_has_author = root.find(f"{_A}author") is not None
-    entries = root.findall(f"{_A}entry")
     ids: dict[str, int | None] = {}
     updated: dict[datetime, int | None] = {}
     for number, entry in enumerate(entries, 1):
@@ -1176,7 +1474,6 @@ def _check_atom(
                 f'{label} has neither <content> nor a rel="alternate" link',
                 _line(entry),
             )
-    return entries
 
 
 def _check_atom_common(
@@ -1334,7 +1631,7 @@ _ATTACHMENT_FIELDS: Final[dict[str, str]] = {
 
 
 def _validate_json(
-    data: bytes, url: str | None, expected: Sequence[Post] | None, sink: _Sink
+    data: bytes, url: str | None, expected: Sequence[Post] | None, sink: _Sink, memo: EntryMemo
 ) -> None:
     """Layers 1 and 3 for JSON Feed, and the comparison with the posts."""
     try:
@@ -1373,7 +1670,7 @@ def _validate_json(
         sink.error("bad-type", f"a JSON Feed is an object, not {_json_type(document)}")
         return
 
-    checker = _JsonChecker(sink)
+    checker = _JsonChecker(sink, memo.scans)
     checker.check_feed(document, url)
     if expected is not None:
         _compare_entries(expected, _seen_from_json(document), _TEXT_SUMMARY, sink)
@@ -1397,9 +1694,9 @@ def _json_type(value: object) -> str:
 class _JsonChecker:
     """JSON Feed 1.1 rules over a parsed document."""
 
-    def __init__(self, sink: _Sink) -> None:
+    def __init__(self, sink: _Sink, scans: dict[tuple[str, bool], _Findings]) -> None:
         self.sink = sink
-        self.html = _HtmlChecker(sink)
+        self.html = _HtmlChecker(sink, scans)
 
     def check_feed(self, feed: dict[str, Any], url: str | None) -> None:
         version = feed.get("version")

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 
 import feeds.validate
 from feeds.model import Author, Post, Problem
-from feeds.validate import detect_format, format_problem, validate_feed
+from feeds.validate import EntryMemo, detect_format, format_problem, validate_feed
 
 DATA = Path(__file__).parent / "data" / "validate"
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
@@ -437,3 +437,96 @@ def test_json_feed_dates_may_use_a_lowercase_t_and_z() -> None:
 def test_a_document_in_another_format_than_asked_is_one_problem(name: str, fmt: str) -> None:
     problems = validate_feed((DATA / name).read_bytes(), URLS[fmt], fmt=fmt)
     assert [(p.level, p.code) for p in problems] == [("error", "wrong-format")]
+
+
+# --------------------------------------------------------------------------
+# Reading feeds in parts: the head, and each entry wrapped alone
+
+
+def test_one_memo_across_many_feeds_gives_the_problems_each_gives_alone() -> None:
+    memo = EntryMemo()
+    for _round in range(2):  # the second round reads every entry from the memo
+        for case in CASES:
+            alone = validate_feed(case.data, case.url, fmt=case.fmt, path=case.name, now=case.now)
+            shared = validate_feed(
+                case.data, case.url, fmt=case.fmt, path=case.name, now=case.now, memo=memo
+            )
+            assert shared == alone, case.name
+    assert len(memo) > 0
+
+
+def test_feeds_sharing_items_read_them_once_and_compare_them_each() -> None:
+    memo = EntryMemo()
+    data = (DATA / VALID["rss"]).read_bytes()
+    posts = built_posts()
+    assert validate_feed(data, URLS["rss"], expected=posts, memo=memo) == ()
+    assert len(memo) == 2, "one document per item"
+    # Another feed (a tag's, say) with the same items, built from other posts.
+    other = data.replace(b"<title>Example Journal</title>", b"<title>Fish</title>")
+    edited = (EDITS["title"](posts[0]), posts[1])
+    problems = validate_feed(other, URLS["rss"], expected=edited, memo=memo)
+    assert [p.code for p in problems] == ["entry-mismatch"]
+    assert len(memo) == 2, "the items are not read again"
+
+
+def test_a_bozo_entry_is_flagged_at_its_line_from_the_memo_too() -> None:
+    data = (DATA / "rss-entity-reference.xml").read_bytes()
+    memo = EntryMemo()
+    for _feed in range(2):
+        problems = validate_feed(data, URLS["rss"], memo=memo)
+        bozo = [p for p in problems if p.code == "bozo"]
+        assert [(p.level, p.line) for p in bozo] == [("error", 29)], problems
+
+
+def without_the_whole_document_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Leave bozo to the parts: the head and the wrapped entries."""
+    monkeypatch.setattr(feeds.validate, "_whole_document_bozo", lambda data: None)
+
+
+def test_an_entry_feedparser_flags_is_reported_with_its_number_and_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_the_whole_document_check(monkeypatch)
+    data = (DATA / "rss-entity-reference.xml").read_bytes()
+    memo = EntryMemo()
+    for _feed in range(2):
+        (bozo,) = [p for p in validate_feed(data, URLS["rss"], memo=memo) if p.code == "bozo"]
+        assert bozo.line == 29
+        assert bozo.message.startswith("feedparser flags item 2: ")
+
+
+def test_a_head_feedparser_flags_is_reported_at_its_line_in_the_document(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    without_the_whole_document_check(monkeypatch)
+    data = (DATA / "rss-entity-reference.xml").read_bytes()
+    # Line 11, below the describing comment the strict parser drops.
+    data = data.replace(b"<title>Example Journal</title>", b"<title>Example &copy; Journal</title>")
+    bozo = [p for p in validate_feed(data, URLS["rss"]) if p.code == "bozo"]
+    assert [(p.line, p.message.split(":")[0]) for p in bozo] == [
+        (11, "feedparser flags the feed"),
+        (29, "feedparser flags item 2"),
+    ]
+
+
+def test_an_entry_inherits_xml_base_from_the_channel() -> None:
+    data = (DATA / VALID["rss"]).read_bytes()
+    data = data.replace(b"<channel>", b'<channel xml:base="https://example.org/">')
+    data = data.replace(b"<link>https://example.org/fish/</link>", b"<link>fish/</link>")
+    problems = check("rss", built_posts(), data)
+    # feedparser resolves the link as readers do; the relative link is still a defect.
+    assert [p.code for p in problems] == ["bad-url"]
+
+
+def test_an_atom_entry_inherits_xml_base_and_the_feed_author() -> None:
+    data = (DATA / "atom-valid-xml-base.xml").read_bytes()
+    assert check("atom", built_posts(), data) == ()
+
+
+def test_an_entry_inherits_the_namespaces_declared_on_the_root() -> None:
+    data = (DATA / VALID["rss"]).read_bytes()
+    # A prefix declared once, on <rss>, and used in an item only.
+    data = data.replace(b"<rss ", b'<rss xmlns:ex="https://example.org/ns" ').replace(
+        b"<category>food</category>", b"<category>food</category><ex:note>n</ex:note>"
+    )
+    assert check("rss", built_posts(), data) == ()
