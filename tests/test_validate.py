@@ -147,7 +147,7 @@ def test_every_documented_code_is_exercised_with_its_level() -> None:
     assert len(codes) > 30
     seen = {(e.code, e.level) for c in CASES for e in c.expects}
     # The two comparison codes need posts; they have their own tests below.
-    seen |= {("entry-count", "error"), ("entry-mismatch", "error")}
+    seen |= {("entry-count", "error"), ("entry-mismatch", "error"), ("reader-mangled", "warning")}
     assert {(code, level) for code, level in codes.items()} <= seen
     assert {code for code, _ in seen} <= set(codes), "every code a test expects is documented"
 
@@ -248,6 +248,16 @@ def test_rss_updated_is_compared_where_an_item_carries_atom_updated() -> None:
     assert check("rss", posts, data) == ()
     problems = check("rss", (EDITS["updated"](posts[0]), posts[1]), data)
     assert [p.code for p in problems] == ["entry-mismatch"]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_text_feedparser_takes_for_mojibake_is_a_warning_not_a_mismatch(fmt: str) -> None:
+    # "Â¡" would be UTF-8 if its characters were Latin-1 bytes: feedparser shows "¡".
+    posts = built_posts()
+    data = (DATA / VALID[fmt]).read_bytes().replace(b"First post", "Â¡".encode(), 1)
+    problems = check(fmt, (posts[0], dataclasses.replace(posts[1], title="Â¡")), data)
+    assert [(p.code, p.level) for p in problems] == [("reader-mangled", "warning")], problems
+    assert "show '¡' for 'Â¡'" in problems[0].message
 
 
 @pytest.mark.parametrize("fmt", VALID)
