@@ -13,26 +13,23 @@ class FeedsError(Exception):
     """Base of every error `feeds` raises on purpose."""
 
 
-class ConfigError(FeedsError):
+class LocatedError(FeedsError):
+    """An error in a file the user edits: names the file and, where there is one, the line."""
+
+    def __init__(self, path: str, line: int | None, message: str) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        where = f"{path}:{line}" if line is not None else path
+        super().__init__(f"{where}: {message}")
+
+
+class ConfigError(LocatedError):
     """config.yaml is missing, malformed, or has an unknown key or a wrong type."""
 
-    def __init__(self, path: str, line: int | None, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.message = message
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {message}")
 
-
-class ContentError(FeedsError):
-    """A post cannot be read; names the file and, where there is one, the line."""
-
-    def __init__(self, path: str, line: int | None, message: str) -> None:
-        self.path = path
-        self.line = line
-        self.message = message
-        where = f"{path}:{line}" if line is not None else path
-        super().__init__(f"{where}: {message}")
+class ContentError(LocatedError):
+    """A post cannot be read."""
 
 
 class ValidationError(FeedsError):
