@@ -207,6 +207,8 @@ def serve(config_path: Path, quiet: bool) -> None:
             access_log=False,
             log_level="warning" if quiet else "info",
             timeout_keep_alive=30,
+            # The app never reads the client's address or scheme: skip the middleware.
+            proxy_headers=False,
         )
     )
     # uvicorn stops on SIGINT/SIGTERM, then raises the signal again for whoever is
