@@ -116,8 +116,9 @@ def summary(config: Config, result: RunResult, verbose: bool = False, quiet: boo
         f"feeds build: {config.site.title}",
         f"  posts  {result.files} read · {result.posts} live · {result.drafts} draft(s)"
         f"{future} · {len(result.skipped)} skipped",
-        f"  feeds  {result.feeds} built · {len(result.written)} written · "
-        f"{len(result.unchanged)} unchanged · {len(result.removed)} removed",
+        f"  feeds  {result.feeds} · {result.built} made and validated · "
+        f"{len(result.written)} file(s) written · {len(result.unchanged)} unchanged · "
+        f"{len(result.removed)} removed",
         f"  time   {result.seconds:.2f} s",
     ]
     if result.published:
