@@ -198,7 +198,12 @@ def fingerprint(spec: FeedSpec, fmt: str, digests: Mapping[str, str], options: o
     """Everything a feed file is made from, hashed: same fingerprint, same bytes."""
     head = replace(spec, posts=())
     parts = [code_fingerprint(), fmt, repr(options), repr(head)]
-    parts += [f"{post!r}{digests[post.path]}" for post in spec.posts]
+    for post in spec.posts:
+        # Only the instant matters (writers use UTC): a date read from a post and the
+        # same date read back from the cache may carry different tzinfo objects.
+        at = replace(post, published=post.published.astimezone(UTC))
+        at = replace(at, updated=post.updated.astimezone(UTC))
+        parts.append(f"{at!r}{digests[post.path]}")
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 

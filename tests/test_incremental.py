@@ -26,9 +26,11 @@ def write_post(site: Site, rng: random.Random, n: int, title: str | None = None)
     tags = ", ".join(f'"{t}"' for t in rng.sample(TAGS, 2))
     author = rng.choice(AUTHORS)
     day = 1 + n % 28
+    zone = "" if n % 2 else "Z"
     site.write(
         f"{n % 4}/post-{n:03d}.md",
-        f'---\ntitle: "{title or f"Post {n}"}"\ndate: 2024-04-{day:02d}T{n % 24:02d}:00:00Z\n'
+        # Odd posts have naive dates: read in the site's zone, not UTC.
+        f'---\ntitle: "{title or f"Post {n}"}"\ndate: 2024-04-{day:02d}T{n % 24:02d}:00:00{zone}\n'
         f"author: {author}\ntags: [{tags}]\n---\n\nBody of post {n}, see [x](../x/).\n",
     )
 
