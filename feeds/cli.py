@@ -188,6 +188,7 @@ def serve(config_path: Path, quiet: bool) -> None:
     """
     import uvicorn
 
+    from feeds.protocol import FeedProtocol
     from feeds.schedule import Service, max_age
     from feeds.server import FeedApp
 
@@ -210,6 +211,7 @@ def serve(config_path: Path, quiet: bool) -> None:
             timeout_keep_alive=30,
             # The app never reads the client's address or scheme: skip the middleware.
             proxy_headers=False,
+            http=FeedProtocol,
         )
     )
     # uvicorn stops on SIGINT/SIGTERM, then raises the signal again for whoever is

@@ -76,7 +76,7 @@ class Service:
 
     def start(self) -> None:
         """Serve what is already published, then build now and on the schedule."""
-        self.app.swap(load_folder(self.config.output_dir))
+        self.app.swap(load_folder(self.config.output_dir, self.app.max_age))
         self.scheduler.add_job(
             self.run_once,
             schedule_trigger(self.config),
@@ -107,7 +107,8 @@ class Service:
                 self.app.report(False, {"result": "failed", "problems": ["internal error"]})
                 return None
             if result.published:
-                self.app.swap(load_folder(self.config.output_dir, self.app.resources))
+                files = load_folder(self.config.output_dir, self.app.max_age, self.app.resources)
+                self.app.swap(files)
             self.app.report(result.published, health(result))
             log.info(
                 "run %s: %d posts, %d feeds, %d written, %d problems, %.2fs",

@@ -8,10 +8,11 @@ named and no request touches the disk.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -45,11 +46,20 @@ MAX_HEADERS = 16 * 1024
 ALLOW = b"GET, HEAD"
 
 
+Headers = Sequence[tuple[bytes, bytes]]
+
+
 @dataclass(frozen=True)
 class Representation:
+    """One encoding of a file, with every header of its answers made once per publish."""
+
     body: bytes
     #: strong ETag, quoted
     etag: bytes
+    #: headers of a 200 answer
+    ok: Headers
+    #: headers of a 304 answer: the validators, Cache-Control and Vary again
+    not_modified: Headers
 
 
 @dataclass(frozen=True)
@@ -58,38 +68,46 @@ class Resource:
 
     identity: Representation
     gzip: Representation | None
-    content_type: bytes
-    #: IMF-fixdate of the file's modification time
-    last_modified: bytes
     #: the modification time, whole seconds, for If-Modified-Since
     modified: datetime
 
 
-def make_resource(name: str, data: bytes, modified: datetime) -> Resource:
+def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> Resource:
     """Precompute everything a response needs for a file's bytes."""
     digest = hashlib.sha256(data).hexdigest()[:32]
+    kind = FEED_TYPES.get(name.rsplit("/", 1)[-1]) or CONTENT_TYPES.get(
+        PurePosixPath(name).suffix, "application/octet-stream"
+    )
+    modified = modified.replace(microsecond=0)
+    last_modified = format_datetime(modified, usegmt=True).encode()
+
+    def representation(body: bytes, etag: str, extra: Headers) -> Representation:
+        common = (
+            (b"etag", etag.encode()),
+            (b"cache-control", f"max-age={max_age}".encode()),
+            (b"vary", b"Accept-Encoding"),
+            (b"last-modified", last_modified),
+        )
+        ok = (
+            *common,
+            (b"content-type", kind.encode()),
+            (b"content-length", str(len(body)).encode()),
+            *extra,
+        )
+        return Representation(body, etag.encode(), ok, common)
+
     compressed = None
     if len(data) >= GZIP_MIN_BYTES:
         # mtime=0: the same bytes always compress to the same bytes (and the same ETag).
         packed = gzip.compress(data, compresslevel=9, mtime=0)
         if len(packed) < len(data):
-            compressed = Representation(packed, f'"{digest}-gz"'.encode())
-    suffix = PurePosixPath(name).suffix
-    kind = FEED_TYPES.get(name.rsplit("/", 1)[-1]) or CONTENT_TYPES.get(
-        suffix, "application/octet-stream"
-    )
-    modified = modified.replace(microsecond=0)
-    return Resource(
-        identity=Representation(data, f'"{digest}"'.encode()),
-        gzip=compressed,
-        content_type=kind.encode(),
-        last_modified=format_datetime(modified, usegmt=True).encode(),
-        modified=modified,
-    )
+            gz = ((b"content-encoding", b"gzip"),)
+            compressed = representation(packed, f'"{digest}-gz"', gz)
+    return Resource(representation(data, f'"{digest}"', ()), compressed, modified)
 
 
 def load_folder(
-    folder: Path, previous: Mapping[str, Resource] | None = None
+    folder: Path, max_age: int, previous: Mapping[str, Resource] | None = None
 ) -> dict[str, Resource]:
     """Every file under ``folder`` (hidden files excepted) as a Resource keyed by URL path.
 
@@ -110,7 +128,7 @@ def load_folder(
         if old is not None and old.identity.body == data:
             resources[rel] = old
         else:
-            resources[rel] = make_resource(rel, data, mtime)
+            resources[rel] = make_resource(rel, data, mtime, max_age)
     return resources
 
 
@@ -152,20 +170,25 @@ class FeedApp:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
-    def respond(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        """Status, headers and body for one request; pure apart from reading self."""
+    def respond(self, scope: Scope) -> tuple[int, Headers, bytes]:
+        """Status, headers and body for one ASGI request; pure apart from reading self."""
         method = scope["method"]
         raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
         query: bytes = scope.get("query_string", b"")
         if len(method) + len(raw_path) + len(query) + 12 > MAX_REQUEST_LINE:
-            return _plain(414, "request line too long")
+            return plain_answer(414, "request line too long")
         headers = scope["headers"]
         if sum(len(k) + len(v) + 4 for k, v in headers) > MAX_HEADERS:
-            return _plain(431, "request headers too large")
+            return plain_answer(431, "request headers too large")
+        return self.answer(method, scope["path"], dict(headers))
+
+    def answer(
+        self, method: str, path: str, headers: Mapping[bytes, bytes]
+    ) -> tuple[int, Headers, bytes]:
+        """The answer to a request whose size was checked; header names in lower case."""
         if method not in ("GET", "HEAD"):
-            status, hdrs, body = _plain(405, "method not allowed")
+            status, hdrs, body = plain_answer(405, "method not allowed")
             return status, [*hdrs, (b"allow", ALLOW)], body
-        path = scope["path"]
         head = method == "HEAD"
         if path == "/healthz":
             hdrs = [
@@ -177,38 +200,27 @@ class FeedApp:
         key = "index.html" if path == "/" else path[1:]
         resource = self.resources.get(key) if path.startswith("/") else None
         if resource is None:
-            return _plain(
+            return plain_answer(
                 410 if key in self.gone else 404, "gone" if key in self.gone else "not found"
             )
-        return self._send(resource, dict(headers), head)
+        return self._send(resource, headers, head)
 
     def _send(
         self, res: Resource, headers: Mapping[bytes, bytes], head: bool
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    ) -> tuple[int, Headers, bytes]:
         rep = res.identity
         if res.gzip is not None and _accepts_gzip(headers.get(b"accept-encoding", b"")):
             rep = res.gzip
-        common = [
-            (b"etag", rep.etag),
-            (b"cache-control", f"max-age={self.max_age}".encode()),
-            (b"vary", b"Accept-Encoding"),
-            (b"last-modified", res.last_modified),
-        ]
         if _not_modified(headers, rep.etag, res.modified):
-            return 304, common, b""
-        out = [
-            *common,
-            (b"content-type", res.content_type),
-            (b"content-length", str(len(rep.body)).encode()),
-        ]
-        if rep is res.gzip:
-            out.append((b"content-encoding", b"gzip"))
-        return 200, out, b"" if head else rep.body
+            return 304, rep.not_modified, b""
+        return 200, rep.ok, b"" if head else rep.body
 
 
 def _not_modified(headers: Mapping[bytes, bytes], etag: bytes, modified: datetime) -> bool:
     """RFC 9110 §13.1.2–13.1.3: If-None-Match first; If-Modified-Since only without it."""
     inm = headers.get(b"if-none-match")
+    if inm == etag:  # what a reader sends back: nothing to parse
+        return True
     if inm is not None:
         return any(tag == b"*" or _weak_equal(tag, etag) for tag in _etags(inm))
     ims = headers.get(b"if-modified-since")
@@ -234,6 +246,7 @@ def _weak_equal(a: bytes, b: bytes) -> bool:
     return a.removeprefix(b"W/") == b.removeprefix(b"W/")
 
 
+@functools.lru_cache(maxsize=64)  # readers send a handful of distinct values
 def _accepts_gzip(value: bytes) -> bool:
     for part in value.lower().split(b","):
         name, _, params = part.strip().partition(b";")
@@ -248,7 +261,7 @@ def _accepts_gzip(value: bytes) -> bool:
     return False
 
 
-def _plain(status: int, text: str) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def plain_answer(status: int, text: str) -> tuple[int, Headers, bytes]:
     body = f"{status} {text}\n".encode()
     return (
         status,

@@ -1,0 +1,215 @@
+"""HTTP/1.1 for the feed app: uvicorn keeps the sockets, signals and shutdown; this
+protocol answers GET and HEAD straight from the parser's callbacks.
+
+uvicorn's own protocols turn every request into an ASGI exchange (a task, events,
+message dicts, two writes); for bytes already in memory that costs more than the
+answer itself. Here a request is parsed by httptools, handed to ``FeedApp.respond``
+and answered with one write, in order, so pipelined requests keep their order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, cast
+from urllib.parse import unquote
+
+import httptools
+
+from feeds.server import MAX_HEADERS, MAX_REQUEST_LINE, FeedApp, plain_answer
+
+log = logging.getLogger("feeds")
+
+#: request bodies are never read; a client sending more than this is cut off
+MAX_BODY = 64 * 1024
+#: a request whose head is not complete this long after it began is answered 408
+HEAD_TIMEOUT = 30.0
+
+_REASONS = {
+    200: b"OK", 304: b"Not Modified", 400: b"Bad Request", 404: b"Not Found",
+    405: b"Method Not Allowed", 408: b"Request Timeout", 410: b"Gone",
+    414: b"URI Too Long", 431: b"Request Header Fields Too Large",
+    500: b"Internal Server Error", 503: b"Service Unavailable",
+}  # fmt: skip
+
+
+_STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
+#: header blocks already written out, by the identity of the (immutable) headers
+_BLOCKS: dict[int, tuple[Any, bytes]] = {}
+
+
+def _block(headers: Any) -> bytes:
+    """``headers`` as HTTP lines; a file's answers are built once per publish, so
+    their lines are too (the entry keeps the headers alive, so the id stays theirs)."""
+    if isinstance(headers, tuple):
+        known = _BLOCKS.get(id(headers))
+        if known is not None and known[0] is headers:
+            return known[1]
+    block = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+    if isinstance(headers, tuple):
+        if len(_BLOCKS) > 4096:
+            _BLOCKS.clear()
+        _BLOCKS[id(headers)] = (headers, block)
+    return block
+
+
+class FeedProtocol(asyncio.Protocol):
+    """One client connection. Built by uvicorn as ``http=FeedProtocol``."""
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: Any = None,
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        app = config.loaded_app
+        # uvicorn may wrap the app (proxy headers, message logger): find ours.
+        while not isinstance(app, FeedApp) and hasattr(app, "app"):
+            app = app.app
+        if not isinstance(app, FeedApp):
+            raise TypeError("FeedProtocol serves a FeedApp only")
+        self.app = app
+        self.state = server_state
+        self.loop = _loop or asyncio.get_event_loop()
+        self.idle_timeout = float(config.timeout_keep_alive)
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.timer: asyncio.TimerHandle | None = None
+        self._reset()
+
+    def _reset(self) -> None:
+        #: when the request being read began; None between requests
+        self.began: float | None = None
+        self.url = b""
+        self.headers: dict[bytes, bytes] = {}
+        self.head_bytes = 0
+        self.body_bytes = 0
+        self.refused = 0  # a status to answer instead of the request (414, 431)
+
+    # -- connection --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses, but behave as ones.
+        self.transport = cast("asyncio.Transport", transport)
+        self.state.connections.add(self)
+        self.last = self.loop.time()
+        self.timer = self.loop.call_later(self.idle_timeout, self._check_time)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.state.connections.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+        self.transport = None
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping: every answer here is already written, so close now."""
+        self._close()
+
+    def pause_writing(self) -> None:
+        # A client that does not read its answers gets no more of them read for it.
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.transport is not None:
+            self.transport.resume_reading()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._finish(*plain_answer(400, "upgrades are not supported"), keep_alive=False)
+        except httptools.HttpParserError:
+            self._finish(*plain_answer(400, "bad request"), keep_alive=False)
+
+    # -- parser callbacks ------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._reset()
+        self.began = self.loop.time()
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        if len(self.url) > MAX_REQUEST_LINE:
+            self.refused = self.refused or 414
+            self.url = b"/"
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.head_bytes += len(name) + len(value) + 4
+        if self.head_bytes > MAX_HEADERS:
+            self.refused = self.refused or 431
+        elif not self.refused:
+            # A repeated field is one comma-separated list (RFC 9110 §5.3).
+            key = name.lower()
+            old = self.headers.get(key)
+            self.headers[key] = value if old is None else old + b", " + value
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        if self.body_bytes > MAX_BODY:
+            self._close()
+
+    def on_message_complete(self) -> None:
+        keep_alive = bool(self.parser.should_keep_alive())
+        if self.refused:
+            status = self.refused
+            text = "request line too long" if status == 414 else "request headers too large"
+            self._finish(*plain_answer(status, text), keep_alive=False)
+            return
+        method = self.parser.get_method().decode("latin-1")
+        try:
+            raw_path = httptools.parse_url(self.url).path or b"/"
+        except httptools.HttpParserInvalidURLError:
+            self._finish(*plain_answer(400, "bad request target"), keep_alive=False)
+            return
+        path = raw_path.decode("latin-1")
+        try:
+            status, headers, body = self.app.answer(
+                method, unquote(path) if "%" in path else path, self.headers
+            )
+        except Exception:  # one bad request must not take the connection's others down
+            log.exception("error answering %s %r", method, self.url)
+            status, headers, body = plain_answer(500, "internal error")
+            keep_alive = False
+        self._finish(status, headers, body, keep_alive=keep_alive)
+
+    # -- answering -----------------------------------------------------------------
+
+    def _finish(self, status: int, headers: Any, body: bytes, *, keep_alive: bool) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        parts = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
+        for name, value in self.state.default_headers:  # Date, kept fresh by uvicorn
+            parts += (name, b": ", value, b"\r\n")
+        parts.append(_block(headers))
+        if not keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts += (b"\r\n", body)
+        self.transport.write(b"".join(parts))
+        self.began = None
+        self.last = self.loop.time()
+        if not keep_alive:
+            self._close()
+
+    def _check_time(self) -> None:
+        """One timer per connection, not per request: close it when idle too long, or
+        answer 408 when a request's head has taken too long to arrive."""
+        now = self.loop.time()
+        if self.began is not None:
+            if now - self.began >= HEAD_TIMEOUT:
+                self._finish(*plain_answer(408, "request too slow"), keep_alive=False)
+                return
+            wait = self.began + HEAD_TIMEOUT - now
+        elif now - self.last >= self.idle_timeout:
+            self._close()
+            return
+        else:
+            wait = self.last + self.idle_timeout - now
+        self.timer = self.loop.call_later(wait, self._check_time)
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()

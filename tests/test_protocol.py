@@ -1,0 +1,141 @@
+"""The HTTP/1.1 protocol on a real uvicorn socket: framing, limits, order, timeouts."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import uvicorn
+
+from feeds import protocol
+from feeds.protocol import FeedProtocol
+from feeds.server import FeedApp, make_resource
+from tests.service import free_port
+
+BODY = b"<rss version='2.0'>" + b"<!-- padding -->" * 40 + b"</rss>"
+
+
+@pytest.fixture
+def port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
+    """A uvicorn server on loopback with the feed app, a 1 s idle and head timeout."""
+    monkeypatch.setattr(protocol, "HEAD_TIMEOUT", 1.0)
+    app = FeedApp(max_age=60)
+    modified = datetime(2024, 5, 1, tzinfo=UTC)
+    app.swap({"rss.xml": make_resource("rss.xml", BODY, modified, 60)})
+    number = free_port()
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=number,
+        http=FeedProtocol,
+        lifespan="off",
+        timeout_keep_alive=1,
+        log_level="error",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.02)
+    yield number
+    server.should_exit = True
+    thread.join(10)
+
+
+def exchange(port: int, data: bytes, timeout: float = 5) -> bytes:
+    """Send ``data`` and read until the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def status_lines(data: bytes) -> list[bytes]:
+    """Status lines, wherever a body before them ended."""
+    return re.findall(rb"HTTP/1\.1 \d{3}[^\r]*", data)
+
+
+def test_pipelined_requests_are_answered_in_order(port: int) -> None:
+    data = exchange(
+        port,
+        b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"GET /missing HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"HEAD /rss.xml HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    assert status_lines(data) == [b"HTTP/1.1 200 OK", b"HTTP/1.1 404 Not Found", b"HTTP/1.1 200 OK"]
+    assert data.count(BODY) == 1  # HEAD has none
+    assert b"date: " in data.lower()
+
+
+def test_http_1_0_closes_after_the_answer(port: int) -> None:
+    data = exchange(port, b"GET /rss.xml HTTP/1.0\r\n\r\n")
+    assert status_lines(data) == [b"HTTP/1.1 200 OK"]
+    assert b"connection: close" in data
+
+
+def test_repeated_header_fields_are_one_list(port: int) -> None:
+    etag = make_resource("rss.xml", BODY, datetime(2024, 5, 1, tzinfo=UTC), 60).identity.etag
+    data = exchange(
+        port,
+        b'GET /rss.xml HTTP/1.1\r\nHost: x\r\nIf-None-Match: "a"\r\n'
+        b"If-None-Match: " + etag + b"\r\nConnection: close\r\n\r\n",
+    )
+    assert status_lines(data) == [b"HTTP/1.1 304 Not Modified"]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", b"414 URI Too Long"),
+        (
+            b"GET /rss.xml HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 17000 + b"\r\n\r\n",
+            b"431 Request Header Fields Too Large",
+        ),
+        (b"POST /rss.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", b"405"),
+        (b"NONSENSE\r\n\r\n", b"400 Bad Request"),
+    ],
+)
+def test_refusals(port: int, request_bytes: bytes, status: bytes) -> None:
+    data = exchange(port, request_bytes + b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_lines(data)[0].startswith(b"HTTP/1.1 " + status)
+
+
+def test_an_upgrade_is_answered_then_the_connection_closed(port: int) -> None:
+    data = exchange(
+        port,
+        b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n",
+    )
+    assert status_lines(data) == [b"HTTP/1.1 404 Not Found", b"HTTP/1.1 400 Bad Request"]
+
+
+def test_a_stalled_request_gets_408_and_others_are_still_served(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as slow:
+        slow.sendall(b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n")  # never finishes its head
+        started = time.monotonic()
+        assert status_lines(exchange(port, b"GET /rss.xml HTTP/1.0\r\n\r\n")) == [
+            b"HTTP/1.1 200 OK"
+        ]
+        data = slow.recv(65536)
+        assert data.startswith(b"HTTP/1.1 408 Request Timeout")
+        assert 0.5 < time.monotonic() - started < 4
+
+
+def test_an_idle_connection_is_closed(port: int) -> None:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = s.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 OK")
+        started = time.monotonic()
+        while s.recv(65536):
+            pass  # the rest of the body, then the close
+        assert time.monotonic() - started < 4
