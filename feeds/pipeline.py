@@ -406,7 +406,7 @@ def regenerate(
                 written=done.written if done else (),
                 unchanged=tuple(sorted((*done.unchanged, *kept))) if done else (),
                 removed=done.removed if done else (),
-                built=len(built.files) - 2,
+                built=len(set(built.files) & set(built.fingerprints)),
             )
 
         if any(p.level == "error" for p in built.problems):
