@@ -6,8 +6,11 @@ import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from feeds.model import Source
 
 CONFIG = """\
 site:
@@ -78,3 +81,14 @@ class Site:
 
 
 SiteFactory = Callable[[], Site]
+
+
+def blank_source(path: str = "p.md", **fields: Any) -> Source:
+    """A Source as a reader would give for a post with only a title and a body."""
+    values: dict[str, Any] = {
+        "path": path, "title": "A title", "date": None, "updated": None, "authors": (),
+        "summary": None, "tags": (), "slug": None, "draft": False, "id": None, "link": None,
+        "image": None, "enclosure": None, "body": "Body text.", "body_format": "markdown",
+    }  # fmt: skip
+    values.update(fields)
+    return Source(**values)

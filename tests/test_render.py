@@ -17,28 +17,13 @@ from feeds.render import (
     strip_illegal,
     summarize,
 )
+from tests.conftest import blank_source
 
 POST = "https://example.org/blog/2024/post/"
 
 
 def source(body: str, body_format: str) -> Source:
-    return Source(
-        path="p.md",
-        title="T",
-        date=None,
-        updated=None,
-        authors=(),
-        summary=None,
-        tags=(),
-        slug=None,
-        draft=False,
-        id=None,
-        link=None,
-        image=None,
-        enclosure=None,
-        body=body,
-        body_format=body_format,  # type: ignore[arg-type]
-    )
+    return blank_source(title="T", body=body, body_format=body_format)
 
 
 # --- body_html -------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from feeds.config import SiteConfig, load_config
 from feeds.model import Author, Source
 from feeds.site import Loaded, permalink, render, resolve, tag_uri
 from feeds.state import State
+from tests.conftest import blank_source
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 MTIME = datetime(2024, 5, 20, 8, 30, 15, 123456, tzinfo=UTC)
@@ -29,24 +30,8 @@ def site_config(tmp_path: Path) -> SiteConfig:
 
 
 def source(path: str, title: str = "A title", **fields: object) -> Source:
-    base = Source(
-        path=path,
-        title=title,
-        date=datetime(2024, 5, 1, 10, 0, tzinfo=UTC),
-        updated=None,
-        authors=(),
-        summary=None,
-        tags=(),
-        slug=None,
-        draft=False,
-        id=None,
-        link=None,
-        image=None,
-        enclosure=None,
-        body="Body text.",
-        body_format="markdown",
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]
+    values: dict[str, object] = {"date": datetime(2024, 5, 1, 10, 0, tzinfo=UTC), **fields}
+    return blank_source(path, title=title, **values)
 
 
 def loaded(src: Source, digest: str | None = None, mtime: datetime = MTIME) -> Loaded:
