@@ -3,7 +3,7 @@ protocol answers GET and HEAD straight from the parser's callbacks.
 
 uvicorn's own protocols turn every request into an ASGI exchange (a task, events,
 message dicts, two writes); for bytes already in memory that costs more than the
-answer itself. Here a request is parsed by httptools, handed to ``FeedApp.respond``
+answer itself. Here a request is parsed by httptools, handed to ``FeedApp.answer``
 and answered with one write, in order, so pipelined requests keep their order.
 """
 
