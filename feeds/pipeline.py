@@ -38,7 +38,7 @@ from feeds.publish import (
     write_atomic,
     write_state,
 )
-from feeds.site import Loaded, Resolved, render, resolve
+from feeds.site import Loaded, Resolved, permalink, render, resolve
 from feeds.state import Output, State
 from feeds.validate import EntryMemo, validate_feed
 from feeds.writers import WRITERS, WriteOptions
@@ -232,9 +232,18 @@ def build_feeds(
     rendered: dict[str, tuple[str, str]] = {}
     problems: list[Problem] = []
 
+    keys: dict[str, str] = {}
+
+    def render_key(post: Post) -> str:
+        """What a post's HTML depends on: its file, its page's URL and its title."""
+        if post.path not in keys:
+            page = permalink(config.site, post.slug, post.path, post.published)
+            text = f"{digests[post.path]}\x00{page}\x00{post.title}"
+            keys[post.path] = hashlib.sha256(text.encode()).hexdigest()
+        return keys[post.path]
+
     def full(post: Post) -> Post:
-        key = hashlib.sha256(f"{digests[post.path]}\x00{post.url}\x00{post.title}".encode())
-        ident = key.hexdigest()
+        ident = render_key(post)
         if ident not in rendered:
             hit = old_rendered.get(ident)
             if hit is None:
@@ -256,6 +265,12 @@ def build_feeds(
         jobs.append((data, spec.url(fmt), fmt, whole.posts, spec.path(fmt), now))
         progress("building", n, len(todo))
     problems += validate_all(jobs, progress)
+    # Kept feeds' posts keep their HTML in the cache, for when a neighbour changes.
+    for spec in planned:
+        for post in spec.posts:
+            ident = render_key(post)
+            if ident not in rendered and ident in old_rendered:
+                rendered[ident] = old_rendered[ident]
     site = config.site
     formats = config.feeds.formats
     files["index.html"] = index_html(site.title, site.description, site.base_url, planned, formats)
@@ -416,14 +431,15 @@ def regenerate(
             done = publish_files(config.output_dir, built.files, state.published, keep)
             outputs = _outputs(config.output_dir, built.fingerprints)
             published = tuple(sorted({*built.files, *built.fingerprints}))
-            write_state(
-                config.state_dir,
-                replace(resolved.state, published=published, outputs=outputs),
-            )
-            write_atomic(
-                config.state_dir / CACHE_FILE,
-                dump_caches(Caches(loading.cached, built.rendered), _cache_fingerprint(config)),
-            )
+            new_state = replace(resolved.state, published=published, outputs=outputs)
+            if new_state != state:
+                write_state(config.state_dir, new_state)
+            new_caches = Caches(loading.cached, built.rendered)
+            if new_caches != caches:
+                write_atomic(
+                    config.state_dir / CACHE_FILE,
+                    dump_caches(new_caches, _cache_fingerprint(config)),
+                )
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])
         return result(True, done)

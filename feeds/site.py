@@ -103,7 +103,8 @@ def resolve(
         )
         wanted_id = source.id or memory.id or tag_uri(site, slug, published)
         ident = _unique(wanted_id, source.path, ids, "id", problems)
-        remembered[source.path] = replace(memory, id=ident)
+        if memory.id != ident:
+            remembered[source.path] = replace(memory, id=ident)
         post = Post(
             path=source.path,
             id=ident,
@@ -144,8 +145,8 @@ def render(post: Post, source: Source, site: SiteConfig) -> Post:
 def permalink(site: SiteConfig, slug: str, path: str, published: datetime) -> str:
     """The absolute URL of a post's page from ``site.permalink``."""
     local = published.astimezone(site.tz)
-    parts = PurePosixPath(path).parts
-    section = slugify(parts[0]) if len(parts) > 1 else ""
+    top, slash, _ = path.partition("/")
+    section = slugify(top) if slash else ""
     relative = site.permalink.format(
         slug=slug,
         year=f"{local.year:04d}",
@@ -153,7 +154,9 @@ def permalink(site: SiteConfig, slug: str, path: str, published: datetime) -> st
         day=f"{local.day:02d}",
         section=section,
     )
-    relative = re.sub(r"/{2,}", "/", relative).lstrip("/")
+    if "//" in relative:
+        relative = re.sub(r"/{2,}", "/", relative)
+    relative = relative.lstrip("/")
     return site.base_url + relative
 
 
@@ -254,4 +257,5 @@ def _unique(
 
 
 def _slug_from_path(path: str) -> str:
-    return slugify(_DATE_PREFIX.sub("", PurePosixPath(path).stem))
+    stem = posixpath.splitext(posixpath.basename(path))[0]
+    return slugify(_DATE_PREFIX.sub("", stem))
