@@ -73,6 +73,7 @@ class Service:
         self.scheduler = BackgroundScheduler(timezone=UTC)
         # One run at a time in this process; the file lock guards against other processes.
         self._running = threading.Lock()
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         """Serve what is already published, then build now and on the schedule."""
@@ -90,12 +91,19 @@ class Service:
 
     def stop(self) -> None:
         """Stop scheduling and wait for a run in progress to finish publishing."""
+        self._stopping.set()
         if self.scheduler.running:  # a signal may come before start() started it
-            self.scheduler.shutdown(wait=True)
+            # Not wait=True: that holds the scheduler's lock while it waits, and a run
+            # ending meanwhile needs that lock to add its wake-up job (a deadlock).
+            self.scheduler.shutdown(wait=False)
+        with self._running:
+            pass  # a run in progress has published
 
     def run_once(self) -> RunResult | None:
         """One regeneration; a failure is logged and the schedule goes on."""
         with self._running:
+            if self._stopping.is_set():
+                return None
             try:
                 result = regenerate(self.config, self.clock(), lock_wait=LOCK_WAIT)
             except FeedsError as e:
@@ -127,6 +135,8 @@ class Service:
 
     def _wake_at(self, when: datetime) -> None:
         """Run again when the next future-dated post goes live, not at the next interval."""
+        if self._stopping.is_set():
+            return
         self.scheduler.add_job(
             self.run_once,
             DateTrigger(run_date=when, timezone=UTC),

@@ -1,0 +1,61 @@
+"""The scheduler wiring: runs, wake-ups for future posts, and stopping mid-run."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from feeds import schedule
+from feeds.config import load_config
+from feeds.publish import run_lock
+from feeds.schedule import Service, max_age
+from feeds.server import FeedApp
+from tests.conftest import Site
+
+
+def test_a_run_publishes_and_sets_a_wake_up_for_the_next_future_post(site: Site) -> None:
+    site.post("now.md", "Now", "2024-05-01T10:00:00Z")
+    later = datetime.now(UTC) + timedelta(hours=2)
+    site.post("later.md", "Later", later.isoformat())
+    app = FeedApp()
+    service = Service(load_config(site.config_path), app)
+    result = service.run_once()
+    assert result is not None and result.published
+    assert app.health.status == 200 and "rss.xml" in app.resources
+    wake = service.scheduler.get_job("wake")
+    assert wake is not None
+    assert abs((wake.trigger.run_date - later.replace(microsecond=0)).total_seconds()) < 1
+
+
+def test_stop_waits_for_a_run_in_progress_and_never_deadlocks(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run ending while the service stops adds its wake-up job: that must not hang.
+    monkeypatch.setattr(schedule, "LOCK_WAIT", 10.0)
+    site.post("now.md", "Now", "2024-05-01T10:00:00Z")
+    site.post("later.md", "Later", (datetime.now(UTC) + timedelta(days=1)).isoformat())
+    config = load_config(site.config_path)
+    app = FeedApp()
+    service = Service(config, app)
+    with run_lock(config.state_dir, 1):  # as a cron `feeds build` would
+        service.start()
+        time.sleep(0.5)  # the first run is now waiting for the lock
+        stopper = threading.Thread(target=service.stop)
+        stopper.start()
+        time.sleep(0.3)
+        assert stopper.is_alive(), "stop must wait for the run in progress"
+    stopper.join(15)
+    assert not stopper.is_alive(), "stop hung"
+    assert app.health.status == 200  # the run finished and published before the stop
+
+
+@pytest.mark.parametrize(
+    ("extra", "seconds"),
+    [("", 900), ("schedule:\n  interval: 2h\n", 3600), ("schedule:\n  cron: '*/5 * * * *'\n", 300)],
+)
+def test_max_age_follows_the_schedule_up_to_an_hour(site: Site, extra: str, seconds: int) -> None:
+    site.configure(extra)
+    assert max_age(load_config(site.config_path), datetime(2024, 5, 1, tzinfo=UTC)) == seconds
