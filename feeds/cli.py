@@ -218,16 +218,23 @@ def serve(config_path: Path, quiet: bool) -> None:
     # around it: make that a clean exit rather than death by signal.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop_requested)
+    listening = True
     try:
         service.start()
         server.run()
     except _StopRequested:
         pass
+    except SystemExit:
+        listening = False  # uvicorn exits when it cannot listen; it logged why
     finally:
         # A second signal (Ctrl-C twice) must not cut the wait for a run in progress short.
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, _already_stopping)
         service.stop()
+    if not listening:
+        where = f"{config.server.host}:{config.server.port}"
+        click.echo(f"error: cannot serve on {where} (see server.host and server.port)", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @cli.command()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -135,3 +136,20 @@ def test_build_exit_3_when_nothing_can_be_published(site: Site) -> None:
     assert "NOT PUBLISHED" in run.stdout and "publish-failed" in run.stdout
     assert "Traceback" not in run.stdout + run.stderr
     assert site.public.read_bytes() == b"a file where the output folder should be"
+
+
+def test_serve_on_a_port_in_use_exits_2_with_a_message(site: Site) -> None:
+    site.post("a.md", "Alpha")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        site.configure(f"server:\n  port: {taken.getsockname()[1]}\n")
+        run = subprocess.run(
+            [sys.executable, "-m", "feeds", "serve", "-q", "-c", str(site.config_path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 2
+    assert "error: cannot serve on 127.0.0.1:" in run.stderr
+    assert "Traceback" not in run.stderr
