@@ -16,12 +16,12 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from feeds.config import SiteConfig
+from feeds.content.fields import without_date
 from feeds.model import Post, Problem, Source
 from feeds.render import body_html, clean_html, summarize
 from feeds.slugs import slugify
 from feeds.state import Remembered, State
 
-_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}[-_ ]")
 _ONE_SECOND = timedelta(seconds=1)
 
 
@@ -258,4 +258,4 @@ def _unique(
 
 def _slug_from_path(path: str) -> str:
     stem = posixpath.splitext(posixpath.basename(path))[0]
-    return slugify(_DATE_PREFIX.sub("", stem))
+    return slugify(without_date(stem) or stem)

@@ -87,6 +87,12 @@ def make_source(
     )
 
 
+def without_date(stem: str) -> str:
+    """A file name's stem without a leading date: ``2024-01-05-my-post`` → ``my-post``
+    (empty when the stem is only a date)."""
+    return _DATE_PREFIX.sub("", stem)
+
+
 def title_from_path(path: str) -> str:
     """A title made from a file name: ``2024-01-05-my_first-post.md`` → ``My first post``.
 
@@ -97,7 +103,7 @@ def title_from_path(path: str) -> str:
     stem = p.stem
     if stem.lower() == "index" and p.parent.name:
         stem = p.parent.name
-    words = clean_text(re.sub(r"[-_]+", " ", _DATE_PREFIX.sub("", stem)))
+    words = clean_text(re.sub(r"[-_]+", " ", without_date(stem)))
     if not words:
         words = clean_text(stem) or "Untitled"
     return words[0].upper() + words[1:]
