@@ -9,10 +9,11 @@ import html
 import re
 from urllib.parse import quote, urljoin, urlsplit
 
+import cmarkgfm
 import lxml.html
 import nh3
+from cmarkgfm.cmark import Options
 from lxml import etree
-from markdown_it import MarkdownIt
 
 from feeds.model import Source
 
@@ -35,8 +36,9 @@ _ILLEGAL = re.compile(
 _ILLEGAL_BMP = re.compile(f"[{_ILLEGAL_BELOW_10000}]")
 _PAST_1FFFD = re.compile("[\U0001fffe-\U0010ffff]")
 
-# CommonMark as specified; raw HTML passes through and is sanitized by clean_html.
-_MARKDOWN = MarkdownIt("commonmark", {"html": True})
+# CommonMark as specified (cmark, its reference implementation, without the GFM
+# extensions); raw HTML passes through and is sanitized by clean_html.
+_MARKDOWN_OPTIONS = Options.CMARK_OPT_UNSAFE
 
 _TAGS = (nh3.ALLOWED_TAGS | {"audio", "picture", "source", "tfoot", "track", "video"}) - {
     # nh3 allows these by default; a feed entry has no use for an image map, and the
@@ -130,7 +132,7 @@ def body_html(source: Source) -> str:
     already HTML and are returned as they are.
     """
     if source.body_format == "markdown":
-        return str(_MARKDOWN.render(source.body))
+        return str(cmarkgfm.markdown_to_html(source.body, options=_MARKDOWN_OPTIONS))
     return source.body
 
 

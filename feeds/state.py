@@ -6,7 +6,7 @@ Pure: turns State into bytes and back. publish.py reads and writes the file.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -46,19 +46,40 @@ class State:
 
 
 def dump_state(state: State) -> bytes:
-    """Serialize deterministically (sorted keys, one post per line for readable diffs)."""
-    doc = {
-        "version": STATE_VERSION,
-        "posts": {
-            path: {"id": r.id, "first_seen": r.first_seen.isoformat(), "digest": r.digest}
-            for path, r in sorted(state.posts.items())
-        },
-        "published": sorted(state.published),
-        "outputs": {
-            path: [o.fingerprint, o.size, o.mtime_ns] for path, o in sorted(state.outputs.items())
-        },
+    """Serialize deterministically: sorted keys, one post or output per line (readable
+    diffs, and json's C encoder, which indenting would forgo)."""
+    posts = {
+        path: {"digest": r.digest, "first_seen": r.first_seen.isoformat(), "id": r.id}
+        for path, r in sorted(state.posts.items())
     }
-    return (json.dumps(doc, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    outputs = {
+        path: [o.fingerprint, o.size, o.mtime_ns] for path, o in sorted(state.outputs.items())
+    }
+    sections = {
+        "outputs": _one_per_line(outputs),
+        "posts": _one_per_line(posts),
+        "published": _one_per_line(sorted(state.published)),
+        "version": _json(STATE_VERSION),
+    }
+    body = ",\n".join(f"{_json(key)}: {value}" for key, value in sections.items())
+    return f"{{\n{body}\n}}\n".encode()
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _one_per_line(items: Mapping[str, object] | Sequence[str]) -> str:
+    """A JSON object or array with one member a line."""
+    if isinstance(items, Mapping):
+        lines = [f" {_json(key)}: {_json(value)}" for key, value in items.items()]
+        opening, closing = "{", "}"
+    else:
+        lines = [f" {_json(item)}" for item in items]
+        opening, closing = "[", "]"
+    if not lines:
+        return opening + closing
+    return opening + "\n" + ",\n".join(lines) + "\n" + closing
 
 
 def load_state(data: bytes) -> State:

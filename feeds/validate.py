@@ -108,6 +108,11 @@ from feeds.model import Level, Post, Problem
 
 __all__ = ["FORMATS", "EntryMemo", "detect_format", "format_problem", "validate_feed"]
 
+# feedparser asks xml.sax for the drv_libxml2 driver before expat on every document;
+# that driver is no longer distributed, and its failed import is a tenth of the cost
+# of reading a small entry. expat is what it ends up with anyway.
+feedparser.api.PREFERRED_XML_PARSERS = []
+
 #: the formats :func:`validate_feed` knows
 FORMATS: Final = ("rss", "atom", "json")
 

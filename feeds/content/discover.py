@@ -20,8 +20,8 @@ LEFTOVER_SUFFIXES = ("~", ".swp", ".swo", ".tmp", ".bak", ".orig")
 class FoundFile:
     #: path relative to the content folder, with ``/`` separators
     path: str
-    #: the file on disk
-    file: Path
+    #: the file on disk (an OS path: ten thousand Path objects cost a tenth of a second)
+    file: str
     size: int
     #: modification time, nanoseconds since the epoch
     mtime_ns: int
@@ -66,7 +66,7 @@ def discover(content_dir: Path, max_bytes: int) -> tuple[list[FoundFile], list[P
                 )
             )
             continue
-        found.append(FoundFile(rel, Path(entry.path), st.st_size, st.st_mtime_ns))
+        found.append(FoundFile(rel, entry.path, st.st_size, st.st_mtime_ns))
     found.sort(key=lambda f: f.path)
     problems.sort(key=lambda p: p.path or "")
     return found, problems

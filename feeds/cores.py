@@ -1,0 +1,80 @@
+"""Work spread over the machine's cores, in worker processes.
+
+A run reads thousands of post files and re-parses hundreds of feed entries, and
+both are pure Python: threads would share one core. Worker processes are forked
+from this one when it runs no other thread (``feeds build``), and started from a
+fork server otherwise (``feeds serve`` has the scheduler's and the server's
+threads, and forking a process with threads can deadlock). Where processes cannot
+start at all (a sandbox), the work is done here, one piece after another.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.context import BaseContext
+from typing import TypeVar
+
+Piece = TypeVar("Piece")
+Result = TypeVar("Result")
+
+#: never more worker processes than this, however many cores there are
+MAX_WORKERS = 8
+
+
+def core_count() -> int:
+    """The cores this process may run on."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        count = os.cpu_count() or 1
+    return max(1, min(count, MAX_WORKERS))
+
+
+def _context() -> BaseContext:
+    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["feeds.pipeline"])
+    return context
+
+
+def on_every_core(
+    work: Callable[[Piece], Result],
+    pieces: Sequence[Piece],
+    done: Callable[[int], None] = lambda n: None,
+) -> list[Result]:
+    """``[work(p) for p in pieces]``, the pieces shared among worker processes.
+
+    ``work`` must be a module-level function, and pieces and results picklable.
+    ``done(n)`` is called here as each piece is finished (``n`` of them so far).
+    With one core or one piece, everything happens in this process.
+    """
+    workers = min(core_count(), len(pieces))
+    if workers < 2:
+        return _here(work, pieces, done)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
+            futures = [pool.submit(work, piece) for piece in pieces]
+            results = []
+            for n, future in enumerate(futures, 1):
+                results.append(future.result())
+                done(n)
+            return results
+    except (BrokenProcessPool, OSError):
+        # No worker processes here (a sandbox, a __main__ that cannot be imported).
+        return _here(work, pieces, done)
+
+
+def _here(
+    work: Callable[[Piece], Result], pieces: Sequence[Piece], done: Callable[[int], None]
+) -> list[Result]:
+    results = []
+    for n, piece in enumerate(pieces, 1):
+        results.append(work(piece))
+        done(n)
+    return results
