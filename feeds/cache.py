@@ -19,7 +19,7 @@ from feeds.model import Author, Enclosure, Problem, Source
 CACHE_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CachedPost:
     """One post file as a reader last read it."""
 
@@ -34,7 +34,7 @@ class CachedPost:
     settled: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Caches:
     #: content path → cached metadata
     posts: Mapping[str, CachedPost]

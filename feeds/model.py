@@ -10,7 +10,7 @@ Level = Literal["error", "warning"]
 BodyFormat = Literal["markdown", "html", "text"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     """One thing worth telling the user: a skipped post, a warning, a validation failure."""
 
@@ -33,14 +33,14 @@ class Problem:
         return f"{prefix}{self.level}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Author:
     name: str
     email: str | None = None
     url: str | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Enclosure:
     url: str
     #: size in bytes
@@ -49,7 +49,7 @@ class Enclosure:
     type: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Source:
     """What a reader got out of one file: the post's own say, before the site fills the gaps."""
 
@@ -78,7 +78,7 @@ class Source:
     warnings: tuple[Problem, ...] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Post:
     """A post ready to publish: every field resolved, HTML sanitized and made absolute."""
 
@@ -105,7 +105,7 @@ class Post:
 FeedKind = Literal["site", "tag", "author"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FeedSpec:
     """One feed (in every format): what it is called, where it lives, which posts it holds."""
 

@@ -25,7 +25,7 @@ from feeds.state import Remembered, State
 _ONE_SECOND = timedelta(seconds=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Loaded:
     """A post file that a reader could read."""
 
@@ -36,7 +36,7 @@ class Loaded:
     digest: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Resolved:
     #: published posts, newest first; summary and content are filled by ``render``
     posts: tuple[Post, ...]

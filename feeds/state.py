@@ -13,7 +13,7 @@ from datetime import datetime
 STATE_VERSION = 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Remembered:
     """One post as the publisher first saw it."""
 
@@ -25,7 +25,7 @@ class Remembered:
     digest: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Output:
     """A feed file as the last good run left it."""
 
@@ -35,7 +35,7 @@ class Output:
     mtime_ns: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class State:
     #: content path → what is remembered of it
     posts: Mapping[str, Remembered] = field(default_factory=dict)

@@ -11,6 +11,7 @@ naive dates show their offset.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -77,7 +78,7 @@ def as_expected(source: Source, expected: dict[str, Any]) -> dict[str, Any]:
         "id": source.id,
         "link": source.link,
         "image": source.image,
-        "enclosure": enclosure.__dict__ if enclosure else None,
+        "enclosure": dataclasses.asdict(enclosure) if enclosure else None,
         "warnings": warnings,
     }
 

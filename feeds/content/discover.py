@@ -16,7 +16,7 @@ POST_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
 LEFTOVER_SUFFIXES = ("~", ".swp", ".swo", ".tmp", ".bak", ".orig")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FoundFile:
     #: path relative to the content folder, with ``/`` separators
     path: str
