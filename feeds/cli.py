@@ -7,8 +7,6 @@ import os
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -20,13 +18,16 @@ from feeds import __version__
 from feeds.config import Config, load_config
 from feeds.exceptions import FeedsError
 from feeds.model import Problem
-from feeds.pipeline import Progress, RunResult, build_feeds, load_content, regenerate
 from feeds.publish import read_state
-from feeds.site import resolve
-from feeds.slugs import slugify
-from feeds.validate import format_problem, validate_feed
+from feeds.runs import Progress, RunResult, shortcut
+
+# The modules that make and check feeds (and the libraries they stand on) are imported
+# where they are used: a run with nothing to do, the most common cron run, never loads
+# them (see feeds/runs.py).
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, EXIT_INVALID = 0, 1, 2, 3
+#: seconds `feeds build` waits for another run's lock before giving up (exit 2)
+BUILD_LOCK_WAIT = 60.0
 #: the most `feeds validate` downloads from a URL
 MAX_FETCH_BYTES = 50 * 1024 * 1024
 
@@ -135,6 +136,8 @@ def summary(config: Config, result: RunResult, verbose: bool = False, quiet: boo
     for level in ("error", "warning"):
         found = [p for p in result.feed_problems if p.level == level]
         if found:
+            from feeds.validate import format_problem
+
             lines.append(f"feed {level}s:")
             lines += [f"  {p.path or 'output'}: {format_problem(p)}" for p in found]
     return "\n".join(lines)
@@ -153,8 +156,13 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     Example (a crontab line): */15 * * * * cd /srv/site && feeds build -q
     """
     config = _load(config_path)
+    now = datetime.now(UTC)
     try:
-        result = regenerate(config, datetime.now(UTC), progress=_progress(quiet))
+        result = shortcut(config, now, lock_wait=BUILD_LOCK_WAIT)
+        if result is None:
+            from feeds.pipeline import regenerate
+
+            result = regenerate(config, now, progress=_progress(quiet), lock_wait=BUILD_LOCK_WAIT)
     except FeedsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
@@ -246,6 +254,10 @@ def check(config_path: Path) -> None:
 
     Example: feeds check -c site/config.yaml
     """
+    from feeds.pipeline import build_feeds, load_content
+    from feeds.site import resolve
+    from feeds.validate import format_problem
+
     config = _load(config_path)
     try:
         state, state_problems = read_state(config.state_dir)
@@ -279,6 +291,8 @@ def validate(targets: tuple[str, ...]) -> None:
 
     Example: feeds validate public/rss.xml https://example.org/atom.xml
     """
+    from feeds.validate import format_problem, validate_feed
+
     failed = False
     for target in targets:
         if len(targets) > 1:
@@ -299,6 +313,9 @@ def validate(targets: tuple[str, ...]) -> None:
 def _fetch(target: str) -> tuple[bytes, str | None]:
     """The bytes of a file or http(s) URL, and the URL they are served from (if known)."""
     if target.startswith(("http://", "https://")):
+        import urllib.error  # here: http.client and email cost a tenth of a second to load
+        import urllib.request
+
         request = urllib.request.Request(target, headers={"User-Agent": f"feeds/{__version__}"})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
@@ -323,6 +340,8 @@ def new(config_path: Path, title: str) -> None:
 
     Example: feeds new "Notes from the road"
     """
+    from feeds.slugs import slugify
+
     config = _load(config_path)
     now = datetime.now(config.site.tz).replace(microsecond=0)
     slug = slugify(title)

@@ -11,19 +11,18 @@ caches gives the same bytes as one without.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import posixpath
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
 
 from feeds.cache import CachedPost, Caches, dump_caches, load_caches
 from feeds.config import Config
-from feeds.content import READERS, decode
+from feeds.content import decode
 from feeds.content.discover import FoundFile, discover
+from feeds.content.readers import READERS
 from feeds.cores import core_count, on_every_core
 from feeds.exceptions import ContentError, PublishError
 from feeds.model import FeedSpec, Post, Problem, Source
@@ -36,19 +35,23 @@ from feeds.publish import (
     write_atomic,
     write_state,
 )
+from feeds.runs import (
+    LAST_RUN_FILE,
+    SETTLE_NS,
+    Progress,
+    RunResult,
+    code_fingerprint,
+    dump_last_run,
+    record,
+    unchanged,
+)
 from feeds.site import Loaded, Resolved, permalink, render, resolve
 from feeds.state import Output, State
 from feeds.validate import EntryMemo, validate_feed
 from feeds.writers import WRITERS, WriteOptions
 from feeds.writers.pages import index_html, opml
 
-#: called as work advances: (stage, done, total)
-Progress = Callable[[str, int, int], None]
-
 CACHE_FILE = "cache.json"
-#: a file changed less than this before it was read may change again unseen within
-#: the same clock tick: its digest is checked next time
-SETTLE_NS = 2_000_000_000
 #: below this many feeds to validate, worker processes cost more than they save
 PARALLEL_FROM = 12
 #: post files read by one worker at a time: fewer are not worth a process
@@ -87,64 +90,19 @@ class Built:
     rendered: dict[str, tuple[str, str]]
 
 
-@dataclass(frozen=True)
-class RunResult:
-    """What one regeneration did; the CLI and the server's /healthz report it."""
-
-    started: datetime
-    seconds: float
-    #: post files found in the content folder
-    files: int
-    #: posts in the feeds' pool (not drafts, not future, not skipped)
-    posts: int
-    drafts: int
-    #: publication times of future posts still held back, earliest first
-    future: tuple[datetime, ...]
-    #: problems with the content: errors (skipped files) and warnings
-    problems: tuple[Problem, ...]
-    #: problems found validating the built feeds
-    feed_problems: tuple[Problem, ...]
-    #: feeds in the site (one per spec and format)
-    feeds: int
-    published: bool
-    written: tuple[str, ...] = ()
-    unchanged: tuple[str, ...] = ()
-    removed: tuple[str, ...] = ()
-    #: feeds made and validated this run (the others were unchanged and kept)
-    built: int = 0
-
-    @property
-    def skipped(self) -> tuple[Problem, ...]:
-        return tuple(p for p in self.problems if p.level == "error")
-
-    @property
-    def exit_code(self) -> int:
-        """SPEC §1: 0 clean, 1 published but posts were skipped, 3 nothing published."""
-        if not self.published:
-            return 3
-        return 1 if self.skipped else 0
-
-
-@cache
-def code_fingerprint() -> str:
-    """Identifies this code and the libraries that shape the output: a cache made by
-    other code is never used."""
-    digest = hashlib.sha256()
-    package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
-    for name in ("feedgen", "cmarkgfm", "nh3", "lxml", "anyascii"):
-        digest.update(f"{name}={importlib.metadata.version(name)}".encode())
-    return digest.hexdigest()
-
-
 def load_content(
-    config: Config, caches: Caches | None = None, progress: Progress = _quiet
+    config: Config,
+    caches: Caches | None = None,
+    progress: Progress = _quiet,
+    listing: tuple[Sequence[FoundFile], Sequence[Problem]] | None = None,
 ) -> Loading:
     """Read every post file, or take its metadata from ``caches`` when the file is
-    unchanged; a file that cannot be read becomes one located error."""
-    found, problems = discover(config.content_dir, config.max_post_bytes)
+    unchanged; a file that cannot be read becomes one located error.
+
+    ``listing`` is what ``discover`` found, when the caller has already listed the folder.
+    """
+    found, listed = listing or discover(config.content_dir, config.max_post_bytes)
+    problems = list(listed)
     previous = caches.posts if caches else {}
     entries: dict[str, CachedPost | Problem] = {}
     to_read: list[tuple[FoundFile, CachedPost | None]] = []
@@ -404,11 +362,15 @@ def regenerate(
     """
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait):
+        listed_ns = time.time_ns()
+        found, listed = discover(config.content_dir, config.max_post_bytes)
+        if use_cache and (same := unchanged(config, found, listed, now)):
+            return replace(same, seconds=time.monotonic() - started)
         state, state_problems = read_state(config.state_dir)
         caches = read_caches(config) if use_cache else None
         if not use_cache:
             state = replace(state, outputs={})
-        loading = load_content(config, caches, progress)
+        loading = load_content(config, caches, progress, (found, listed))
         resolved = resolve(loading.loaded, loading.present, state, config.site, now)
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress)
@@ -451,9 +413,14 @@ def regenerate(
                     config.state_dir / CACHE_FILE,
                     dump_caches(new_caches, _cache_fingerprint(config)),
                 )
+            finished = result(True, done)
+            # The state's own problems are not the next run's: it reads the state written here.
+            reported = (*loading.problems, *resolved.problems)
+            last = record(config, (found, listed, listed_ns), finished, reported, published)
+            write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])
-        return result(True, done)
+        return finished
 
 
 def _outputs(output_dir: Path, fingerprints: Mapping[str, str]) -> dict[str, Output]:

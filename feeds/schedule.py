@@ -15,7 +15,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import Config
 from feeds.exceptions import FeedsError
-from feeds.pipeline import RunResult, regenerate
+from feeds.pipeline import regenerate
+from feeds.runs import RunResult
 from feeds.server import FeedApp, load_folder
 
 log = logging.getLogger("feeds")

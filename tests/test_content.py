@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from feeds.content import READERS, decode
+from feeds.content import decode
 from feeds.content.fields import title_from_path
+from feeds.content.readers import READERS
 from feeds.exceptions import ContentError
 from feeds.model import Source
 

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feeds.content import READERS, decode
+from feeds.content import decode
+from feeds.content.readers import READERS
 from feeds.exceptions import ContentError
 from feeds.model import Author, Source
 from feeds.render import clean_html, summarize

@@ -14,7 +14,8 @@ import pytest
 
 from feeds import pipeline
 from feeds.config import load_config
-from feeds.pipeline import CACHE_FILE, RunResult, regenerate
+from feeds.pipeline import CACHE_FILE, regenerate
+from feeds.runs import RunResult
 from tests.conftest import OLD_MTIME, Site
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -45,6 +46,7 @@ def uncached_twin(site: Site, tmp_path: Path, name: str) -> dict[str, bytes]:
     """Build a copy of the site (content and remembered ids, nothing cached) from scratch."""
     (tmp_path / "twins" / name).mkdir(parents=True)
     twin = Site(tmp_path / "twins" / name)
+    shutil.copy(site.config_path, twin.config_path)
     shutil.rmtree(twin.root / "content")
     shutil.copytree(site.root / "content", twin.root / "content")
     (twin.root / ".feeds").mkdir()
@@ -159,3 +161,91 @@ def test_a_post_changed_within_the_same_second_is_noticed(site: Site) -> None:
     os.utime(path, ns=(now_ns, now_ns))
     build(site)
     assert b"BBBB" in (site.public / "feed.json").read_bytes()
+
+
+def test_a_run_with_nothing_changed_only_lists_the_folder(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the same inputs as the last published run and its files untouched, a run
+    lists the content folder and stops: it reports what the last run reported."""
+    rng = random.Random(6)
+    for n in range(12):
+        write_post(site, rng, n)
+    site.write("broken.md", "---\ntitle: [unclosed\n---\n\nBody.\n")
+    first = regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    loads = counting(monkeypatch, pipeline, "load_content")
+    resolves = counting(monkeypatch, pipeline, "resolve")
+    again = regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    assert (loads, resolves, again.written) == ([], [], ())
+    assert again.unchanged == tuple(sorted((*first.written, *first.unchanged)))
+    assert (again.exit_code, again.problems, again.posts, again.files) == (
+        1,
+        first.problems,
+        first.posts,
+        first.files,
+    )
+    assert again.skipped[0].path == "broken.md"
+
+
+def _edit(site: Site) -> None:
+    write_post(site, random.Random(1), 3, title="Post three, retitled")
+
+
+def _rewrite_within_the_tick(site: Site) -> None:
+    # Written just before the last run listed it, then rewritten with the same size and
+    # the same time (a coarse clock): only the bytes tell.
+    path = site.root / "content/0/post-004.md"
+    stat = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"Post 4", b"Post X"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def _due_post(site: Site) -> None:
+    site.post("soon.md", "Soon", date="2024-06-01T12:30:00Z")
+
+
+def _corrupt_state(site: Site) -> None:
+    (site.root / ".feeds/state.json").write_text("{not json")
+
+
+CHANGES: dict[str, Callable[[Site], object]] = {
+    "a post edited": _edit,
+    "a post added": lambda site: write_post(site, random.Random(2), 30),
+    "a post deleted": lambda site: (site.root / "content/1/post-005.md").unlink(),
+    "a post rewritten within the clock tick": _rewrite_within_the_tick,
+    "an output touched": lambda site: os.utime(site.public / "rss.xml", (1, 1)),
+    "an output deleted": lambda site: (site.public / "tags/sea/atom.xml").unlink(),
+    "the config changed": lambda site: site.configure("feeds: {limit: 5}\n"),
+    "the state damaged": _corrupt_state,
+    "a future post fallen due": _due_post,
+}
+
+
+@pytest.mark.parametrize("change", CHANGES)
+def test_the_shortcut_is_never_taken_when_something_changed(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Each kind of change makes a full run, which gives the bytes of an uncached build."""
+    rng = random.Random(7)
+    for n in range(12):
+        write_post(site, rng, n)
+    if change == "a future post fallen due":
+        CHANGES[change](site)
+        build(site)
+        build(site)
+        later = datetime(2024, 6, 1, 13, 0, tzinfo=UTC)
+        resolves = counting(monkeypatch, pipeline, "resolve")
+        result = regenerate(load_config(site.config_path), later, lock_wait=1)
+        assert resolves == ["resolve"] and result.posts == 13
+        return
+    if change == "a post rewritten within the clock tick":
+        path = site.root / "content/0/post-004.md"
+        os.utime(path)  # now: the runs below list it less than a clock tick later
+    build(site)
+    build(site)
+    CHANGES[change](site)
+    resolves = counting(monkeypatch, pipeline, "resolve")
+    build(site)
+    assert resolves == ["resolve"]
+    if change != "the state damaged":  # the twin copies the state: ids would differ
+        assert site.outputs() == uncached_twin(site, tmp_path, "twin")

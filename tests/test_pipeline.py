@@ -14,12 +14,13 @@ from feeds.config import load_config
 from feeds.exceptions import LockError
 from feeds.pipeline import regenerate
 from feeds.publish import run_lock
+from feeds.runs import RunResult
 from tests.conftest import Site
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 
-def build(site: Site, now: datetime = NOW) -> pipeline.RunResult:
+def build(site: Site, now: datetime = NOW) -> RunResult:
     return regenerate(load_config(site.config_path), now, lock_wait=1)
 
 

@@ -1,30 +1,19 @@
-"""Post readers, one per format, keyed by file suffix; and the byte decoding they share.
+"""Post readers, one per format (``feeds.content.readers.READERS``, keyed by file
+suffix); and the byte decoding they share, here.
 
 Every reader is pure: ``read(text, path, tz) -> Source``, raising ContentError with the
 file and line for anything it cannot read. Call ``decode`` on the file's bytes first.
+This package's own module stays light: listing the folder (``discover``) must not load
+the HTML and Markdown libraries the readers need.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
-from feeds.content import html, markdown, text
 from feeds.exceptions import ContentError
-from feeds.model import Problem, Source
-
-Reader = Callable[[str, str, ZoneInfo], Source]
-
-#: the reader for each post suffix (lowercase, with the dot)
-READERS: dict[str, Reader] = {
-    ".md": markdown.read,
-    ".markdown": markdown.read,
-    ".txt": text.read,
-    ".html": html.read,
-    ".htm": html.read,
-}
+from feeds.model import Problem
 
 # Bytes that never occur in text: C0 controls other than tab, LF, FF, CR and ESC, and DEL.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])

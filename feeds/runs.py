@@ -1,0 +1,269 @@
+"""What a run did, and how the next one knows that nothing has changed since.
+
+A published run leaves a record in ``state_dir``: a digest of its inputs (the code,
+the config, the state it wrote, and every post file's path, size and time), the
+size and time of every file it published, and what it reported. A run that finds
+the same inputs, every published file untouched and no future post fallen due has
+nothing to do: it reports the record and stops, without reading a post or loading
+the libraries that make and check feeds (this module imports none of them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from feeds.config import Config
+from feeds.content.discover import FoundFile, discover
+from feeds.exceptions import PublishError
+from feeds.model import Problem
+from feeds.publish import STATE_FILE, run_lock
+
+#: called as work advances: (stage, done, total)
+Progress = Callable[[str, int, int], None]
+
+#: the record of the last published run, in state_dir
+LAST_RUN_FILE = "last-run.json"
+RECORD_VERSION = 1
+
+#: a file changed less than this before it was read may change again unseen within
+#: the same clock tick: its digest is checked next time
+SETTLE_NS = 2_000_000_000
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one regeneration did; the CLI and the server's /healthz report it."""
+
+    started: datetime
+    seconds: float
+    #: post files found in the content folder
+    files: int
+    #: posts in the feeds' pool (not drafts, not future, not skipped)
+    posts: int
+    drafts: int
+    #: publication times of future posts still held back, earliest first
+    future: tuple[datetime, ...]
+    #: problems with the content: errors (skipped files) and warnings
+    problems: tuple[Problem, ...]
+    #: problems found validating the built feeds
+    feed_problems: tuple[Problem, ...]
+    #: feeds in the site (one per spec and format)
+    feeds: int
+    published: bool
+    written: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    #: feeds made and validated this run (the others were unchanged and kept)
+    built: int = 0
+
+    @property
+    def skipped(self) -> tuple[Problem, ...]:
+        return tuple(p for p in self.problems if p.level == "error")
+
+    @property
+    def exit_code(self) -> int:
+        """SPEC §1: 0 clean, 1 published but posts were skipped, 3 nothing published."""
+        if not self.published:
+            return 3
+        return 1 if self.skipped else 0
+
+
+#: the libraries whose version shapes the output
+SHAPING_LIBRARIES = ("feedgen", "cmarkgfm", "nh3", "lxml", "anyascii")
+
+
+@cache
+def code_fingerprint() -> str:
+    """Identifies this code and the libraries that shape the output: a cache made by
+    other code is never used.
+
+    A library is identified by its installed files' path, size and time, which change
+    with every install, without importing it (or importlib.metadata, slower still).
+    """
+    digest = hashlib.sha256()
+    package = Path(__file__).parent
+    for path in sorted(package.rglob("*.py")):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    for name in SHAPING_LIBRARIES:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec else None
+        if origin is None:
+            digest.update(f"{name}=missing".encode())
+            continue
+        for entry in sorted(os.scandir(Path(origin).parent), key=lambda e: e.name):
+            if entry.is_file():
+                st = entry.stat()
+                digest.update(f"{name}/{entry.name}={st.st_size}:{st.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LastRun:
+    """What the last published run read, what it left on disk, and what it reported."""
+
+    #: sha256 of everything the run's output depends on: code, config, the state it
+    #: wrote, and every post file's path, size and modification time
+    inputs: str
+    #: when the run listed the post files (ns since the epoch): a file modified shortly
+    #: before may have changed again within the same clock tick, unseen
+    listed_ns: int
+    #: every published file → (size, mtime_ns) once published
+    outputs: Mapping[str, tuple[int, int]]
+    files: int
+    posts: int
+    drafts: int
+    #: publication times of future posts held back, earliest first
+    future: tuple[datetime, ...]
+    problems: tuple[Problem, ...]
+    feeds: int
+
+
+def dump_last_run(run: LastRun) -> bytes:
+    doc = {
+        "version": RECORD_VERSION,
+        "inputs": run.inputs,
+        "listed_ns": run.listed_ns,
+        "outputs": {path: list(stat) for path, stat in sorted(run.outputs.items())},
+        "files": run.files,
+        "posts": run.posts,
+        "drafts": run.drafts,
+        "future": [when.isoformat() for when in run.future],
+        "problems": [[p.level, p.code, p.message, p.path, p.line, p.col] for p in run.problems],
+        "feeds": run.feeds,
+    }
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def load_last_run(data: bytes) -> LastRun:
+    """Parse what dump_last_run wrote; ValueError for anything else."""
+    try:
+        doc = json.loads(data)
+        if doc["version"] != RECORD_VERSION:
+            raise ValueError("written by another version")
+        future = tuple(datetime.fromisoformat(when) for when in doc["future"])
+        if any(when.tzinfo is None for when in future):
+            raise ValueError("naive date")
+        return LastRun(
+            inputs=str(doc["inputs"]),
+            listed_ns=int(doc["listed_ns"]),
+            outputs={
+                str(path): (int(size), int(mtime)) for path, (size, mtime) in doc["outputs"].items()
+            },
+            files=int(doc["files"]),
+            posts=int(doc["posts"]),
+            drafts=int(doc["drafts"]),
+            future=future,
+            problems=tuple(Problem(*p) for p in doc["problems"]),
+            feeds=int(doc["feeds"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"unusable record of the last run: {e}") from e
+
+
+def _inputs(
+    config: Config, found: Sequence[FoundFile], listed: Sequence[Problem], state: bytes
+) -> str:
+    """A digest of everything a run's output depends on, but the clock (``now`` only
+    matters when a future post falls due) and the post files' bytes (their sizes and
+    times stand for them, once settled)."""
+    digest = hashlib.sha256(f"{code_fingerprint()}\x00{config!r}\x00".encode())
+    digest.update(hashlib.sha256(state).digest())
+    digest.update("".join(f"{f.path}\x00{f.size}\x00{f.mtime_ns}\n" for f in found).encode())
+    digest.update(repr(tuple(listed)).encode())
+    return digest.hexdigest()
+
+
+def record(
+    config: Config,
+    listing: tuple[Sequence[FoundFile], Sequence[Problem], int],
+    result: RunResult,
+    problems: Sequence[Problem],
+    published: Sequence[str],
+) -> LastRun:
+    """The record of a run that has just published: its inputs (the post files as
+    listed, and when), with the state it wrote."""
+    found, listed, listed_ns = listing
+    try:
+        state = (config.state_dir / STATE_FILE).read_bytes()
+    except OSError as e:
+        raise PublishError(f"cannot read back {config.state_dir / STATE_FILE}: {e}") from e
+    outputs = {}
+    for path in published:
+        with contextlib.suppress(OSError):  # not recorded: the next run is a full one
+            st = (config.output_dir / path).stat()
+            outputs[path] = (st.st_size, st.st_mtime_ns)
+    return LastRun(
+        inputs=_inputs(config, found, listed, state),
+        listed_ns=listed_ns,
+        outputs=outputs if len(outputs) == len(published) else {},
+        files=result.files,
+        posts=result.posts,
+        drafts=result.drafts,
+        future=result.future,
+        problems=tuple(problems),
+        feeds=result.feeds,
+    )
+
+
+def unchanged(
+    config: Config, found: Sequence[FoundFile], listed: Sequence[Problem], now: datetime
+) -> RunResult | None:
+    """The last published run's result when it still holds: same inputs, every file it
+    published untouched since, and no future post fallen due. None otherwise."""
+    try:
+        last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
+        state = (config.state_dir / STATE_FILE).read_bytes()
+    except (OSError, ValueError):
+        return None
+    if not last.outputs or (last.future and now >= last.future[0]):
+        return None
+    # A file modified shortly before the last run listed it may have changed since
+    # without its size or time showing it: then its bytes must be read again.
+    if any(f.mtime_ns >= last.listed_ns - SETTLE_NS for f in found):
+        return None
+    if _inputs(config, found, listed, state) != last.inputs:
+        return None
+    for path, stat in last.outputs.items():
+        try:
+            st = (config.output_dir / path).stat()
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime_ns) != stat:
+            return None
+    return RunResult(
+        started=now,
+        seconds=0.0,
+        files=last.files,
+        posts=last.posts,
+        drafts=last.drafts,
+        future=last.future,
+        problems=last.problems,
+        feed_problems=(),
+        feeds=last.feeds,
+        published=True,
+        unchanged=tuple(sorted(last.outputs)),
+    )
+
+
+def shortcut(config: Config, now: datetime, lock_wait: float) -> RunResult | None:
+    """The last run's result when it still holds (see ``unchanged``), else None: then a
+    full run (``pipeline.regenerate``) is needed. Takes the run lock while it looks.
+
+    Raises LockError when another run keeps the lock past ``lock_wait`` seconds.
+    """
+    started = time.monotonic()
+    with run_lock(config.state_dir, lock_wait):
+        found, listed = discover(config.content_dir, config.max_post_bytes)
+        same = unchanged(config, found, listed, now)
+    return replace(same, seconds=time.monotonic() - started) if same else None
