@@ -24,6 +24,9 @@ log = logging.getLogger("feeds")
 MAX_BODY = 64 * 1024
 #: a request whose head is not complete this long after it began is answered 408
 HEAD_TIMEOUT = 30.0
+#: bytes of an unfinished request head past which it is refused without waiting for its
+#: end: httptools keeps a header field whole in memory (and copies it per read) until it ends
+MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADERS
 
 _REASONS = {
     200: b"OK", 304: b"Not Modified", 400: b"Bad Request", 404: b"Not Found",
@@ -86,6 +89,9 @@ class FeedProtocol(asyncio.Protocol):
         self.url = b""
         self.headers: dict[bytes, bytes] = {}
         self.head_bytes = 0
+        #: bytes read since the request began, while its head is not complete
+        self.head_seen = 0
+        self.head_done = False
         self.body_bytes = 0
         self.refused = 0  # a status to answer instead of the request (414, 431)
 
@@ -118,12 +124,18 @@ class FeedProtocol(asyncio.Protocol):
             self.transport.resume_reading()
 
     def data_received(self, data: bytes) -> None:
+        if self.began is not None and not self.head_done:
+            self.head_seen += len(data)
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._finish(*plain_answer(400, "upgrades are not supported"), keep_alive=False)
+            return
         except httptools.HttpParserError:
             self._finish(*plain_answer(400, "bad request"), keep_alive=False)
+            return
+        if self.began is not None and not self.head_done and self.head_seen > MAX_HEAD:
+            self._refuse(self.refused or 431)
 
     # -- parser callbacks ------------------------------------------------------------
 
@@ -147,6 +159,9 @@ class FeedProtocol(asyncio.Protocol):
             old = self.headers.get(key)
             self.headers[key] = value if old is None else old + b", " + value
 
+    def on_headers_complete(self) -> None:
+        self.head_done = True
+
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         if self.body_bytes > MAX_BODY:
@@ -155,9 +170,7 @@ class FeedProtocol(asyncio.Protocol):
     def on_message_complete(self) -> None:
         keep_alive = bool(self.parser.should_keep_alive())
         if self.refused:
-            status = self.refused
-            text = "request line too long" if status == 414 else "request headers too large"
-            self._finish(*plain_answer(status, text), keep_alive=False)
+            self._refuse(self.refused)
             return
         method = self.parser.get_method().decode("latin-1")
         try:
@@ -177,6 +190,11 @@ class FeedProtocol(asyncio.Protocol):
         self._finish(status, headers, body, keep_alive=keep_alive)
 
     # -- answering -----------------------------------------------------------------
+
+    def _refuse(self, status: int) -> None:
+        """Answer 414 or 431 and close: the rest of the request is never read."""
+        text = "request line too long" if status == 414 else "request headers too large"
+        self._finish(*plain_answer(status, text), keep_alive=False)
 
     def _finish(self, status: int, headers: Any, body: bytes, *, keep_alive: bool) -> None:
         if self.transport is None or self.transport.is_closing():

@@ -6,11 +6,12 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from feeds.exceptions import LockError, PublishError
 from feeds.model import Problem
@@ -18,6 +19,8 @@ from feeds.state import State, dump_state, load_state
 
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
+#: a temporary file of ``_stage`` (mkstemp adds eight characters)
+_LEFTOVER = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,20 @@ def run_lock(state_dir: Path, wait: float) -> Iterator[None]:
 def write_atomic(path: Path, data: bytes) -> bool:
     """Replace ``path`` with ``data`` atomically; return False (and touch nothing) when the
     file already holds exactly these bytes, so its mtime and ETag stay."""
+    tmp = _stage(path, data)
+    if tmp is None:
+        return False
+    _commit(tmp, path)
+    _fsync_dir(path.parent)
+    return True
+
+
+def _stage(path: Path, data: bytes) -> Path | None:
+    """Write ``data`` in full (fsynced) to a temporary file beside ``path`` and return it;
+    None when ``path`` already holds exactly these bytes."""
     try:
         if path.read_bytes() == data:
-            return False
+            return None
     except (FileNotFoundError, NotADirectoryError):
         pass  # nothing there yet; making the folder below reports a real obstacle
     except IsADirectoryError as e:
@@ -82,12 +96,18 @@ def write_atomic(path: Path, data: bytes) -> bool:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise PublishError(f"cannot write {path}: {e.strerror}") from e
+    return tmp
+
+
+def _commit(tmp: Path, path: Path) -> None:
+    try:
         tmp.replace(path)
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise PublishError(f"cannot write {path}: {e.strerror}") from e
-    _fsync_dir(path.parent)
-    return True
 
 
 def publish_files(
@@ -97,11 +117,38 @@ def publish_files(
     keep: Iterable[str] = (),
 ) -> Published:
     """Write every changed file under ``output_dir``, then remove files that the last run
-    published and this one neither makes nor ``keep``s (only ours: others stay)."""
-    written: list[str] = []
+    published and this one neither makes nor ``keep``s (only ours: others stay).
+
+    All or nothing as far as the disk decides: every changed file is first written in
+    full beside its target, and only then are they renamed into place, so a full disk or
+    an unwritable folder replaces no file. Temporary files of a killed run are removed.
+    """
+    previous = [rel for rel in previous if _inside(rel)]  # the state is not trusted
+    _remove_leftovers(output_dir, {*files, *previous})
+    staged: list[tuple[str, Path]] = []
     unchanged: list[str] = []
-    for rel in sorted(files):
-        (written if write_atomic(output_dir / rel, files[rel]) else unchanged).append(rel)
+    try:
+        for rel in sorted(files):
+            tmp = _stage(output_dir / rel, files[rel])
+            if tmp is None:
+                unchanged.append(rel)
+            else:
+                staged.append((rel, tmp))
+    except PublishError:
+        for _, tmp in staged:
+            tmp.unlink(missing_ok=True)
+            _remove_empty_parents(tmp.parent, output_dir)
+        raise
+    written: list[str] = []
+    try:
+        for rel, tmp in staged:
+            _commit(tmp, output_dir / rel)
+            written.append(rel)
+    finally:
+        for _, tmp in staged[len(written) + 1 :]:
+            tmp.unlink(missing_ok=True)
+    for folder in sorted({(output_dir / rel).parent for rel in written}):
+        _fsync_dir(folder)
     removed: list[str] = []
     for rel in sorted(set(previous) - set(files) - set(keep)):
         target = output_dir / rel
@@ -110,6 +157,30 @@ def publish_files(
             removed.append(rel)
         _remove_empty_parents(target.parent, output_dir)
     return Published(tuple(written), tuple(unchanged), tuple(removed))
+
+
+def _inside(rel: str) -> bool:
+    """True for a plain relative path that stays inside the folder it is joined to."""
+    path = PurePosixPath(rel)
+    return bool(rel) and not path.is_absolute() and ".." not in path.parts
+
+
+def _remove_leftovers(output_dir: Path, names: Iterable[str]) -> None:
+    """Remove what a killed run's ``_stage`` left beside our files (under the lock, no
+    other run is writing them): ``.<name>.<random>.tmp``, never anything else."""
+    by_folder: dict[Path, set[str]] = {}
+    for rel in names:
+        target = output_dir / rel
+        by_folder.setdefault(target.parent, set()).add(target.name)
+    for folder, own in by_folder.items():
+        try:
+            entries = list(folder.glob(".*.tmp"))
+        except OSError:
+            continue
+        for entry in entries:
+            if _LEFTOVER.fullmatch(entry.name) and entry.name[1:].rsplit(".", 2)[0] in own:
+                with contextlib.suppress(OSError):
+                    entry.unlink()
 
 
 def read_state(state_dir: Path) -> tuple[State, list[Problem]]:

@@ -112,12 +112,16 @@ def load_folder(
     """Every file under ``folder`` (hidden files excepted) as a Resource keyed by URL path.
 
     Files whose bytes did not change keep their previous Resource, so validators stay.
+    A link that leads out of the folder is not served.
     """
     previous = previous or {}
     resources: dict[str, Resource] = {}
+    root = folder.resolve()
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
         if any(part.startswith(".") for part in rel.split("/")) or not path.is_file():
+            continue
+        if not path.resolve().is_relative_to(root):
             continue
         try:
             data = path.read_bytes()
