@@ -161,7 +161,11 @@ def test_archive_links_and_marker_must_be_the_ones_built(fmt: str) -> None:
     links = {rel: f"https://example.org/{folder}{fmt}.xml" for rel, folder in folders.items()}
     assert validate_feed(case.data, case.url, links=links) == ()
 
-    swapped = {**links, "prev-archive": links["next-archive"], "next-archive": links["prev-archive"]}
+    swapped = {
+        **links,
+        "prev-archive": links["next-archive"],
+        "next-archive": links["prev-archive"],
+    }
     found = validate_feed(case.data, case.url, links=swapped)
     assert [(p.code, p.level) for p in found] == [("history-mismatch", "error")] * 2
     assert "prev-archive" in found[0].message
