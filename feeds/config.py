@@ -41,6 +41,7 @@ class FeedsConfig:
     full_content: bool = True
     per_tag: bool = True
     per_author: bool = True
+    #: RFC 5005 archive pages hold the site's posts older than the main feed's
     archives: bool = False
     stylesheet: bool = False
 
@@ -289,9 +290,14 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
     for key in ("websub", "podcast"):
         if key in data:
             raise r.error(key, f"'{key}' is not supported by this version of feeds yet")
-    for key in ("archives", "stylesheet"):
-        if f.get(key):
-            raise r.error(f"feeds.{key}", f"'feeds.{key}' is not supported by this version yet")
+    if f.get("stylesheet"):
+        raise r.error("feeds.stylesheet", "'feeds.stylesheet' is not supported by this version yet")
+    if feeds.archives and not {"rss", "atom"} & set(feeds.formats):
+        raise r.error(
+            "feeds.archives",
+            "'feeds.archives' needs rss or atom in 'feeds.formats' (pages are RSS "
+            "and Atom documents)",
+        )
 
     folder = path.parent
     return Config(

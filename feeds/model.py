@@ -104,6 +104,34 @@ class Post:
 
 FeedKind = Literal["site", "tag", "author"]
 
+#: namespace of RFC 5005's ``fh:archive`` marker
+FH_NS = "http://purl.org/syndication/history/1.0"
+
+
+@dataclass(frozen=True)
+class History:
+    """A feed document's place in its RFC 5005 archive chain; links name output folders."""
+
+    #: archive page number, 1 the oldest; None for the main feed
+    page: int | None
+    #: folder of the main feed: the ``current`` link of archive pages
+    current: str
+    #: folder of the next older archive page: the ``prev-archive`` link
+    prev: str | None = None
+    #: folder of the next newer archive page: the ``next-archive`` link
+    next: str | None = None
+    #: a complete archive page, whose bytes never change: marked ``fh:archive``
+    complete: bool = False
+
+    def links(self) -> dict[str, str]:
+        """RFC 5005 link relation → folder, for the links this document carries."""
+        found = {} if self.page is None else {"current": self.current}
+        if self.prev is not None:
+            found["prev-archive"] = self.prev
+        if self.next is not None:
+            found["next-archive"] = self.next
+        return found
+
 
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
@@ -123,6 +151,8 @@ class FeedSpec:
     posts: tuple[Post, ...]
     #: the author of the feed when entries lack one (site default author)
     author: Author
+    #: RFC 5005 links, when the site has archives (``feeds.archives``)
+    history: History | None = None
 
     def path(self, fmt: str) -> str:
         """Output path of this feed's file in format ``fmt``, relative to output_dir."""
@@ -131,6 +161,15 @@ class FeedSpec:
     def url(self, fmt: str) -> str:
         """Absolute URL this feed's file in format ``fmt`` is served from (its self link)."""
         return f"{self.base_url}{self.path(fmt)}"
+
+    def history_links(self, fmt: str) -> dict[str, str]:
+        """RFC 5005 link relation → absolute URL of the linked document in format ``fmt``."""
+        if self.history is None:
+            return {}
+        return {
+            rel: f"{self.base_url}{folder}{FEED_FILES[fmt]}"
+            for rel, folder in self.history.links().items()
+        }
 
 
 #: file name of each format, relative to the feed's folder

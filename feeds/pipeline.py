@@ -25,8 +25,8 @@ from feeds.content.discover import FoundFile, discover
 from feeds.content.readers import READERS
 from feeds.cores import core_count, on_every_core
 from feeds.exceptions import ContentError, PublishError
-from feeds.model import FeedSpec, Post, Problem, Source
-from feeds.plan import plan_feeds
+from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
+from feeds.plan import Archives, page_folder, plan_archives, plan_feeds
 from feeds.publish import (
     Published,
     publish_files,
@@ -46,7 +46,7 @@ from feeds.runs import (
     unchanged,
 )
 from feeds.site import Loaded, Resolved, permalink, render, resolve
-from feeds.state import Output, State
+from feeds.state import Output, Sealed, State
 from feeds.validate import EntryMemo, validate_feed
 from feeds.writers import WRITERS, WriteOptions
 from feeds.writers.pages import index_html, opml
@@ -56,6 +56,8 @@ CACHE_FILE = "cache.json"
 PARALLEL_FROM = 12
 #: post files read by one worker at a time: fewer are not worth a process
 READ_SHARE = 250
+#: the formats archive pages are written in (RFC 5005 links are RSS and Atom links)
+ARCHIVE_FORMATS = ("rss", "atom")
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -88,6 +90,15 @@ class Built:
     fingerprints: dict[str, str]
     problems: list[Problem]
     rendered: dict[str, tuple[str, str]]
+    #: the site feed's complete archive pages; files made this run are not in them yet
+    sealed: tuple[Sealed, ...] = ()
+    #: output paths of every complete archive page's files (kept or made)
+    archived: frozenset[str] = frozenset()
+
+    @property
+    def feed_paths(self) -> set[str]:
+        """Every feed file of this run, made or kept."""
+        return {*self.fingerprints, *self.archived}
 
 
 def load_content(
@@ -207,17 +218,31 @@ def build_feeds(
     """
     planned = plan_feeds(resolved.posts, config)
     options = WriteOptions(full_content=config.feeds.full_content)
-    fingerprints: dict[str, str] = {}
+    archives = None
+    if config.feeds.archives:
+        archives = plan_archives(planned[0], resolved.posts, state.archives, config.feeds.limit)
+        planned = (archives.main, *planned[1:])
+    # Feeds that are made again when their inputs change; complete archive pages are not.
+    live = [(spec, fmt) for spec in planned for fmt in config.feeds.formats]
+    sealed: tuple[Sealed, ...] = ()
+    archived: set[str] = set()
     todo: list[tuple[FeedSpec, str]] = []
-    for spec in planned:
-        for fmt in config.feeds.formats:
-            path = spec.path(fmt)
-            fingerprints[path] = fingerprint(spec, fmt, digests, options)
-            if not _kept(config.output_dir / path, state.outputs.get(path), fingerprints[path]):
-                todo.append((spec, fmt))
+    problems: list[Problem] = []
+    if archives is not None:
+        kinds = archive_formats(config)
+        live += [(archives.pages[-1], fmt) for fmt in kinds]
+        sealed, remade, problems = _check_sealed(config.output_dir, archives, kinds)
+        archived = {spec.path(fmt) for spec in archives.pages[:-1] for fmt in kinds}
+        todo += remade
+    fingerprints: dict[str, str] = {}
+    for spec, fmt in live:
+        path = spec.path(fmt)
+        fingerprints[path] = fingerprint(spec, fmt, digests, options)
+        if not _kept(config.output_dir / path, state.outputs.get(path), fingerprints[path]):
+            todo.append((spec, fmt))
 
     keys: dict[str, str] = {}
-    for spec in planned:
+    for spec in {spec.folder: spec for spec, _ in (*live, *todo)}.values():
         for post in spec.posts:
             if post.path not in keys:
                 keys[post.path] = _render_key(post, digests[post.path], config)
@@ -236,21 +261,23 @@ def build_feeds(
         progress("building", sum(len(share) for share in shares[:n]), len(todo))
 
     files: dict[str, bytes] = {}
-    problems: list[Problem] = []
     rendered: dict[str, tuple[str, str]] = {}
     for made in on_every_core(_make, pieces, done):
         files.update(made.files)
         problems += made.problems
         rendered.update(made.rendered)
-    # Kept feeds' posts keep their HTML in the cache, for when a neighbour changes.
-    for key in keys.values():
+    # Kept feeds' posts keep their HTML in the cache, for when a neighbour changes; the
+    # posts of complete archive pages do not (those pages are not made again).
+    live_keys = {keys[post.path] for spec, _ in live for post in spec.posts}
+    rendered = {key: html for key, html in rendered.items() if key in live_keys}
+    for key in live_keys:
         if key not in rendered and key in old_rendered:
             rendered[key] = old_rendered[key]
     site = config.site
     formats = config.feeds.formats
     files["index.html"] = index_html(site.title, site.description, site.base_url, planned, formats)
     files["feeds.opml"] = opml(site.title, site.base_url, planned, formats)
-    return Built(planned, files, fingerprints, problems, rendered)
+    return Built(planned, files, fingerprints, problems, rendered, sealed, frozenset(archived))
 
 
 def _render_key(post: Post, digest: str, config: Config) -> str:
@@ -307,9 +334,86 @@ def _make(making: _Making) -> _Made:
         path = spec.path(fmt)
         files[path] = data
         problems += validate_feed(
-            data, spec.url(fmt), fmt=fmt, expected=whole.posts, path=path, now=making.now, memo=memo
+            data,
+            spec.url(fmt),
+            fmt=fmt,
+            expected=whole.posts,
+            path=path,
+            now=making.now,
+            memo=memo,
+            links=spec.history_links(fmt) if spec.history else None,
         )
     return _Made(files, problems, rendered)
+
+
+def archive_formats(config: Config) -> list[str]:
+    """The formats of the site's archive pages: those of its feeds that RFC 5005 fits."""
+    return [fmt for fmt in config.feeds.formats if fmt in ARCHIVE_FORMATS]
+
+
+def _check_sealed(
+    output_dir: Path, archives: Archives, formats: Sequence[str]
+) -> tuple[tuple[Sealed, ...], list[tuple[FeedSpec, str]], list[Problem]]:
+    """Which files of complete archive pages are intact on disk (kept, never made again)
+    and which must be made: those of pages sealed this run, and any changed or removed
+    since it was written (with a warning: readers may hold the bytes it had)."""
+    records: list[Sealed] = []
+    remade: list[tuple[FeedSpec, str]] = []
+    problems: list[Problem] = []
+    for spec, page in zip(archives.pages[:-1], archives.sealed, strict=True):
+        files: dict[str, Output] = {}
+        for fmt in formats:
+            record = page.files.get(fmt)
+            found = _intact(output_dir / spec.path(fmt), record) if record else None
+            if found is not None:
+                files[fmt] = found
+                continue
+            remade.append((spec, fmt))
+            if record is not None:
+                problems.append(
+                    Problem(
+                        "warning",
+                        "archive-remade",
+                        "this complete archive page was changed or removed on disk: made "
+                        "again from the posts it holds, its bytes may differ from readers' copies",
+                        spec.path(fmt),
+                    )
+                )
+        records.append(replace(page, files=files))
+    return tuple(records), remade, problems
+
+
+def _intact(file: Path, record: Output) -> Output | None:
+    """The record of ``file`` when it still holds the bytes it was written with (its size
+    and time unchanged, or else its digest), else None."""
+    try:
+        st = file.stat()
+        if (st.st_size, st.st_mtime_ns) == (record.size, record.mtime_ns):
+            return record
+        if st.st_size == record.size and hashlib.sha256(file.read_bytes()).hexdigest() == (
+            record.fingerprint
+        ):
+            return Output(record.fingerprint, st.st_size, st.st_mtime_ns)
+    except OSError:
+        pass
+    return None
+
+
+def _seal(output_dir: Path, sealed: Sequence[Sealed], files: Mapping[str, bytes],
+          formats: Sequence[str]) -> tuple[Sealed, ...]:  # fmt: skip
+    """The complete pages' records with the files written this run added: their digest,
+    size and time on disk."""
+    records = []
+    for page in sealed:
+        found = dict(page.files)
+        for fmt in formats:
+            path = f"{page_folder(page.page)}{FEED_FILES[fmt]}"
+            if fmt not in found and path in files:
+                st = (output_dir / path).stat()
+                digest = hashlib.sha256(files[path]).hexdigest()
+                found[fmt] = Output(digest, st.st_size, st.st_mtime_ns)
+        records.append(replace(page, files=found))
+    return tuple(records)
 
 
 def _kept(file: Path, output: Output | None, wanted: str) -> bool:
@@ -375,11 +479,11 @@ def regenerate(
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress)
         problems = (*state_problems, *loading.problems, *resolved.problems)
-        feed_count = len(built.fingerprints)
+        feed_paths = built.feed_paths
 
         def result(published: bool, done: Published | None = None, extra: Sequence[Problem] = ()
                    ) -> RunResult:  # fmt: skip
-            kept = tuple(sorted(set(built.fingerprints) - set(built.files)))
+            kept = tuple(sorted(feed_paths - set(built.files)))
             return RunResult(
                 started=now,
                 seconds=time.monotonic() - started,
@@ -389,22 +493,29 @@ def regenerate(
                 future=resolved.future,
                 problems=problems,
                 feed_problems=(*built.problems, *extra),
-                feeds=feed_count,
+                feeds=len(feed_paths),
                 published=published,
                 written=done.written if done else (),
                 unchanged=tuple(sorted((*done.unchanged, *kept))) if done else (),
                 removed=done.removed if done else (),
-                built=len(set(built.files) & set(built.fingerprints)),
+                built=len(set(built.files) & feed_paths),
             )
 
         if any(p.level == "error" for p in built.problems):
             return result(False)
         try:
-            keep = set(built.fingerprints) - set(built.files)
+            keep = feed_paths - set(built.files)
             done = publish_files(config.output_dir, built.files, state.published, keep)
             outputs = _outputs(config.output_dir, built.fingerprints)
-            published = tuple(sorted({*built.files, *built.fingerprints}))
+            published = tuple(sorted({*built.files, *feed_paths}))
             new_state = replace(resolved.state, published=published, outputs=outputs)
+            if config.feeds.archives:
+                kinds = archive_formats(config)
+                sealed = _seal(config.output_dir, built.sealed, built.files, kinds)
+                new_state = replace(new_state, archives=sealed)
+            else:
+                # Kept while archives are off: turned on again, pages hold what they held.
+                new_state = replace(new_state, archives=state.archives)
             if new_state != state:
                 write_state(config.state_dir, new_state)
             new_caches = Caches(loading.cached, built.rendered)

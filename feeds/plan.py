@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from feeds.config import Config
-from feeds.model import Author, FeedSpec, Post
+from feeds.model import Author, FeedSpec, History, Post
 from feeds.slugs import slugify
+from feeds.state import Sealed
+
+#: the folder of the site feed's archive pages
+ARCHIVE_FOLDER = "archive/"
 
 
 def plan_feeds(posts: Sequence[Post], config: Config) -> tuple[FeedSpec, ...]:
@@ -73,3 +78,73 @@ def _groups(
         for key in keys(post):
             names.setdefault(slugify(key), key)
     return [(slug, names[slug], held[slug]) for slug in sorted(held)]
+
+
+def page_folder(page: int) -> str:
+    """Output folder of archive page ``page`` (1 is the oldest): a URL that never moves."""
+    return f"{ARCHIVE_FOLDER}{page}/"
+
+
+@dataclass(frozen=True)
+class Archives:
+    """The site feed with RFC 5005 archives: the main feed and every archive page."""
+
+    #: the site feed: the newest posts that no complete page holds, ``prev-archive`` linked
+    main: FeedSpec
+    #: archive pages, oldest (page 1) first; every one but the last is complete
+    pages: tuple[FeedSpec, ...]
+    #: every complete page: the ones sealed before, then those sealed now (with no files)
+    sealed: tuple[Sealed, ...]
+
+
+def plan_archives(site: FeedSpec, posts: Sequence[Post], sealed: Sequence[Sealed],
+                  size: int) -> Archives:  # fmt: skip
+    """Split the site's ``posts`` (newest first) into the main feed and archive pages.
+
+    A complete page holds the posts it was sealed with, whatever happened to them since
+    (the pipeline keeps its file; they are listed here for when it must be made again),
+    and is marked ``fh:archive``. Every other post is in the main feed (the newest
+    ``size``) or else, oldest first, fills pages of ``size`` after the last complete one;
+    a page that fills up is sealed. The last page is the open one: it takes posts as they
+    leave the main feed, may be empty, and exists whenever a page does, so that the
+    ``next-archive`` link a complete page was written with always leads somewhere; its
+    posts change, so it is not marked ``fh:archive`` until it is complete.
+    """
+    taken = {ident for page in sealed for ident in page.ids}
+    free = [post for post in posts if post.id not in taken]
+    older = free[size:][::-1]
+    chunks = [older[i : i + size] for i in range(0, len(older), size)]
+    filled = [chunk for chunk in chunks if len(chunk) == size]
+    open_page = older[len(filled) * size :]
+    sealed_now = (
+        *sealed,
+        *(Sealed(len(sealed) + n, tuple(p.id for p in reversed(chunk)))
+          for n, chunk in enumerate(filled, 1)),
+    )  # fmt: skip
+    if not sealed_now and not open_page:
+        return Archives(site, (), ())
+    by_id = {post.id: post for post in posts}
+    held = [[by_id[i] for i in page.ids if i in by_id] for page in sealed_now]
+    held.append(open_page[::-1])
+    last = len(held)
+    pages = tuple(
+        replace(
+            site,
+            folder=page_folder(n),
+            posts=tuple(page_posts),
+            history=History(
+                page=n,
+                current=site.folder,
+                prev=page_folder(n - 1) if n > 1 else None,
+                next=page_folder(n + 1) if n < last else None,
+                complete=n < last,
+            ),
+        )
+        for n, page_posts in enumerate(held, 1)
+    )
+    main = replace(
+        site,
+        posts=tuple(free[:size]),
+        history=History(page=None, current=site.folder, prev=page_folder(last)),
+    )
+    return Archives(main, pages, sealed_now)

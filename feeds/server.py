@@ -12,6 +12,7 @@ import functools
 import gzip
 import hashlib
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,6 +42,12 @@ FEED_TYPES: dict[str, str] = {
 }
 #: bodies smaller than this are not worth compressing
 GZIP_MIN_BYTES = 256
+#: Cache-Control of a complete RFC 5005 archive page: its bytes never change
+COMPLETE_ARCHIVE_CACHE = "public, max-age=31536000, immutable"
+#: how a complete archive page announces itself in its head: the fh:archive marker
+_FH_ARCHIVE = re.compile(rb"<fh:archive\s*/>|<fh:archive>\s*</fh:archive>")
+#: where the head of an RSS or Atom document ends
+_FIRST_ENTRY = re.compile(rb"<(?:item|entry)[\s>]")
 MAX_REQUEST_LINE = 8 * 1024
 MAX_HEADERS = 16 * 1024
 ALLOW = b"GET, HEAD"
@@ -75,16 +82,18 @@ class Resource:
 def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> Resource:
     """Precompute everything a response needs for a file's bytes."""
     digest = hashlib.sha256(data).hexdigest()[:32]
-    kind = FEED_TYPES.get(name.rsplit("/", 1)[-1]) or CONTENT_TYPES.get(
-        PurePosixPath(name).suffix, "application/octet-stream"
-    )
+    feed_type = FEED_TYPES.get(name.rsplit("/", 1)[-1])
+    kind = feed_type or CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
+    cache_control = f"max-age={max_age}"
+    if feed_type is not None and complete_archive(data):
+        cache_control = COMPLETE_ARCHIVE_CACHE
     modified = modified.replace(microsecond=0)
     last_modified = format_datetime(modified, usegmt=True).encode()
 
     def representation(body: bytes, etag: str, extra: Headers) -> Representation:
         common = (
             (b"etag", etag.encode()),
-            (b"cache-control", f"max-age={max_age}".encode()),
+            (b"cache-control", cache_control.encode()),
             (b"vary", b"Accept-Encoding"),
             (b"last-modified", last_modified),
         )
@@ -104,6 +113,13 @@ def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> R
             gz = ((b"content-encoding", b"gzip"),)
             compressed = representation(packed, f'"{digest}-gz"', gz)
     return Resource(representation(data, f'"{digest}"', ()), compressed, modified)
+
+
+def complete_archive(data: bytes) -> bool:
+    """True for an RSS or Atom document marked ``fh:archive`` in its head: a complete
+    archive page, which feeds never changes (RFC 5005 archives are stable)."""
+    end = _FIRST_ENTRY.search(data)
+    return _FH_ARCHIVE.search(data, 0, end.start() if end else len(data)) is not None
 
 
 def load_folder(

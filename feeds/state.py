@@ -36,6 +36,19 @@ class Output:
 
 
 @dataclass(frozen=True, slots=True)
+class Sealed:
+    """A complete archive page of the site feed: written once, then never made again
+    while its files are intact."""
+
+    #: the page number, counted from the oldest page (1)
+    page: int
+    #: ids of the posts it holds, newest first, as when it was sealed
+    ids: tuple[str, ...]
+    #: format → the file as written: fingerprint is the sha256 of its bytes
+    files: Mapping[str, Output] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class State:
     #: content path → what is remembered of it
     posts: Mapping[str, Remembered] = field(default_factory=dict)
@@ -43,6 +56,8 @@ class State:
     published: tuple[str, ...] = ()
     #: feed file → what it was made from, so an unchanged feed is not made again
     outputs: Mapping[str, Output] = field(default_factory=dict)
+    #: the site feed's complete archive pages, page 1 first
+    archives: tuple[Sealed, ...] = ()
 
 
 def dump_state(state: State) -> bytes:
@@ -55,7 +70,12 @@ def dump_state(state: State) -> bytes:
     outputs = {
         path: [o.fingerprint, o.size, o.mtime_ns] for path, o in sorted(state.outputs.items())
     }
-    sections = {
+    sections: dict[str, str] = {}
+    if state.archives:
+        # Absent when empty, so sites without archives keep their state's bytes.
+        pages = ",\n".join(f" {_json(_dump_sealed(sealed))}" for sealed in state.archives)
+        sections["archives"] = f"[\n{pages}\n]"
+    sections |= {
         "outputs": _one_per_line(outputs),
         "posts": _one_per_line(posts),
         "published": _one_per_line(sorted(state.published)),
@@ -63,6 +83,31 @@ def dump_state(state: State) -> bytes:
     }
     body = ",\n".join(f"{_json(key)}: {value}" for key, value in sections.items())
     return f"{{\n{body}\n}}\n".encode()
+
+
+def _dump_sealed(sealed: Sealed) -> dict[str, object]:
+    files = {fmt: [o.fingerprint, o.size, o.mtime_ns] for fmt, o in sorted(sealed.files.items())}
+    return {"files": files, "ids": list(sealed.ids), "page": sealed.page}
+
+
+def _load_sealed(raw: object, page: int) -> Sealed:
+    """One archive page's record; ValueError unless it is what _dump_sealed wrote for
+    page ``page``."""
+    if not isinstance(raw, dict) or raw.get("page") != page:
+        raise ValueError(f"bad record for archive page {page}")
+    ids, files = raw.get("ids"), raw.get("files")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise ValueError(f"bad ids for archive page {page}")
+    if not isinstance(files, dict):
+        raise ValueError(f"bad files for archive page {page}")
+    try:
+        outputs = {
+            str(fmt): Output(str(fp), int(size), int(mtime))
+            for fmt, (fp, size, mtime) in files.items()
+        }
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"bad files for archive page {page}: {e}") from e
+    return Sealed(page, tuple(ids), outputs)
 
 
 def _json(value: object) -> str:
@@ -115,4 +160,8 @@ def load_state(data: bytes) -> State:
         }
     except (TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"bad outputs: {e}") from e
-    return State(posts, tuple(published), outputs)
+    archives_raw = doc.get("archives", [])
+    if not isinstance(archives_raw, list):
+        raise ValueError("bad archives list")
+    archives = tuple(_load_sealed(raw, n) for n, raw in enumerate(archives_raw, 1))
+    return State(posts, tuple(published), outputs, archives)

@@ -29,6 +29,10 @@ Every check works on the bytes it is given, in three layers (SPEC §5):
    the feed is served from, canonical namespace URIs, required elements and
    fields, and the W3C validator's warnings worth meeting (duplicate Atom
    ``updated``, relative URLs and scripts in content, implausible dates).
+   RFC 5005 archived feeds: ``current``, ``prev-archive`` and ``next-archive``
+   links at most once each, never to the document itself, and an ``fh:archive``
+   page with a ``current`` link and a link along the chain; when the links the
+   feed was built with are given, exactly those.
 
 Problem codes; the level of a code never varies:
 
@@ -80,6 +84,13 @@ duplicate-updated         warning  two Atom entries share one ``updated``
 undeclared-html           warning  HTML markup in an Atom text construct of type text
 relative-url              warning  a relative href/src/srcset inside content HTML
 security-risk             warning  script, iframe, event handlers or javascript: URLs in content
+duplicate-link            error    two feed-level RFC 5005 links (current, prev-archive…) of one rel
+archive-link              error    an RFC 5005 link that leads back to the document itself
+archive-conflict          error    marked both ``fh:archive`` and ``fh:complete``
+archive-without-current   warning  an ``fh:archive`` document without a ``current`` link
+archive-incomplete        warning  an ``fh:archive`` document with no prev- or next-archive link
+history-rel-in-entry      warning  an RFC 5005 link inside an item or entry, where it means nothing
+history-mismatch          error    RFC 5005 links or ``fh:archive`` differ from what was built
 ========================  =======  ==============================================
 """
 
@@ -91,7 +102,7 @@ import itertools
 import json
 import re
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, cast
@@ -104,7 +115,7 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 from lxml import etree
 
-from feeds.model import Level, Post, Problem
+from feeds.model import FH_NS, Level, Post, Problem
 
 __all__ = ["FORMATS", "EntryMemo", "detect_format", "format_problem", "validate_feed"]
 
@@ -131,6 +142,7 @@ CANONICAL_NAMESPACES: Final[dict[str, str]] = {
     "content": "http://purl.org/rss/1.0/modules/content/",
     "dc": "http://purl.org/dc/elements/1.1/",
     "dcterms": "http://purl.org/dc/terms/",
+    "fh": FH_NS,
     "itunes": "http://www.itunes.com/dtds/podcast-1.0.dtd",
     "media": "http://search.yahoo.com/mrss/",
     "slash": "http://purl.org/rss/1.0/modules/slash/",
@@ -178,6 +190,7 @@ def validate_feed(
     path: str | None = None,
     now: datetime | None = None,
     memo: EntryMemo | None = None,
+    links: Mapping[str, str] | None = None,
 ) -> tuple[Problem, ...]:
     """Validate one feed document and return every problem found, in the order found.
 
@@ -191,7 +204,10 @@ def validate_feed(
     than a day after it implausible; without it only dates before 1990 are.
     ``memo`` keeps feedparser's reading of entries for the next call: pass one
     memo to every call of a run (its feeds share entries); without it each
-    call starts afresh. The problems are the same either way.
+    call starts afresh. The problems are the same either way. ``links``, when
+    given for an RSS or Atom feed, are the RFC 5005 links it was built with
+    (rel → URL): the feed must carry exactly these, and be marked
+    ``fh:archive`` exactly when it has a ``next-archive`` link (a complete page).
 
     The feed is valid when no problem has level ``"error"``. Never raises
     for any bytes; raises ValueError only for an ``fmt`` not in :data:`FORMATS`.
@@ -210,7 +226,7 @@ def validate_feed(
     elif is_json or fmt == "json":
         _validate_json(data, url, expected, sink, memo)
     else:
-        _validate_xml(data, url, fmt, expected, sink, memo)
+        _validate_xml(data, url, fmt, expected, sink, memo, links)
     return tuple(sink.problems)
 
 
@@ -719,6 +735,7 @@ def _validate_xml(
     expected: Sequence[Post] | None,
     sink: _Sink,
     memo: EntryMemo,
+    links: Mapping[str, str] | None = None,
 ) -> None:
     """Layers 1 to 3 for an XML document."""
     parser = etree.XMLParser(
@@ -757,8 +774,13 @@ def _validate_xml(
     html_checker = _HtmlChecker(sink, memo.scans)
     if found == "rss":
         _check_rss(root, elements, url, sink, html_checker)
+        head = root.find("channel")
     else:
         _check_atom(root, elements, url, sink, html_checker)
+        head = root if etree.QName(root).namespace == ATOM_NS else None
+    if head is not None:
+        link_tag = _ATOM_LINK if found == "rss" else f"{_A}link"
+        _check_history(head, elements, link_tag, url, links, sink)
     if expected is not None:
         seen = _seen_from_feedparser(entries, feed_authors, found)
         _compare_entries(expected, seen, _HTML_SUMMARY, sink)
@@ -1196,6 +1218,88 @@ def _check_self_links(
     href, line = links[0]
     if url is not None and href != url:
         sink.error("self-mismatch", f"self link {_show(href)} is not {url}", line)
+
+
+# -- RFC 5005 archived feeds ------------------------------------------------
+
+#: RFC 5005's link relations for archived feeds
+HISTORY_RELS: Final = ("current", "prev-archive", "next-archive")
+_FH_ARCHIVE: Final = f"{{{FH_NS}}}archive"
+_FH_COMPLETE: Final = f"{{{FH_NS}}}complete"
+
+
+def _check_history(
+    head: etree._Element,
+    entries: Sequence[etree._Element],
+    link_tag: str,
+    url: str | None,
+    expected: Mapping[str, str] | None,
+    sink: _Sink,
+) -> None:
+    """RFC 5005 in the feed's head (Atom <feed> or RSS <channel>): each archive link once,
+    none to the document itself, an fh:archive page findable from and linking onward."""
+    where = f"<{_local(head.tag)}>"
+    found: dict[str, tuple[str, int | None]] = {}
+    for link in head.findall(link_tag):
+        rel = link.get("rel", "")
+        if rel not in HISTORY_RELS:
+            continue
+        href, line = _resolved(link, link.get("href", "")), _line(link)
+        if rel in found:
+            sink.error("duplicate-link", f'{where} has more than one rel="{rel}" link', line)
+            continue
+        found[rel] = (href, line)
+        if url is not None and href == url:
+            sink.error("archive-link", f'rel="{rel}" link {_show(href)} is this document', line)
+    marks = head.findall(_FH_ARCHIVE)
+    for extra in marks[1:]:
+        sink.error("duplicate-element", f"{where} has more than one fh:archive", _line(extra))
+    complete = head.find(_FH_COMPLETE)
+    if marks and complete is not None:
+        sink.error(
+            "archive-conflict",
+            "marked fh:archive and fh:complete: a document is an archive page or a whole feed",
+            _line(complete),
+        )
+    elif marks:
+        if "current" not in found:
+            sink.warning(
+                "archive-without-current",
+                'fh:archive page without a rel="current" link to the feed it belongs to',
+                _line(marks[0]),
+            )
+        if "prev-archive" not in found and "next-archive" not in found:
+            sink.warning(
+                "archive-incomplete",
+                "fh:archive page with neither a prev-archive nor a next-archive link",
+                _line(marks[0]),
+            )
+    for number, entry in enumerate(entries, 1):
+        for link in entry.findall(link_tag):
+            if link.get("rel") in HISTORY_RELS:
+                sink.warning(
+                    "history-rel-in-entry",
+                    f'entry {number} has a rel="{link.get("rel")}" link; it belongs to the feed',
+                    _line(link),
+                )
+    if expected is None:
+        return
+    for rel in HISTORY_RELS:
+        want, (got, line) = expected.get(rel), found.get(rel, (None, _line(head)))
+        if want != got:
+            sink.error(
+                "history-mismatch",
+                f'rel="{rel}" link is {_show(got)}, built as {_show(want)}',
+                line,
+            )
+    if bool(marks) != ("next-archive" in expected):
+        sink.error(
+            "history-mismatch",
+            "marked fh:archive but built as a page that may change"
+            if marks
+            else "a complete archive page not marked fh:archive",
+            _line(head),
+        )
 
 
 # -- RSS 2.0 ---------------------------------------------------------------

@@ -63,6 +63,9 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "  author: {name: A, phone: 1}\n", 4, "site.author.phone"),
         (MINIMAL + "content_dir: 3\n", 4, "'content_dir' must be text"),
         (MINIMAL + "websub:\n  hub: https://hub.example.org/\n", 4, "not supported"),
+        (MINIMAL + "feeds:\n  stylesheet: true\n", 5, "not supported"),
+        (MINIMAL + "feeds:\n  archives: yes please\n", 5, "'feeds.archives' must be true or"),
+        (MINIMAL + "feeds:\n  formats: [json]\n  archives: true\n", 6, "needs rss or atom"),
         (MINIMAL + "site: again\n", 4, "duplicate key"),
         ("site: [\n", 2, "invalid YAML"),
         ("- a\n- b\n", 1, "mapping"),
@@ -101,3 +104,9 @@ def test_cron_and_string_author(tmp_path: Path) -> None:
 )
 def test_parse_interval(text: str, seconds: int | None) -> None:
     assert parse_interval(text) == seconds
+
+
+def test_archives_are_off_unless_asked_for(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).feeds.archives is False
+    config = load_config(write(tmp_path, MINIMAL + "feeds:\n  archives: true\n"))
+    assert config.feeds.archives is True

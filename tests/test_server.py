@@ -186,3 +186,23 @@ def test_load_folder_keeps_validators_of_unchanged_files(tmp_path: Path) -> None
     assert (
         load_folder(tmp_path, 900, first)["rss.xml"].identity.etag != first["rss.xml"].identity.etag
     )
+
+
+def test_complete_archive_pages_may_be_cached_for_a_year() -> None:
+    head = b'<feed xmlns:fh="http://purl.org/syndication/history/1.0"><link rel="current"/>'
+    complete = head + b"<fh:archive/><entry><title>x</title></entry></feed>"
+    still_open = head + b"<entry><title>x <fh:archive/> in text</title></entry></feed>"
+    modified = datetime(2024, 1, 1, tzinfo=UTC)
+    controls = {
+        name: dict(make_resource(name, data, modified, 900).identity.ok)[b"cache-control"]
+        for name, data in (
+            ("archive/1/atom.xml", complete),
+            ("archive/2/atom.xml", still_open),
+            ("notes/page.xml", complete),  # not a feed file: its suffix's type and max-age
+        )
+    }
+    assert controls == {
+        "archive/1/atom.xml": b"public, max-age=31536000, immutable",
+        "archive/2/atom.xml": b"max-age=900",
+        "notes/page.xml": b"max-age=900",
+    }

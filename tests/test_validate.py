@@ -148,8 +148,38 @@ def test_every_documented_code_is_exercised_with_its_level() -> None:
     seen = {(e.code, e.level) for c in CASES for e in c.expects}
     # The two comparison codes need posts; they have their own tests below.
     seen |= {("entry-count", "error"), ("entry-mismatch", "error"), ("reader-mangled", "warning")}
+    # So does the comparison with the RFC 5005 links a feed was built with.
+    seen |= {("history-mismatch", "error")}
     assert {(code, level) for code, level in codes.items()} <= seen
     assert {code for code, _ in seen} <= set(codes), "every code a test expects is documented"
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_archive_links_and_marker_must_be_the_ones_built(fmt: str) -> None:
+    case = next(c for c in CASES if c.name == f"{fmt}-archive-valid.xml")
+    folders = {"current": "", "prev-archive": "archive/1/", "next-archive": "archive/3/"}
+    links = {rel: f"https://example.org/{folder}{fmt}.xml" for rel, folder in folders.items()}
+    assert validate_feed(case.data, case.url, links=links) == ()
+
+    swapped = {
+        **links,
+        "prev-archive": links["next-archive"],
+        "next-archive": links["prev-archive"],
+    }
+    found = validate_feed(case.data, case.url, links=swapped)
+    assert [(p.code, p.level) for p in found] == [("history-mismatch", "error")] * 2
+    assert "prev-archive" in found[0].message
+
+    # Built as the open page (no next-archive yet): then it must not claim to be complete.
+    still_open = {rel: url for rel, url in links.items() if rel != "next-archive"}
+    found = validate_feed(case.data, case.url, links=still_open)
+    assert [p.code for p in found] == ["history-mismatch"] * 2
+    assert "marked fh:archive" in found[1].message
+
+    # The main feed carries no current link and no marker.
+    main = {"prev-archive": links["next-archive"]}
+    found = validate_feed(case.data, case.url, links=main)
+    assert {p.code for p in found} == {"history-mismatch"} and len(found) == 4
 
 
 def test_no_file_is_read_through_an_external_entity() -> None:

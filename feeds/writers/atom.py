@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds.model import Author, Enclosure, FeedSpec, Post
+from feeds.writers._history import HistoryExtension
 from feeds.writers._shared import (
     GENERATOR,
     absolute,
@@ -50,7 +51,8 @@ def write_atom(spec: FeedSpec, options: WriteOptions) -> bytes:
     """The feed as Atom 1.0: UTF-8 bytes with an XML declaration, entries in ``spec.posts``
     order, the same bytes for the same input (no clock is read)."""
     fg = FeedGenerator()
-    fg.register_extension("feeds", BaseExtension, _EntryExtra, atom=True, rss=False)
+    fg.register_extension("feeds", HistoryExtension, _EntryExtra, atom=True, rss=False)
+    fg.feeds.set(spec, "atom")
     if any(post.image for post in spec.posts):
         fg.load_extension("media", atom=True, rss=False)
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
+from feedgen.ext.base import BaseEntryExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
 from feeds.model import FeedSpec, Post
+from feeds.writers._history import HistoryExtension
 from feeds.writers._shared import (
     GENERATOR,
     absolute,
@@ -50,7 +51,8 @@ def write_rss(spec: FeedSpec, options: WriteOptions) -> bytes:
     order, the same bytes for the same input (no clock is read)."""
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
-    fg.register_extension("feeds", BaseExtension, _ItemExtra, atom=False, rss=True)
+    fg.register_extension("feeds", HistoryExtension, _ItemExtra, atom=False, rss=True)
+    fg.feeds.set(spec, "rss")
     if any(post.image for post in spec.posts):
         fg.load_extension("media", atom=False, rss=True)
 
