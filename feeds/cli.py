@@ -20,9 +20,15 @@ from feeds import __version__
 from feeds.config import Config, load_config
 from feeds.exceptions import FeedsError
 from feeds.model import Problem
-from feeds.pipeline import Progress, RunResult, build_feeds, load_content, regenerate
+from feeds.pipeline import (
+    Progress,
+    RunResult,
+    build_feeds,
+    load_content,
+    regenerate,
+    resolve_posts,
+)
 from feeds.publish import read_state
-from feeds.site import resolve
 from feeds.slugs import slugify
 from feeds.validate import format_problem, validate_feed
 
@@ -251,7 +257,7 @@ def check(config_path: Path) -> None:
         state, state_problems = read_state(config.state_dir)
         loading = load_content(config)
         now = datetime.now(UTC)
-        resolved = resolve(loading.loaded, loading.present, state, config.site, now)
+        resolved = resolve_posts(config, loading, state, now)
         digests = {item.source.path: item.digest for item in loading.loaded}
         # Without the state's outputs every feed is made and validated, in memory only.
         fresh = replace(state, outputs={})

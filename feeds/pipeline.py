@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import os
 import posixpath
+import stat
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -26,6 +28,7 @@ from feeds.content import READERS, decode
 from feeds.content.discover import FoundFile, discover
 from feeds.cores import core_count, on_every_core
 from feeds.exceptions import ContentError, PublishError
+from feeds.media import attach_enclosures
 from feeds.model import FeedSpec, Post, Problem, Source
 from feeds.plan import plan_feeds
 from feeds.publish import (
@@ -216,6 +219,27 @@ def parse_post(data: bytes, path: str, config: Config) -> Source:
     if warnings:
         source = replace(source, warnings=(*warnings, *source.warnings))
     return source
+
+
+def resolve_posts(config: Config, loading: Loading, state: State, now: datetime) -> Resolved:
+    """Every post's dates, id, slug and URL (:func:`feeds.site.resolve`), then its
+    enclosure made whole: a file on this site is looked up in ``output_dir``."""
+    resolved = resolve(loading.loaded, loading.present, state, config.site, now)
+    sources = {item.source.path: item.source for item in loading.loaded}
+    folder = config.output_dir
+
+    def size_of(rel: str) -> int | None:
+        try:
+            st = (folder / rel).stat()
+        except (OSError, ValueError):
+            return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    name = os.path.relpath(folder, config.path.parent)
+    attached = attach_enclosures(resolved.posts, sources, config.site, size_of, name)
+    return replace(
+        resolved, posts=attached.posts, problems=(*resolved.problems, *attached.problems)
+    )
 
 
 def fingerprint(spec: FeedSpec, fmt: str, digests: Mapping[str, str], options: object) -> str:
@@ -409,7 +433,7 @@ def regenerate(
         if not use_cache:
             state = replace(state, outputs={})
         loading = load_content(config, caches, progress)
-        resolved = resolve(loading.loaded, loading.present, state, config.site, now)
+        resolved = resolve_posts(config, loading, state, now)
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress)
         problems = (*state_problems, *loading.problems, *resolved.problems)

@@ -19,6 +19,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from feeds.media import MEDIA_TYPES
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -32,6 +34,8 @@ CONTENT_TYPES: dict[str, str] = {
     ".opml": "text/x-opml; charset=utf-8",
     ".xsl": "text/xsl; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
+    # Enclosures kept in the output folder: binary, so no charset.
+    **MEDIA_TYPES,
 }
 #: file names of the feeds, whose types are more precise than their suffix's
 FEED_TYPES: dict[str, str] = {

@@ -2,7 +2,8 @@
 
 ``<case>.json`` holds either the expected Source fields (``title``, ``date`` as an ISO
 string, ``authors`` as names or {name, email, url}, ``tags``, ``summary``, ``slug``,
-``draft``, ``id``, ``link``, ``image``, ``enclosure``, ``body`` or ``body_contains`` /
+``draft``, ``id``, ``link``, ``image``, ``enclosure`` (with the line of its url),
+``duration`` (seconds), ``body`` or ``body_contains`` /
 ``body_excludes``, ``body_format``, ``warnings`` as codes or {code, line}) or
 ``{"error": {"line": N, "contains": "..."}}``. Fields left out must have their empty
 value, so a case cannot pass by saying nothing. The site's zone is Europe/Madrid, so
@@ -40,6 +41,7 @@ EMPTY: dict[str, Any] = {
     "link": None,
     "image": None,
     "enclosure": None,
+    "duration": None,
     "warnings": [],
 }
 
@@ -78,6 +80,7 @@ def as_expected(source: Source, expected: dict[str, Any]) -> dict[str, Any]:
         "link": source.link,
         "image": source.image,
         "enclosure": enclosure.__dict__ if enclosure else None,
+        "duration": source.duration,
         "warnings": warnings,
     }
 
