@@ -42,7 +42,7 @@ from feeds.publish import (
 from feeds.site import Loaded, Resolved, permalink, render, resolve
 from feeds.state import Output, State
 from feeds.validate import EntryMemo, validate_feed
-from feeds.writers import WRITERS, WriteOptions
+from feeds.writers import STYLESHEET_FILE, WRITERS, WriteOptions, stylesheet
 from feeds.writers.pages import index_html, opml
 
 #: called as work advances: (stage, done, total)
@@ -272,7 +272,9 @@ def build_feeds(
     validates them.
     """
     planned = plan_feeds(resolved.posts, config)
-    options = WriteOptions(full_content=config.feeds.full_content)
+    options = WriteOptions(
+        full_content=config.feeds.full_content, stylesheet=config.feeds.stylesheet
+    )
     fingerprints: dict[str, str] = {}
     todo: list[tuple[FeedSpec, str]] = []
     for spec in planned:
@@ -316,6 +318,8 @@ def build_feeds(
     formats = config.feeds.formats
     files["index.html"] = index_html(site.title, site.description, site.base_url, planned, formats)
     files["feeds.opml"] = opml(site.title, site.base_url, planned, formats)
+    if config.feeds.stylesheet:
+        files[STYLESHEET_FILE] = stylesheet()
     return Built(planned, files, fingerprints, problems, rendered)
 
 

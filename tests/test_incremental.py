@@ -159,3 +159,40 @@ def test_a_post_changed_within_the_same_second_is_noticed(site: Site) -> None:
     os.utime(path, ns=(now_ns, now_ns))
     build(site)
     assert b"BBBB" in (site.public / "feed.json").read_bytes()
+
+
+def test_the_stylesheet_switch_remakes_every_feed_and_is_deterministic(
+    site: Site, tmp_path: Path
+) -> None:
+    rng = random.Random(9)
+    for n in range(6):
+        write_post(site, rng, n)
+    build(site)
+    plain = site.outputs()
+    site.configure("feeds:\n  stylesheet: true\n")
+    styled_run = build(site)
+    styled = site.outputs()
+    assert styled_run.built == styled_run.feeds, "every feed is made again"
+    assert "feed.xsl" in styled and "feed.xsl" not in plain
+    assert styled["tags/sea/atom.xml"].startswith(
+        b"<?xml version='1.0' encoding='UTF-8'?>\n"
+        b'<?xml-stylesheet type="text/xsl" href="../../feed.xsl"?>\n'
+    )
+    assert b"xml-stylesheet" not in styled["feed.json"]
+    assert build(site).built == 0 and site.outputs() == styled
+    assert uncached_twin_styled(site, tmp_path) == styled
+    site.configure("")
+    build(site)
+    assert site.outputs() == plain, "switched off: the stylesheet and its instructions go"
+
+
+def uncached_twin_styled(site: Site, tmp_path: Path) -> dict[str, bytes]:
+    (tmp_path / "twins" / "styled").mkdir(parents=True)
+    twin = Site(tmp_path / "twins" / "styled")
+    twin.configure("feeds:\n  stylesheet: true\n")
+    shutil.rmtree(twin.root / "content")
+    shutil.copytree(site.root / "content", twin.root / "content")
+    (twin.root / ".feeds").mkdir()
+    shutil.copy(site.root / ".feeds" / "state.json", twin.root / ".feeds" / "state.json")
+    build(twin, use_cache=False)
+    return twin.outputs()

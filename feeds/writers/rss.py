@@ -23,6 +23,7 @@ from feeds.writers._shared import (
     required,
     rfc3339,
     utc,
+    with_stylesheet,
 )
 
 if TYPE_CHECKING:
@@ -96,7 +97,8 @@ def write_rss(spec: FeedSpec, options: WriteOptions) -> bytes:
     for name in ("title", "category"):
         data = hex_refs(data, name)
     # Only the channel's description is plain text (it comes before every item's HTML one).
-    return hex_refs(data, "description", count=1)
+    data = hex_refs(data, "description", count=1)
+    return with_stylesheet(data, spec) if options.stylesheet else data
 
 
 def _add_item(fg: Any, spec: FeedSpec, post: Post, options: WriteOptions) -> None:
