@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from feeds.model import Author, Enclosure, Problem, Source
+from feeds.model import Author, EnclosureSource, Problem, Source
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,15 +98,18 @@ def _source_out(s: Source) -> list[Any]:
         s.id,
         s.link,
         s.image,
-        [s.enclosure.url, s.enclosure.length, s.enclosure.type] if s.enclosure else None,
+        [s.enclosure.url, s.enclosure.length, s.enclosure.type, s.enclosure.line]
+        if s.enclosure
+        else None,
         s.body_format,
         [[p.level, p.code, p.message, p.path, p.line, p.col] for p in s.warnings],
+        s.duration,
     ]
 
 
 def _source_in(v: list[Any]) -> Source:
     (path, title, date, updated, authors, summary, tags, slug, draft, ident, link, image,
-     enclosure, body_format, warnings) = v  # fmt: skip
+     enclosure, body_format, warnings, duration) = v  # fmt: skip
     if body_format not in ("markdown", "html", "text"):
         raise ValueError(f"bad body format {body_format!r}")
     return Source(
@@ -122,8 +125,9 @@ def _source_in(v: list[Any]) -> Source:
         id=ident,
         link=link,
         image=image,
-        enclosure=Enclosure(*enclosure) if enclosure else None,
+        enclosure=EnclosureSource(*enclosure) if enclosure else None,
         body="",
         body_format=body_format,
         warnings=tuple(Problem(*p) for p in warnings),
+        duration=duration,
     )

@@ -254,8 +254,7 @@ def check(config_path: Path) -> None:
 
     Example: feeds check -c site/config.yaml
     """
-    from feeds.pipeline import build_feeds, load_content
-    from feeds.site import resolve
+    from feeds.pipeline import build_feeds, load_content, resolve_posts
     from feeds.validate import format_problem
 
     config = _load(config_path)
@@ -263,7 +262,7 @@ def check(config_path: Path) -> None:
         state, state_problems = read_state(config.state_dir)
         loading = load_content(config)
         now = datetime.now(UTC)
-        resolved = resolve(loading.loaded, loading.present, state, config.site, now)
+        resolved = resolve_posts(config, loading, state, now)
         digests = {item.source.path: item.digest for item in loading.loaded}
         # Without the state's outputs every feed is made and validated, in memory only.
         fresh = replace(state, outputs={})

@@ -6,11 +6,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.exceptions import ConfigError
-from feeds.model import FEED_FILES, Author
+from feeds.model import FEED_FILES, Author, Podcast
+from feeds.podcast import split_category
 from feeds.yamlsafe import YamlError, load_mapping
 
 PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day", "section"})
@@ -43,6 +44,7 @@ class FeedsConfig:
     per_author: bool = True
     #: RFC 5005 archive pages hold the site's posts older than the main feed's
     archives: bool = False
+    #: an XSL stylesheet for RSS and Atom, so a browser shows a feed as a page
     stylesheet: bool = False
 
 
@@ -71,6 +73,8 @@ class Config:
     feeds: FeedsConfig
     schedule: ScheduleConfig
     server: ServerConfig
+    #: iTunes tags on the site's RSS feed, when ``podcast:`` is given
+    podcast: Podcast | None = None
     #: posts larger than this many bytes are skipped with a message
     max_post_bytes: int = 10 * 1024 * 1024
 
@@ -287,11 +291,10 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         port=r.integer(sv, "port", "server.port", 8080, 0, 65535),
     )
 
-    for key in ("websub", "podcast"):
-        if key in data:
-            raise r.error(key, f"'{key}' is not supported by this version of feeds yet")
-    if f.get("stylesheet"):
-        raise r.error("feeds.stylesheet", "'feeds.stylesheet' is not supported by this version yet")
+    podcast = _podcast(r, data, site)
+
+    if "websub" in data:
+        raise r.error("websub", "'websub' is not supported by this version of feeds yet")
     if feeds.archives and not {"rss", "atom"} & set(feeds.formats):
         raise r.error(
             "feeds.archives",
@@ -309,7 +312,46 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         feeds=feeds,
         schedule=ScheduleConfig(interval=interval, cron=cron),
         server=server,
+        podcast=podcast,
         max_post_bytes=r.integer(
             data, "max_post_bytes", "max_post_bytes", 10 * 1024 * 1024, 1, 2**40
         ),
+    )
+
+
+def _podcast(r: _Reader, data: dict[str, Any], site: SiteConfig) -> Podcast | None:
+    """The ``podcast:`` section: Apple category (``News > Tech News`` for a subcategory),
+    explicit, and cover art (a .jpg or .png, relative to site.base_url or absolute)."""
+    if data.get("podcast") is None:
+        if "podcast" in data:
+            raise r.error("podcast", "'podcast' must be a mapping {category, explicit, image}")
+        return None
+    p = r.section(data, "podcast", {"category", "explicit", "image"})
+    if "category" not in p:
+        raise r.error("podcast", "'podcast.category' is required (e.g. Technology)")
+    try:
+        category, subcategory = split_category(r.string(p, "category", "podcast.category", None))
+    except ValueError as e:
+        raise r.error("podcast.category", f"'podcast.category': {e}") from e
+    image = r.optional_string(p, "image", "podcast.image")
+    if image is not None:
+        image = urljoin(site.base_url, image.strip())
+        parts = urlsplit(image)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise r.error("podcast.image", "'podcast.image' must be an http(s) URL or a path")
+        if not parts.path.lower().endswith((".jpg", ".png")):
+            raise r.error(
+                "podcast.image", "'podcast.image' must end in .jpg or .png (podcast apps need it)"
+            )
+    if not site.author.email:
+        raise r.error(
+            "podcast",
+            "'podcast' needs an owner e-mail for podcast directories: set site.author.email",
+        )
+    return Podcast(
+        category=category,
+        subcategory=subcategory,
+        explicit=r.boolean(p, "explicit", "podcast.explicit", False),
+        image=image,
+        owner=site.author,
     )

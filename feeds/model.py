@@ -50,6 +50,34 @@ class Enclosure:
 
 
 @dataclass(frozen=True, slots=True)
+class EnclosureSource:
+    """An enclosure as a post gives it: for a file on this site, length and type may be
+    left out, to be read from the file."""
+
+    #: as written: absolute, or relative to the post's page
+    url: str
+    #: size in bytes, when given
+    length: int | None
+    #: MIME type, when given
+    type: str | None
+    #: the line of ``enclosure`` in the post file, for errors found later
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Podcast:
+    """What the iTunes tags of the site's RSS feed say about the show."""
+
+    category: str
+    subcategory: str | None
+    explicit: bool
+    #: absolute URL of the cover art (``.jpg`` or ``.png``)
+    image: str | None
+    #: who podcast directories contact: a name and an e-mail address
+    owner: Author
+
+
+@dataclass(frozen=True, slots=True)
 class Source:
     """What a reader got out of one file: the post's own say, before the site fills the gaps."""
 
@@ -70,12 +98,14 @@ class Source:
     #: canonical URL elsewhere
     link: str | None
     image: str | None
-    enclosure: Enclosure | None
+    enclosure: EnclosureSource | None
     #: the body, in ``body_format``: Markdown source, HTML, or already-paragraphed HTML for text
     body: str
     body_format: BodyFormat
     #: non-fatal findings while reading (e.g. Windows-1252 fallback, title made from file name)
     warnings: tuple[Problem, ...] = ()
+    #: length of the episode (``duration``), in seconds
+    duration: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +129,10 @@ class Post:
     content: str
     tags: tuple[str, ...]
     image: str | None = None
+    #: with an absolute URL, and length and type read from the file when it is on this site
     enclosure: Enclosure | None = None
+    #: length of the episode, in seconds
+    duration: int | None = None
 
 
 FeedKind = Literal["site", "tag", "author"]
@@ -153,6 +186,8 @@ class FeedSpec:
     author: Author
     #: RFC 5005 links, when the site has archives (``feeds.archives``)
     history: History | None = None
+    #: iTunes tags for this feed (the site feed, when ``podcast:`` is configured)
+    podcast: Podcast | None = None
 
     def path(self, fmt: str) -> str:
         """Output path of this feed's file in format ``fmt``, relative to output_dir."""

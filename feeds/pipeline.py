@@ -11,7 +11,9 @@ caches gives the same bytes as one without.
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
+import stat
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +27,7 @@ from feeds.content.discover import FoundFile, discover
 from feeds.content.readers import READERS
 from feeds.cores import core_count, on_every_core
 from feeds.exceptions import ContentError, PublishError
+from feeds.media import attach_enclosures
 from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
 from feeds.plan import Archives, page_folder, plan_archives, plan_feeds
 from feeds.publish import (
@@ -48,7 +51,7 @@ from feeds.runs import (
 from feeds.site import Loaded, Resolved, permalink, render, resolve
 from feeds.state import Output, Sealed, State
 from feeds.validate import EntryMemo, validate_feed
-from feeds.writers import WRITERS, WriteOptions
+from feeds.writers import STYLESHEET_FILE, WRITERS, WriteOptions, stylesheet
 from feeds.writers.pages import index_html, opml
 
 CACHE_FILE = "cache.json"
@@ -187,6 +190,36 @@ def parse_post(data: bytes, path: str, config: Config) -> Source:
     return source
 
 
+def resolve_posts(
+    config: Config,
+    loading: Loading,
+    state: State,
+    now: datetime,
+    looked_up: set[str] | None = None,
+) -> Resolved:
+    """Every post's dates, id, slug and URL (:func:`feeds.site.resolve`), then its
+    enclosure made whole: a file on this site is looked up in ``output_dir`` (and its
+    path added to ``looked_up``, found or not)."""
+    resolved = resolve(loading.loaded, loading.present, state, config.site, now)
+    sources = {item.source.path: item.source for item in loading.loaded}
+    folder = config.output_dir
+
+    def size_of(rel: str) -> int | None:
+        if looked_up is not None:
+            looked_up.add(rel)
+        try:
+            st = (folder / rel).stat()
+        except (OSError, ValueError):
+            return None
+        return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+    name = os.path.relpath(folder, config.path.parent)
+    attached = attach_enclosures(resolved.posts, sources, config.site, size_of, name)
+    return replace(
+        resolved, posts=attached.posts, problems=(*resolved.problems, *attached.problems)
+    )
+
+
 def fingerprint(spec: FeedSpec, fmt: str, digests: Mapping[str, str], options: object) -> str:
     """Everything a feed file is made from, hashed: same fingerprint, same bytes."""
     head = replace(spec, posts=())
@@ -217,7 +250,9 @@ def build_feeds(
     validates them.
     """
     planned = plan_feeds(resolved.posts, config)
-    options = WriteOptions(full_content=config.feeds.full_content)
+    options = WriteOptions(
+        full_content=config.feeds.full_content, stylesheet=config.feeds.stylesheet
+    )
     archives = None
     if config.feeds.archives:
         archives = plan_archives(planned[0], resolved.posts, state.archives, config.feeds.limit)
@@ -277,6 +312,8 @@ def build_feeds(
     formats = config.feeds.formats
     files["index.html"] = index_html(site.title, site.description, site.base_url, planned, formats)
     files["feeds.opml"] = opml(site.title, site.base_url, planned, formats)
+    if config.feeds.stylesheet:
+        files[STYLESHEET_FILE] = stylesheet()
     return Built(planned, files, fingerprints, problems, rendered, sealed, frozenset(archived))
 
 
@@ -475,7 +512,8 @@ def regenerate(
         if not use_cache:
             state = replace(state, outputs={})
         loading = load_content(config, caches, progress, (found, listed))
-        resolved = resolve(loading.loaded, loading.present, state, config.site, now)
+        media: set[str] = set()
+        resolved = resolve_posts(config, loading, state, now, media)
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress)
         problems = (*state_problems, *loading.problems, *resolved.problems)
@@ -527,7 +565,7 @@ def regenerate(
             finished = result(True, done)
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)
-            last = record(config, (found, listed, listed_ns), finished, reported, published)
+            last = record(config, (found, listed, listed_ns), finished, reported, published, media)
             write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])

@@ -24,6 +24,8 @@ def plan_feeds(posts: Sequence[Post], config: Config) -> tuple[FeedSpec, ...]:
     def spec(kind: str, key: str, folder: str, title: str, description: str,
              author: Author, held: Iterable[Post]) -> FeedSpec:  # fmt: skip
         return FeedSpec(
+            # The podcast is the site's feed; tag and author feeds stay plain.
+            podcast=config.podcast if kind == "site" else None,
             kind=kind,  # type: ignore[arg-type]
             key=key,
             folder=folder,

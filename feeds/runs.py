@@ -16,7 +16,7 @@ import importlib.util
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -92,9 +92,11 @@ def code_fingerprint() -> str:
     """
     digest = hashlib.sha256()
     package = Path(__file__).parent
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode())
-        digest.update(path.read_bytes())
+    # The code, and the files shipped with it (the browser view's stylesheet).
+    for path in sorted(package.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
     for name in SHAPING_LIBRARIES:
         spec = importlib.util.find_spec(name)
         origin = spec.origin if spec else None
@@ -120,6 +122,9 @@ class LastRun:
     listed_ns: int
     #: every published file → (size, mtime_ns) once published
     outputs: Mapping[str, tuple[int, int]]
+    #: files in the output folder the run read (enclosures) → (size, mtime_ns), or
+    #: (-1, -1) for one that was missing
+    media: Mapping[str, tuple[int, int]]
     files: int
     posts: int
     drafts: int
@@ -135,6 +140,7 @@ def dump_last_run(run: LastRun) -> bytes:
         "inputs": run.inputs,
         "listed_ns": run.listed_ns,
         "outputs": {path: list(stat) for path, stat in sorted(run.outputs.items())},
+        "media": {path: list(stat) for path, stat in sorted(run.media.items())},
         "files": run.files,
         "posts": run.posts,
         "drafts": run.drafts,
@@ -159,6 +165,9 @@ def load_last_run(data: bytes) -> LastRun:
             listed_ns=int(doc["listed_ns"]),
             outputs={
                 str(path): (int(size), int(mtime)) for path, (size, mtime) in doc["outputs"].items()
+            },
+            media={
+                str(path): (int(size), int(mtime)) for path, (size, mtime) in doc["media"].items()
             },
             files=int(doc["files"]),
             posts=int(doc["posts"]),
@@ -190,9 +199,11 @@ def record(
     result: RunResult,
     problems: Sequence[Problem],
     published: Sequence[str],
+    media: Iterable[str] = (),
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
-    listed, and when), with the state it wrote."""
+    listed, and when, the ``media`` files in the output folder it looked at), with the
+    state it wrote."""
     found, listed, listed_ns = listing
     try:
         state = (config.state_dir / STATE_FILE).read_bytes()
@@ -207,6 +218,7 @@ def record(
         inputs=_inputs(config, found, listed, state),
         listed_ns=listed_ns,
         outputs=outputs if len(outputs) == len(published) else {},
+        media={path: _stat(config.output_dir / path) for path in sorted(media)},
         files=result.files,
         posts=result.posts,
         drafts=result.drafts,
@@ -234,12 +246,8 @@ def unchanged(
         return None
     if _inputs(config, found, listed, state) != last.inputs:
         return None
-    for path, stat in last.outputs.items():
-        try:
-            st = (config.output_dir / path).stat()
-        except OSError:
-            return None
-        if (st.st_size, st.st_mtime_ns) != stat:
+    for path, stat in (*last.outputs.items(), *last.media.items()):
+        if _stat(config.output_dir / path) != stat:
             return None
     return RunResult(
         started=now,
@@ -254,6 +262,15 @@ def unchanged(
         published=True,
         unchanged=tuple(sorted(last.outputs)),
     )
+
+
+def _stat(file: Path) -> tuple[int, int]:
+    """A file's size and modification time; (-1, -1) when there is none."""
+    try:
+        st = file.stat()
+    except (OSError, ValueError):
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
 
 
 def shortcut(config: Config, now: datetime, lock_wait: float) -> RunResult | None:

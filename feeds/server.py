@@ -20,6 +20,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from feeds.media import MEDIA_TYPES
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -33,6 +35,8 @@ CONTENT_TYPES: dict[str, str] = {
     ".opml": "text/x-opml; charset=utf-8",
     ".xsl": "text/xsl; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
+    # Enclosures kept in the output folder: binary, so no charset.
+    **MEDIA_TYPES,
 }
 #: file names of the feeds, whose types are more precise than their suffix's
 FEED_TYPES: dict[str, str] = {
@@ -77,6 +81,13 @@ class Resource:
     gzip: Representation | None
     #: the modification time, whole seconds, for If-Modified-Since
     modified: datetime
+    #: for a feed with an XSL stylesheet: the same bytes as ``application/xml`` (identity,
+    #: gzip), sent to browsers, which apply XSLT to XML types but show feed types as text
+    browser: tuple[Representation, Representation | None] | None = None
+
+
+#: the type a feed is sent to browsers with, when it names a stylesheet
+BROWSER_FEED_TYPE = "application/xml; charset=utf-8"
 
 
 def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> Resource:
@@ -89,12 +100,14 @@ def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> R
         cache_control = COMPLETE_ARCHIVE_CACHE
     modified = modified.replace(microsecond=0)
     last_modified = format_datetime(modified, usegmt=True).encode()
+    styled = _has_stylesheet(name, data)
+    vary = b"Accept-Encoding, Accept" if styled else b"Accept-Encoding"
 
-    def representation(body: bytes, etag: str, extra: Headers) -> Representation:
+    def representation(body: bytes, etag: str, kind: str, extra: Headers) -> Representation:
         common = (
             (b"etag", etag.encode()),
             (b"cache-control", cache_control.encode()),
-            (b"vary", b"Accept-Encoding"),
+            (b"vary", vary),
             (b"last-modified", last_modified),
         )
         ok = (
@@ -105,14 +118,30 @@ def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> R
         )
         return Representation(body, etag.encode(), ok, common)
 
-    compressed = None
+    packed = None
     if len(data) >= GZIP_MIN_BYTES:
         # mtime=0: the same bytes always compress to the same bytes (and the same ETag).
         packed = gzip.compress(data, compresslevel=9, mtime=0)
-        if len(packed) < len(data):
-            gz = ((b"content-encoding", b"gzip"),)
-            compressed = representation(packed, f'"{digest}-gz"', gz)
-    return Resource(representation(data, f'"{digest}"', ()), compressed, modified)
+        if len(packed) >= len(data):
+            packed = None
+
+    def pair(tag: str, kind: str) -> tuple[Representation, Representation | None]:
+        """The identity and gzip representations with this type; ``tag`` tells their
+        ETags from other types' (a strong ETag names one representation)."""
+        plain = representation(data, f'"{digest}{tag}"', kind, ())
+        if packed is None:
+            return plain, None
+        gz = ((b"content-encoding", b"gzip"),)
+        return plain, representation(packed, f'"{digest}{tag}-gz"', kind, gz)
+
+    identity, compressed = pair("", kind)
+    browser = pair("-x", BROWSER_FEED_TYPE) if styled else None
+    return Resource(identity, compressed, modified, browser)
+
+
+def _has_stylesheet(name: str, data: bytes) -> bool:
+    """True for a feed file whose prolog names an XSL stylesheet (feeds.stylesheet)."""
+    return name.rsplit("/", 1)[-1] in FEED_TYPES and b"<?xml-stylesheet" in data[:512]
 
 
 def complete_archive(data: bytes) -> bool:
@@ -228,9 +257,12 @@ class FeedApp:
     def _send(
         self, res: Resource, headers: Mapping[bytes, bytes], head: bool
     ) -> tuple[int, Headers, bytes]:
-        rep = res.identity
-        if res.gzip is not None and _accepts_gzip(headers.get(b"accept-encoding", b"")):
-            rep = res.gzip
+        identity, compressed = res.identity, res.gzip
+        if res.browser is not None and _wants_html(headers.get(b"accept", b"")):
+            identity, compressed = res.browser
+        rep = identity
+        if compressed is not None and _accepts_gzip(headers.get(b"accept-encoding", b"")):
+            rep = compressed
         if _not_modified(headers, rep.etag, res.modified):
             return 304, rep.not_modified, b""
         return 200, rep.ok, b"" if head else rep.body
@@ -264,6 +296,12 @@ def _etags(value: bytes) -> Iterable[bytes]:
 
 def _weak_equal(a: bytes, b: bytes) -> bool:
     return a.removeprefix(b"W/") == b.removeprefix(b"W/")
+
+
+@functools.lru_cache(maxsize=64)
+def _wants_html(value: bytes) -> bool:
+    """A browser opening a page: it asks for HTML, which no feed reader does."""
+    return b"text/html" in value.lower()
 
 
 @functools.lru_cache(maxsize=64)  # readers send a handful of distinct values

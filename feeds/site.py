@@ -118,7 +118,9 @@ def resolve(
             content="",
             tags=source.tags,
             image=source.image,
-            enclosure=source.enclosure,
+            # Made whole by feeds.media.attach_enclosures, which may read the site's file.
+            enclosure=None,
+            duration=source.duration,
         )
         if source.path in waiting:
             future.append(published)

@@ -91,6 +91,9 @@ archive-without-current   warning  an ``fh:archive`` document without a ``curren
 archive-incomplete        warning  an ``fh:archive`` document with no prev- or next-archive link
 history-rel-in-entry      warning  an RFC 5005 link inside an item or entry, where it means nothing
 history-mismatch          error    RFC 5005 links or ``fh:archive`` differ from what was built
+bad-itunes                error    an iTunes tag podcast apps refuse (explicit, duration, category)
+itunes-incomplete         warning  a podcast channel without itunes:category or itunes:explicit
+bad-stylesheet            error    an xml-stylesheet instruction without its type or href
 ========================  =======  ==============================================
 """
 
@@ -116,6 +119,7 @@ from feedparser.sanitizer import replace_doctype
 from lxml import etree
 
 from feeds.model import FH_NS, Level, Post, Problem
+from feeds.podcast import CATEGORIES
 
 __all__ = ["FORMATS", "EntryMemo", "detect_format", "format_problem", "validate_feed"]
 
@@ -135,6 +139,11 @@ _ATOM_LINK: Final = f"{_A}link"
 _DC_CREATOR: Final = "{http://purl.org/dc/elements/1.1/}creator"
 _DC_DATE: Final = "{http://purl.org/dc/elements/1.1/}date"
 _CONTENT_ENCODED: Final = "{http://purl.org/rss/1.0/modules/content/}encoded"
+_ITUNES_NS: Final = "http://www.itunes.com/dtds/podcast-1.0.dtd"
+#: Clark-notation prefix of iTunes element names
+_IT: Final = f"{{{_ITUNES_NS}}}"
+#: what the W3C validator and podcast apps accept as itunes:duration
+_DURATION_RE: Final = re.compile(r"\d+(?::[0-5]\d){0,2}")
 
 #: the namespace URI every reader expects behind a well-known prefix
 CANONICAL_NAMESPACES: Final[dict[str, str]] = {
@@ -768,6 +777,7 @@ def _validate_xml(
 
     if not _check_doctype(root, data, sink):
         return  # never hand entity declarations to a parser that expands them
+    _check_stylesheets(data, sink)
     _check_tree(root, sink)
     elements = _entry_elements(root, found)
     feed_authors, entries = _reparse(data, root, elements, found, memo, sink)
@@ -805,6 +815,33 @@ def _check_doctype(root: etree._Element, data: bytes, sink: _Sink) -> bool:
         return False
     sink.warning("doctype", "feeds need no DOCTYPE; readers ignore or refuse it", line)
     return True
+
+
+def _check_stylesheets(data: bytes, sink: _Sink) -> None:
+    """Each xml-stylesheet instruction before the root element (where browsers look for
+    one, to show a feed as a page) names its ``type`` and ``href``."""
+    if b"<?xml-stylesheet" not in data:
+        return
+    # The strict parse dropped instructions: read the prolog again, up to the root's start.
+    events = etree.iterparse(
+        io.BytesIO(data),
+        events=("pi", "start"),
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        huge_tree=False,
+    )
+    for event, node in events:
+        if event == "start":
+            return
+        pi = cast(etree._ProcessingInstruction, node)
+        if pi.target != "xml-stylesheet":
+            continue
+        for name in ("type", "href"):
+            if not (pi.get(name) or "").strip():
+                sink.error(
+                    "bad-stylesheet", f"an xml-stylesheet instruction without {name}", _line(pi)
+                )
 
 
 def _check_tree(root: etree._Element, sink: _Sink) -> None:
@@ -1379,11 +1416,21 @@ def _check_rss(
             _check_url(href, "atom:link href", _line(child), sink)
             if child.get("rel") == "self":
                 self_links.append((href, _line(child)))
+        elif tag.startswith(_IT):
+            _check_itunes_channel(child, sink)
         elif "}" not in tag and tag not in known:
             sink.warning(
                 "unknown-element", f"<{tag}> is not an RSS 2.0 channel element", _line(child)
             )
     _check_self_links(self_links, url, "<channel>", sink)
+    if any(child.tag.startswith(_IT) for child in _children(channel)):
+        for tag in ("category", "explicit"):
+            if channel.find(f"{_IT}{tag}") is None:
+                sink.warning(
+                    "itunes-incomplete",
+                    f"a podcast <channel> without itunes:{tag}: podcast directories ask for it",
+                    _line(channel),
+                )
 
     guids: dict[str, int | None] = {}
     for number, item in enumerate(items, 1):
@@ -1426,6 +1473,12 @@ def _check_rss_item(
             html_checker.check_text(_text(child), f"{label} <{name}>", line, relative=True)
         elif tag == _ATOM_LINK:
             _check_url(child.get("href", ""), f"{label} atom:link href", line, sink)
+        elif tag == f"{_IT}duration" and not _DURATION_RE.fullmatch(_text(child)):
+            sink.error(
+                "bad-itunes",
+                f"{label} itunes:duration {_show(_text(child))} is not seconds or H:MM:SS",
+                line,
+            )
         elif "}" not in tag and tag not in known:
             sink.warning("unknown-element", f"<{tag}> is not an RSS 2.0 item element", line)
     for plain, extension in (("author", _DC_CREATOR), ("pubDate", _DC_DATE)):
@@ -1436,6 +1489,32 @@ def _check_rss_item(
                 f"{label} has both <{plain}> and dc:{_local(extension)}",
                 _line(twin),
             )
+
+
+def _check_itunes_channel(element: etree._Element, sink: _Sink) -> None:
+    """The channel's iTunes tags that podcast apps (and the W3C validator) are strict about."""
+    name = _local(element.tag)
+    line = _line(element)
+    if name == "explicit" and _text(element) not in ("true", "false"):
+        sink.error(
+            "bad-itunes", f"itunes:explicit {_show(_text(element))} is not true or false", line
+        )
+    elif name == "category":
+        top = element.get("text")
+        if top not in CATEGORIES:
+            sink.error("bad-itunes", f"itunes:category {_show(top)} is not Apple's", line)
+            return
+        for sub in element.findall(f"{_IT}category"):
+            if sub.get("text") not in CATEGORIES[top]:
+                sink.error(
+                    "bad-itunes",
+                    f"itunes:category {_show(sub.get('text'))} is not one of {top!r}",
+                    _line(sub),
+                )
+    elif name == "image":
+        _check_url(element.get("href", ""), "itunes:image href", line, sink)
+    elif name == "owner" and element.find(f"{_IT}email") is None:
+        sink.error("missing-element", "itunes:owner has no itunes:email", line)
 
 
 def _check_rfc822(element: etree._Element, what: str, sink: _Sink) -> None:

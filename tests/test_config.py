@@ -11,6 +11,7 @@ from feeds.exceptions import ConfigError
 from feeds.model import Author
 
 MINIMAL = "site:\n  title: T\n  base_url: https://example.org/blog\n"
+PODCAST = MINIMAL + "  author: {name: Desk, email: desk@example.org}\npodcast:\n"
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -63,9 +64,19 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "  author: {name: A, phone: 1}\n", 4, "site.author.phone"),
         (MINIMAL + "content_dir: 3\n", 4, "'content_dir' must be text"),
         (MINIMAL + "websub:\n  hub: https://hub.example.org/\n", 4, "not supported"),
-        (MINIMAL + "feeds:\n  stylesheet: true\n", 5, "not supported"),
         (MINIMAL + "feeds:\n  archives: yes please\n", 5, "'feeds.archives' must be true or"),
         (MINIMAL + "feeds:\n  formats: [json]\n  archives: true\n", 6, "needs rss or atom"),
+        (MINIMAL + "feeds:\n  stylesheet: please\n", 5, "'feeds.stylesheet' must be true or"),
+        (PODCAST + "  category: Cooking\n", 6, "unknown category 'Cooking'"),
+        (PODCAST + "  category: News > Cooking\n", 6, "unknown subcategory 'Cooking' of 'News'"),
+        (PODCAST + "  category: [News]\n", 6, "'podcast.category' must be text"),
+        (PODCAST + "  explicit: no\n", 5, "'podcast.category' is required"),
+        (PODCAST + "  category: News\n  explicit: maybe\n", 7, "'podcast.explicit' must be"),
+        (PODCAST + "  category: News\n  image: /cover.gif\n", 7, "must end in .jpg or .png"),
+        (PODCAST + "  category: News\n  image: ftp://e.org/c.png\n", 7, "http(s) URL or a path"),
+        (PODCAST + "  category: News\n  owner: me\n", 7, "unknown key 'podcast.owner'"),
+        (PODCAST.replace("desk@example.org", "") + "  category: News\n", 5, "site.author.email"),
+        (MINIMAL + "podcast:\n", 4, "'podcast' must be a mapping"),
         (MINIMAL + "site: again\n", 4, "duplicate key"),
         ("site: [\n", 2, "invalid YAML"),
         ("- a\n- b\n", 1, "mapping"),
@@ -110,3 +121,24 @@ def test_archives_are_off_unless_asked_for(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, MINIMAL)).feeds.archives is False
     config = load_config(write(tmp_path, MINIMAL + "feeds:\n  archives: true\n"))
     assert config.feeds.archives is True
+
+
+def test_podcast_and_stylesheet(tmp_path: Path) -> None:
+    text = PODCAST + "  category: News > Tech News\n  explicit: yes\n  image: art/cover.png\n"
+    config = load_config(write(tmp_path, text + "feeds:\n  stylesheet: true\n"))
+    assert config.feeds.stylesheet
+    podcast = config.podcast
+    assert podcast is not None
+    assert (podcast.category, podcast.subcategory) == ("News", "Tech News")
+    assert podcast.explicit
+    assert podcast.image == "https://example.org/blog/art/cover.png"
+    assert podcast.owner == Author("Desk", "desk@example.org")
+    plain = load_config(write(tmp_path, PODCAST + "  category: Technology\n"))
+    assert plain.podcast is not None
+    assert (plain.podcast.subcategory, plain.podcast.explicit, plain.podcast.image) == (
+        None,
+        False,
+        None,
+    )
+    assert not plain.feeds.stylesheet
+    assert load_config(write(tmp_path, MINIMAL)).podcast is None

@@ -2,7 +2,8 @@
 
 ``<case>.json`` holds either the expected Source fields (``title``, ``date`` as an ISO
 string, ``authors`` as names or {name, email, url}, ``tags``, ``summary``, ``slug``,
-``draft``, ``id``, ``link``, ``image``, ``enclosure``, ``body`` or ``body_contains`` /
+``draft``, ``id``, ``link``, ``image``, ``enclosure`` (with the line of its url),
+``duration`` (seconds), ``body`` or ``body_contains`` /
 ``body_excludes``, ``body_format``, ``warnings`` as codes or {code, line}) or
 ``{"error": {"line": N, "contains": "..."}}``. Fields left out must have their empty
 value, so a case cannot pass by saying nothing. The site's zone is Europe/Madrid, so
@@ -42,6 +43,7 @@ EMPTY: dict[str, Any] = {
     "link": None,
     "image": None,
     "enclosure": None,
+    "duration": None,
     "warnings": [],
 }
 
@@ -80,6 +82,7 @@ def as_expected(source: Source, expected: dict[str, Any]) -> dict[str, Any]:
         "link": source.link,
         "image": source.image,
         "enclosure": dataclasses.asdict(enclosure) if enclosure else None,
+        "duration": source.duration,
         "warnings": warnings,
     }
 

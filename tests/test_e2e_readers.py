@@ -116,6 +116,7 @@ def start(
     started: list[Service],
     interval: str = "1s",
     up: tuple[int, ...] | None = (200,),
+    extra: str = "",
 ) -> Service:
     """`feeds serve` on a free port, once /healthz answers one of ``up`` (None: at once).
 
@@ -125,6 +126,7 @@ def start(
         port = free_port()
         site.configure(
             f"schedule:\n  interval: {interval}\nserver:\n  host: 127.0.0.1\n  port: {port}\n"
+            + extra
         )
         service = Service(site.config_path, port, site.root / f"serve-{port}.log")
         started.append(service)
@@ -763,3 +765,41 @@ def test_a_signal_during_a_run_keeps_the_previous_feeds_and_exits_0(
     assert not list(site.public.rglob(".*")), "temporary files left behind"
     with (site.root / ".feeds" / "lock").open("a") as f:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+
+
+# -- podcasts: enclosures as readers see them ---------------------------------------------------
+
+EPISODE = b"\xff\xfb\x90\x64" + bytes(4096)
+
+
+def test_readers_see_the_enclosure_measured_from_the_served_file(
+    site: Site, tmp_path: Path
+) -> None:
+    media = site.public / "media"
+    media.mkdir(parents=True)
+    (media / "ep1.mp3").write_bytes(EPISODE)
+    post(site, "ep1", "Episode one", day(1), enclosure="/media/ep1.mp3", duration="3723")
+    podcast = "podcast:\n  category: Technology\n  explicit: false\n"
+    started: list[Service] = []
+    with stopped_cleanly(started):
+        service = start(site, started, "1m", extra=podcast)
+        href = "https://example.org/media/ep1.mp3"
+        # The file the enclosure describes is served, with the length the feeds claim.
+        served = service.get("/media/ep1.mp3")
+        assert (served.status, served.body) == (200, EPISODE)
+        assert served.headers["content-type"] == "audio/mpeg"
+
+        with subscribed("reader", tmp_path / "reader", service.base) as client:
+            assert isinstance(client, ReaderClient)
+            client.update()
+            for fmt in client.formats:
+                (entry,) = client.reader.get_entries(feed=client.urls[fmt])
+                assert [(e.href, e.type, e.length) for e in entry.enclosures] == [
+                    (href, "audio/mpeg", len(EPISODE))
+                ], fmt
+        with subscribed("newsboat", tmp_path / "newsboat", service.base) as client:
+            assert isinstance(client, NewsboatClient)
+            client.poll()
+            for fmt in client.formats:
+                rows = client._query(fmt, "SELECT enclosure_url, enclosure_type FROM rss_item")
+                assert rows == [(href, "audio/mpeg")], fmt

@@ -249,3 +249,58 @@ def test_the_shortcut_is_never_taken_when_something_changed(
     assert resolves == ["resolve"]
     if change != "the state damaged":  # the twin copies the state: ids would differ
         assert site.outputs() == uncached_twin(site, tmp_path, "twin")
+
+
+def test_the_stylesheet_switch_remakes_every_feed_and_is_deterministic(
+    site: Site, tmp_path: Path
+) -> None:
+    rng = random.Random(9)
+    for n in range(6):
+        write_post(site, rng, n)
+    build(site)
+    plain = site.outputs()
+    site.configure("feeds:\n  stylesheet: true\n")
+    styled_run = build(site)
+    styled = site.outputs()
+    assert styled_run.built == styled_run.feeds, "every feed is made again"
+    assert "feed.xsl" in styled and "feed.xsl" not in plain
+    assert styled["tags/sea/atom.xml"].startswith(
+        b"<?xml version='1.0' encoding='UTF-8'?>\n"
+        b'<?xml-stylesheet type="text/xsl" href="../../feed.xsl"?>\n'
+    )
+    assert b"xml-stylesheet" not in styled["feed.json"]
+    assert build(site).built == 0 and site.outputs() == styled
+    assert uncached_twin_styled(site, tmp_path) == styled
+    site.configure("")
+    build(site)
+    assert site.outputs() == plain, "switched off: the stylesheet and its instructions go"
+
+
+def uncached_twin_styled(site: Site, tmp_path: Path) -> dict[str, bytes]:
+    (tmp_path / "twins" / "styled").mkdir(parents=True)
+    twin = Site(tmp_path / "twins" / "styled")
+    twin.configure("feeds:\n  stylesheet: true\n")
+    shutil.rmtree(twin.root / "content")
+    shutil.copytree(site.root / "content", twin.root / "content")
+    (twin.root / ".feeds").mkdir()
+    shutil.copy(site.root / ".feeds" / "state.json", twin.root / ".feeds" / "state.json")
+    build(twin, use_cache=False)
+    return twin.outputs()
+
+
+def test_a_changed_enclosure_file_is_not_missed_by_the_shortcut(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An enclosure's length comes from a file in the output folder, not a post file:
+    the record of the last run watches it too, and a new size makes a full run."""
+    site.post("episode.md", "Episode", enclosure="/media/ep.mp3")
+    media = site.public / "media" / "ep.mp3"
+    media.parent.mkdir(parents=True)
+    media.write_bytes(b"x" * 100)
+    build(site)
+    build(site)
+    resolves = counting(monkeypatch, pipeline, "resolve")
+    media.write_bytes(b"x" * 250)
+    build(site)
+    assert resolves == ["resolve"]
+    assert b'length="250"' in (site.public / "rss.xml").read_bytes()

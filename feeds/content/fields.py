@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 from feeds.dates import parse_date
 from feeds.exceptions import ContentError
-from feeds.model import Author, BodyFormat, Enclosure, Problem, Source
+from feeds.model import Author, BodyFormat, EnclosureSource, Problem, Source
+from feeds.podcast import parse_duration
 from feeds.render import clean_text, strip_illegal
 
 #: every key a post may set (SPEC §3); others are ignored with a warning
 KNOWN_KEYS = (
     "title", "date", "updated", "author", "authors", "summary", "tags",
-    "slug", "draft", "id", "link", "image", "enclosure",
+    "slug", "draft", "id", "link", "image", "enclosure", "duration",
 )  # fmt: skip
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
@@ -84,6 +85,7 @@ def make_source(
         body=strip_illegal(body),
         body_format=body_format,
         warnings=tuple(found),
+        duration=fields.duration(),
     )
 
 
@@ -278,32 +280,51 @@ class _Fields:
             raise self.error(key, f"'{key}' must be an http(s) URL or a relative path")
         return value
 
-    def enclosure(self) -> Enclosure | None:
+    def enclosure(self) -> EnclosureSource | None:
+        """``{url, length, type}``; length and type may be left out (they are read from
+        the file when the URL points into the site, and required otherwise)."""
         value = self.get("enclosure")
         if value is None:
             return None
+        if isinstance(value, str):
+            value = {"url": value}
         if not isinstance(value, dict):
-            raise self.error("enclosure", "'enclosure' must be a mapping {url, length, type}")
+            raise self.error(
+                "enclosure", "'enclosure' must be a URL or a mapping {url, length, type}"
+            )
         unknown = sorted(str(k) for k in value if k not in ("url", "length", "type"))
         if unknown:
             raise self.error("enclosure", f"'enclosure' has unknown key(s) {', '.join(unknown)}")
-        for part in ("url", "length", "type"):
-            if value.get(part) is None:
-                raise self.error("enclosure", f"'enclosure' needs '{part}'")
+        if value.get("url") is None:
+            raise self.error("enclosure", "'enclosure' needs 'url'")
         url = self._one_line("enclosure.url", value["url"])
         if not url or _scheme(url) not in ("", "http", "https"):
             raise self.error("enclosure.url", "'enclosure.url' must be an http(s) URL or a path")
-        length = value["length"]
+        length = value.get("length")
         if isinstance(length, str) and length.strip().isdigit():
             length = int(length)
-        if isinstance(length, bool) or not isinstance(length, int) or length < 0:
+        if length is not None and (
+            isinstance(length, bool) or not isinstance(length, int) or length < 0
+        ):
             raise self.error("enclosure.length", "'enclosure.length' must be a size in bytes")
-        mime = self._one_line("enclosure.type", value["type"])
-        if not _MIME.fullmatch(mime):
-            raise self.error(
-                "enclosure.type", f"'enclosure.type' must be a MIME type, not {mime!r}"
-            )
-        return Enclosure(url=url, length=length, type=mime)
+        mime = value.get("type")
+        if mime is not None:
+            mime = self._one_line("enclosure.type", mime)
+            if not _MIME.fullmatch(mime):
+                raise self.error(
+                    "enclosure.type", f"'enclosure.type' must be a MIME type, not {mime!r}"
+                )
+        return EnclosureSource(url, length, mime, self.line("enclosure.url"))
+
+    def duration(self) -> int | None:
+        """An episode's length: seconds, or ``H:MM:SS`` / ``M:SS``."""
+        value = self.get("duration")
+        if value is None:
+            return None
+        try:
+            return parse_duration(value)
+        except ValueError as e:
+            raise self.error("duration", f"'duration' {e}") from e
 
 
 def _scheme(url: str) -> str | None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib.resources import files
 
 from feeds.model import FeedSpec
+from feeds.writers._shared import STYLESHEET_FILE
 from feeds.writers.atom import write_atom
 from feeds.writers.jsonfeed import write_json
 from feeds.writers.rss import write_rss
@@ -17,6 +19,8 @@ class WriteOptions:
 
     #: the whole post in each entry (content:encoded, atom:content, content_html)
     full_content: bool = True
+    #: an xml-stylesheet instruction naming ``feed.xsl`` in RSS and Atom
+    stylesheet: bool = False
 
 
 Writer = Callable[[FeedSpec, WriteOptions], bytes]
@@ -24,4 +28,19 @@ Writer = Callable[[FeedSpec, WriteOptions], bytes]
 #: the writer of each format, keyed like ``FEED_FILES``
 WRITERS: dict[str, Writer] = {"rss": write_rss, "atom": write_atom, "json": write_json}
 
-__all__ = ["WRITERS", "WriteOptions", "Writer", "write_atom", "write_json", "write_rss"]
+
+def stylesheet() -> bytes:
+    """The XSL stylesheet that shows RSS and Atom feeds as a page in a browser."""
+    return files(__package__).joinpath("feed.xsl").read_bytes()
+
+
+__all__ = [
+    "STYLESHEET_FILE",
+    "WRITERS",
+    "WriteOptions",
+    "Writer",
+    "stylesheet",
+    "write_atom",
+    "write_json",
+    "write_rss",
+]

@@ -96,3 +96,17 @@ def hex_refs(document: bytes, name: str, count: int = 0) -> bytes:
         return match[1] + text + match[3]
 
     return element.sub(rewrite, document, count=count)
+
+
+#: the XSL stylesheet's file name, at the top of the output folder
+STYLESHEET_FILE = "feed.xsl"
+
+
+def with_stylesheet(document: bytes, spec: FeedSpec) -> bytes:
+    """``document`` with an xml-stylesheet instruction after its XML declaration, naming
+    the site's stylesheet relative to the feed, so it is found on any host and under any
+    base path (browsers load stylesheets only from the feed's own origin)."""
+    href = "../" * spec.folder.count("/") + STYLESHEET_FILE
+    declaration, newline, rest = document.partition(b"\n")
+    pi = f'<?xml-stylesheet type="text/xsl" href="{href}"?>'.encode()
+    return declaration + newline + pi + b"\n" + rest

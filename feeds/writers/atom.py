@@ -20,6 +20,7 @@ from feeds.writers._shared import (
     hex_refs,
     required,
     utc,
+    with_stylesheet,
 )
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def write_atom(spec: FeedSpec, options: WriteOptions) -> bytes:
     # Plain-text constructs; summary and content are HTML and need no such care.
     for name in ("title", "subtitle", "name"):
         data = hex_refs(data, name)
-    return data
+    return with_stylesheet(data, spec) if options.stylesheet else data
 
 
 def _add_entry(fg: Any, spec: FeedSpec, post: Post, options: WriteOptions) -> None:

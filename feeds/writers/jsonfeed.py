@@ -97,13 +97,14 @@ def _item(spec: FeedSpec, post: Post, options: WriteOptions) -> dict[str, Any]:
         item["tags"] = tags
     if post.enclosure is not None:
         enclosure = post.enclosure
-        item["attachments"] = [
-            {
-                "url": absolute(post, enclosure.url),
-                "mime_type": clean(enclosure.type),
-                "size_in_bytes": enclosure.length,
-            }
-        ]
+        attachment: dict[str, Any] = {
+            "url": absolute(post, enclosure.url),
+            "mime_type": clean(enclosure.type),
+            "size_in_bytes": enclosure.length,
+        }
+        if post.duration is not None:
+            attachment["duration_in_seconds"] = post.duration
+        item["attachments"] = [attachment]
     return item
 
 

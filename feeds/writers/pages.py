@@ -8,7 +8,7 @@ from html import escape
 from lxml import etree
 
 from feeds.model import FEED_FILES, FeedSpec
-from feeds.writers._shared import clean
+from feeds.writers._shared import clean, utc
 
 #: MIME type of each format, as autodiscovery links announce it
 MEDIA_TYPES: dict[str, str] = {
@@ -23,9 +23,16 @@ _KIND_ORDER = {"site": 0, "tag": 1, "author": 2}
 _SECTIONS = (("site", "Site"), ("tag", "Tags"), ("author", "Authors"))
 
 _STYLE = (
-    "body{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;"
-    "line-height:1.5}li{margin:.25rem 0}a{margin-right:.5rem}"
+    "body{font:1.05rem/1.55 system-ui,sans-serif;max-width:44rem;margin:0 auto;"
+    "padding:1.5rem 1rem 3rem;color:#1d1d1f;background:#fdfdfc}"
+    "h1{font-size:1.9rem;margin:0 0 .3rem}h1 a{color:inherit}"
+    "h2{font-size:1.2rem;margin:1.8rem 0 .4rem;border-bottom:1px solid #e4e4e4}"
+    ".hint{background:#fff6d6;border:1px solid #e8d48a;border-radius:.5rem;padding:.8rem 1rem}"
+    "ul{padding-left:1.2rem}li{margin:.3rem 0}li a{margin-right:.5rem}"
+    "time{color:#666;font-size:.9rem;margin-left:.3rem}"
 )
+#: how many of the site's newest posts the page shows
+LATEST = 10
 
 
 def index_html(
@@ -35,8 +42,9 @@ def index_html(
     specs: Sequence[FeedSpec],
     formats: Sequence[str],
 ) -> bytes:
-    """A self-contained HTML5 page (UTF-8) listing every feed with a link per format, and an
-    autodiscovery ``<link rel="alternate">`` per feed and format in its head, site feeds first.
+    """A self-contained HTML5 page (UTF-8): how to subscribe, the site's newest posts, every
+    feed with a link per format, and an autodiscovery ``<link rel="alternate">`` per feed
+    and format in its head, site feeds first.
     Every text is escaped; the same input gives the same bytes."""
     formats = _known(formats)
     ordered = _ordered(specs)
@@ -62,6 +70,24 @@ def index_html(
     lines.append(f'<h1><a href="{_attr(base_url)}">{title}</a></h1>')
     if description.strip():
         lines.append(f"<p>{_text(description)}</p>")
+    lines.append(
+        '<p class="hint">Follow this site in a feed reader: copy the address of one of the '
+        "feeds below (right-click a format, then copy the link) into your reader, or import "
+        "them all with the OPML file at the end. RSS and Atom work in every reader.</p>"
+    )
+    site_spec = next((spec for spec in ordered if spec.kind == "site"), None)
+    if site_spec is not None and site_spec.posts:
+        lines.append("<section>")
+        lines.append("<h2>Latest posts</h2>")
+        lines.append("<ul>")
+        for post in site_spec.posts[:LATEST]:
+            day = utc(post.published).date().isoformat()
+            lines.append(
+                f'<li><a href="{_attr(post.url)}">{_text(post.title)}</a>'
+                f'<time datetime="{day}">{day}</time></li>'
+            )
+        lines.append("</ul>")
+        lines.append("</section>")
     for kind, heading in _SECTIONS:
         group = [spec for spec in ordered if spec.kind == kind]
         if not group:

@@ -1,0 +1,149 @@
+"""Enclosures: a post's ``enclosure`` made whole, its length and type read from the site's
+own file when the URL points into the site.
+
+Pure: the file sizes come from a function the caller passes (the pipeline reads the
+output folder, where ``site.base_url`` is served from).
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import unquote, urljoin, urlsplit
+
+from feeds.config import SiteConfig
+from feeds.model import Enclosure, Post, Problem, Source
+from feeds.site import permalink
+
+#: MIME type by file suffix, for enclosures whose type is not given: a fixed table, so
+#: the feeds do not depend on the machine's /etc/mime.types
+MEDIA_TYPES: dict[str, str] = {
+    ".aac": "audio/aac",
+    ".epub": "application/epub+zip",
+    ".flac": "audio/flac",
+    ".jpeg": "image/jpeg",
+    ".jpg": "image/jpeg",
+    ".m4a": "audio/mp4",
+    ".m4b": "audio/mp4",
+    ".m4v": "video/x-m4v",
+    ".mov": "video/quicktime",
+    ".mp3": "audio/mpeg",
+    ".mp4": "video/mp4",
+    ".oga": "audio/ogg",
+    ".ogg": "audio/ogg",
+    ".ogv": "video/ogg",
+    ".opus": "audio/opus",
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".wav": "audio/wav",
+    ".webm": "video/webm",
+    ".webp": "image/webp",
+}
+
+#: the size in bytes of a file under the output folder (a ``/``-separated relative path),
+#: or None when there is no such regular file
+SizeOf = Callable[[str], "int | None"]
+
+
+@dataclass(frozen=True)
+class Attached:
+    """Posts with their enclosures made whole, and what went wrong."""
+
+    #: every post whose enclosure (if any) could be made whole, in the given order
+    posts: tuple[Post, ...]
+    #: an error per post left out (its enclosure file is missing, or its length or type
+    #: unknown), and warnings
+    problems: tuple[Problem, ...]
+
+
+def local_path(site: SiteConfig, url: str) -> str | None:
+    """The path under the output folder that an absolute ``url`` names, when it lies under
+    ``site.base_url`` (query and fragment ignored); None for a URL elsewhere.
+
+    ValueError when it is under the base URL but names no file there: a folder, or a path
+    climbing out of it.
+    """
+    base = urlsplit(site.base_url)
+    parts = urlsplit(url)
+    if (parts.scheme.lower(), parts.netloc.lower()) != (base.scheme.lower(), base.netloc.lower()):
+        return None
+    if not parts.path.startswith(base.path):
+        return None
+    rel = unquote(parts.path[len(base.path) :])
+    segments = rel.split("/")
+    if not rel or rel.endswith("/") or any(s in ("", ".", "..") for s in segments):
+        raise ValueError(f"{url} names no file under the site's folder")
+    return posixpath.join(*segments)
+
+
+def attach_enclosures(
+    posts: Sequence[Post],
+    sources: Mapping[str, Source],
+    site: SiteConfig,
+    size_of: SizeOf,
+    folder_name: str,
+) -> Attached:
+    """Give each post the enclosure its source names, made whole.
+
+    A URL relative to the post's page, or absolute under ``site.base_url``, names a file
+    in the output folder (``folder_name`` names it in messages): its size is the length
+    (a different length in front matter draws a warning) and its suffix gives the type
+    unless one is written. Elsewhere, length and type must be written. A post whose
+    enclosure cannot be made whole is left out with an error at the ``enclosure`` line.
+    """
+    kept: list[Post] = []
+    problems: list[Problem] = []
+    for post in posts:
+        source = sources[post.path]
+        given = source.enclosure
+        if given is None:
+            kept.append(post)
+            continue
+        page = permalink(site, post.slug, post.path, post.published)
+        url = urljoin(page, given.url)
+
+        def fail(message: str, path: str = post.path, line: int | None = given.line) -> None:
+            problems.append(Problem("error", "bad-enclosure", message, path, line))
+
+        try:
+            rel = local_path(site, url)
+        except ValueError as e:
+            fail(f"'enclosure.url': {e}")
+            continue
+        length, mime = given.length, given.type
+        if rel is not None:
+            size = size_of(rel)
+            if size is None:
+                fail(
+                    f"enclosure file {folder_name}/{rel} not found (an enclosure URL on this "
+                    f"site names a file in {folder_name}/, where site.base_url is served from)"
+                )
+                continue
+            if length is not None and length != size:
+                problems.append(
+                    Problem(
+                        "warning",
+                        "enclosure-length",
+                        f"'enclosure.length' is {length} but {folder_name}/{rel} has {size} "
+                        "bytes; using the file's size",
+                        post.path,
+                        given.line,
+                    )
+                )
+            length = size
+            mime = mime or MEDIA_TYPES.get(posixpath.splitext(rel)[1].lower())
+            if mime is None:
+                fail(f"cannot tell the type of {rel} from its name: give 'enclosure.type'")
+                continue
+        else:
+            missing = [name for name, v in (("length", length), ("type", mime)) if v is None]
+            if missing:
+                fail(
+                    f"'enclosure' needs {' and '.join(repr(m) for m in missing)}: {url} is not "
+                    "on this site, so it cannot be read from the file"
+                )
+                continue
+        assert length is not None and mime is not None
+        kept.append(replace(post, enclosure=Enclosure(url=url, length=length, type=mime)))
+    return Attached(tuple(kept), tuple(problems))
