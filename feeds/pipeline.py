@@ -26,7 +26,7 @@ from feeds.content import READERS, decode
 from feeds.content.discover import FoundFile, discover
 from feeds.cores import core_count, on_every_core
 from feeds.exceptions import ContentError, PublishError
-from feeds.model import FeedSpec, Post, Problem, Source
+from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
 from feeds.plan import plan_feeds
 from feeds.publish import (
     Published,
@@ -112,6 +112,12 @@ class RunResult:
     removed: tuple[str, ...] = ()
     #: feeds made and validated this run (the others were unchanged and kept)
     built: int = 0
+
+    @property
+    def written_feeds(self) -> tuple[str, ...]:
+        """The feed files among ``written``: those whose bytes changed in this run."""
+        names = set(FEED_FILES.values())
+        return tuple(path for path in self.written if posixpath.basename(path) in names)
 
     @property
     def skipped(self) -> tuple[Problem, ...]:
@@ -248,7 +254,7 @@ def build_feeds(
     validates them.
     """
     planned = plan_feeds(resolved.posts, config)
-    options = WriteOptions(full_content=config.feeds.full_content)
+    options = WriteOptions(full_content=config.feeds.full_content, hub=config.websub.hub)
     fingerprints: dict[str, str] = {}
     todo: list[tuple[FeedSpec, str]] = []
     for spec in planned:
@@ -349,7 +355,14 @@ def _make(making: _Making) -> _Made:
         path = spec.path(fmt)
         files[path] = data
         problems += validate_feed(
-            data, spec.url(fmt), fmt=fmt, expected=whole.posts, path=path, now=making.now, memo=memo
+            data,
+            spec.url(fmt),
+            fmt=fmt,
+            expected=whole.posts,
+            path=path,
+            now=making.now,
+            memo=memo,
+            hub=making.options.hub,
         )
     return _Made(files, problems, rendered)
 

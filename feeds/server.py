@@ -19,6 +19,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from feeds.websub import link_header
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -72,8 +74,11 @@ class Resource:
     modified: datetime
 
 
-def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> Resource:
-    """Precompute everything a response needs for a file's bytes."""
+def make_resource(
+    name: str, data: bytes, modified: datetime, max_age: int, headers: Headers = ()
+) -> Resource:
+    """Precompute everything a response needs for a file's bytes; ``headers`` are added to
+    its 200 answers (both encodings)."""
     digest = hashlib.sha256(data).hexdigest()[:32]
     kind = FEED_TYPES.get(name.rsplit("/", 1)[-1]) or CONTENT_TYPES.get(
         PurePosixPath(name).suffix, "application/octet-stream"
@@ -92,6 +97,7 @@ def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> R
             *common,
             (b"content-type", kind.encode()),
             (b"content-length", str(len(body)).encode()),
+            *headers,
             *extra,
         )
         return Representation(body, etag.encode(), ok, common)
@@ -107,11 +113,18 @@ def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> R
 
 
 def load_folder(
-    folder: Path, max_age: int, previous: Mapping[str, Resource] | None = None
+    folder: Path,
+    max_age: int,
+    previous: Mapping[str, Resource] | None = None,
+    *,
+    hub: str | None = None,
+    base_url: str = "",
 ) -> dict[str, Resource]:
     """Every file under ``folder`` (hidden files excepted) as a Resource keyed by URL path.
 
     Files whose bytes did not change keep their previous Resource, so validators stay.
+    With a WebSub ``hub``, feeds are answered with a ``Link`` header naming the hub and
+    the feed's own URL, ``base_url`` followed by its path.
     """
     previous = previous or {}
     resources: dict[str, Resource] = {}
@@ -127,8 +140,11 @@ def load_folder(
         old = previous.get(rel)
         if old is not None and old.identity.body == data:
             resources[rel] = old
-        else:
-            resources[rel] = make_resource(rel, data, mtime, max_age)
+            continue
+        headers: Headers = ()
+        if hub is not None and rel.rsplit("/", 1)[-1] in FEED_TYPES:
+            headers = ((b"link", link_header(hub, base_url + rel)),)
+        resources[rel] = make_resource(rel, data, mtime, max_age, headers)
     return resources
 
 

@@ -17,6 +17,8 @@ class WriteOptions:
 
     #: the whole post in each entry (content:encoded, atom:content, content_html)
     full_content: bool = True
+    #: the WebSub hub every feed names (Atom and RSS ``rel="hub"`` links, JSON Feed ``hubs``)
+    hub: str | None = None
 
 
 Writer = Callable[[FeedSpec, WriteOptions], bytes]

@@ -1,4 +1,5 @@
-"""RSS 2.0 with feedgen: dc:creator per author, content:encoded, atom:link rel=self."""
+"""RSS 2.0 with feedgen: dc:creator per author, content:encoded, atom:link rel=self (and
+rel=hub with WebSub)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,21 @@ if TYPE_CHECKING:
 _ATOM_NS = "http://www.w3.org/2005/Atom"
 
 
+class _ChannelExtra(BaseExtension):  # type: ignore[misc]
+    """The channel's WebSub hub link, ``atom:link rel="hub"``, written here because feedgen
+    keeps only the ``rel="self"`` link in RSS. It follows the self link."""
+
+    def __init__(self) -> None:
+        self.hub: str | None = None
+
+    def extend_rss(self, feed: Any) -> Any:
+        if self.hub is not None:
+            link = feed.find(f"channel/{{{_ATOM_NS}}}link[@rel='self']")
+            hub = etree.Element(f"{{{_ATOM_NS}}}link", href=self.hub, rel="hub")
+            link.addnext(hub)
+        return feed
+
+
 class _ItemExtra(BaseEntryExtension):  # type: ignore[misc]
     """What RSS 2.0 has no element for: the item's ``updated``, written as ``atom:updated``.
 
@@ -50,7 +66,7 @@ def write_rss(spec: FeedSpec, options: WriteOptions) -> bytes:
     order, the same bytes for the same input (no clock is read)."""
     fg = FeedGenerator()
     fg.load_extension("dc", atom=False, rss=True)
-    fg.register_extension("feeds", BaseExtension, _ItemExtra, atom=False, rss=True)
+    fg.register_extension("feeds", _ChannelExtra, _ItemExtra, atom=False, rss=True)
     if any(post.image for post in spec.posts):
         fg.load_extension("media", atom=False, rss=True)
 
@@ -60,6 +76,7 @@ def write_rss(spec: FeedSpec, options: WriteOptions) -> bytes:
     # feedgen writes the href of the *last* link() call as <channel><link>: self first.
     fg.link(href=spec.url("rss"), rel="self", type="application/rss+xml")
     fg.link(href=spec.base_url, rel="alternate")
+    fg.feeds.hub = options.hub or None
     if spec.language:
         fg.language(clean(spec.language))
     fg.generator(GENERATOR)
