@@ -78,13 +78,23 @@ class PingReport:
     failed: tuple[Failure, ...] = ()
 
     def messages(self) -> list[str]:
-        """One line per feed the hub was not told about, naming the hub and the feed."""
+        """What went wrong, naming the hub and the feeds: one line per feed the hub refused
+        or could not be reached for, and one line for the feeds not tried after that."""
         lines = []
         for failure in self.failed:
-            tries = f" after {failure.attempts} attempt(s)" if failure.attempts else ""
+            if failure.attempts:
+                lines.append(
+                    f"WebSub hub {self.hub} was not told that {failure.feed} changed "
+                    f"(after {failure.attempts} attempt(s): {failure.reason}); "
+                    "its subscribers will see the change when they next poll"
+                )
+        untried = [failure for failure in self.failed if not failure.attempts]
+        if untried:
+            shown = ", ".join(failure.feed for failure in untried[:3])
+            more = f" and {len(untried) - 3} more" if len(untried) > 3 else ""
             lines.append(
-                f"WebSub hub {self.hub} was not told that {failure.feed} changed{tries}: "
-                f"{failure.reason}; its subscribers will see the change when they next poll"
+                f"WebSub hub {self.hub} was not told that {len(untried)} more feed(s) changed "
+                f"({untried[0].reason}): {shown}{more}"
             )
         return lines
 
