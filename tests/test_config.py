@@ -112,7 +112,10 @@ def test_cron_and_string_author(tmp_path: Path) -> None:
 def test_websub_hub(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, MINIMAL)).websub.hub is None
     text = MINIMAL + "websub:\n  hub: https://hub.example.org/publish?site=1&a=b\n"
-    assert load_config(write(tmp_path, text)).websub.hub == "https://hub.example.org/publish?site=1&a=b"
+    assert (
+        load_config(write(tmp_path, text)).websub.hub
+        == "https://hub.example.org/publish?site=1&a=b"
+    )
 
 
 @pytest.mark.parametrize(
