@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -186,11 +187,11 @@ def test_stopping_ends_the_pauses_between_attempts() -> None:
 
 
 def test_a_hub_that_does_not_answer_in_time_is_unreachable() -> None:
-    with contextlib.closing(__import__("socket").socket()) as silent:
+    with contextlib.closing(socket.socket()) as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()  # accepts connections, never answers
         hub = f"http://127.0.0.1:{silent.getsockname()[1]}/hub"
-        with pytest.raises(OSError, match="no answer within 0.2 s|timed out"):
+        with pytest.raises(OSError, match=r"^no answer within 0\.2 s$"):
             post_form(hub, b"hub.mode=publish", 0.2)
 
 

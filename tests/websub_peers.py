@@ -10,8 +10,8 @@ code, each a Flask app behind its own threaded werkzeug server on a free 127.0.0
   verification, and writes each content notification's body to ``FOLDER/delivered/``.
 
 ``GET /subscribe?url=FEED_URL`` on the subscriber subscribes to that feed and answers
-once the hub has verified the subscription. When both listen, one JSON line with their
-ports goes to stdout. Stopped by SIGTERM.
+once the hub has verified the subscription. When both listen, their ports are written to
+``FOLDER/ports.json``. Stopped by SIGTERM.
 """
 
 from __future__ import annotations
@@ -84,7 +84,9 @@ def main() -> None:
     for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
     ports = {"hub": servers[0].server_port, "subscriber": servers[1].server_port}
-    print(json.dumps(ports), flush=True)
+    part = folder / ".ports.tmp"
+    part.write_text(json.dumps(ports), encoding="utf-8")
+    part.rename(folder / "ports.json")
     threading.Event().wait()
 
 
