@@ -156,7 +156,7 @@ def _retryable(answer: HubAnswer) -> bool:
     return answer.status >= 500 or answer.status in (408, 429)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pinger:
     """Tells a hub which feeds changed: ``hub.mode=publish`` with the feed's URL as both
     ``hub.url`` (what most hubs read) and ``hub.topic`` (what some others read), one

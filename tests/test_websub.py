@@ -175,9 +175,8 @@ def test_the_time_budget_bounds_a_run_s_pings() -> None:
 
 
 def test_stopping_ends_the_pauses_between_attempts() -> None:
-    pinger = Pinger("", Retry(attempts=3, backoff=30.0, timeout=2.0, budget=100.0))
     with endpoint([500] * 3) as hub:
-        pinger.hub = hub.url
+        pinger = Pinger(hub.url, Retry(attempts=3, backoff=30.0, timeout=2.0, budget=100.0))
         threading.Timer(0.2, pinger.stopping.set).start()
         started = time.monotonic()
         report = pinger.ping(["https://example.org/a.xml", "https://example.org/b.xml"])
