@@ -18,7 +18,7 @@ from feeds.config import Config
 from feeds.exceptions import FeedsError
 from feeds.pipeline import RunResult, regenerate
 from feeds.server import FeedApp, Resource, load_folder
-from feeds.websub import Pinger, Retry
+from feeds.websub import Pinger
 
 log = logging.getLogger("feeds")
 
@@ -68,13 +68,12 @@ class Service:
         config: Config,
         app: FeedApp,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        retry: Retry | None = None,
     ) -> None:
         self.config = config
         self.app = app
         self.clock = clock
         hub = config.websub.hub
-        self.pinger = Pinger(hub, retry or Retry()) if hub else None
+        self.pinger = Pinger(hub) if hub else None
         # Pings leave the run's thread, so a slow hub never delays the next run; one
         # worker keeps them in order.
         self._pings = ThreadPoolExecutor(max_workers=1, thread_name_prefix="websub")
