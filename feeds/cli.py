@@ -169,7 +169,22 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     text = summary(config, result, verbose, quiet)
     if text:
         click.echo(text)
+    hub = config.websub.hub
+    if hub is not None and result.published and result.written_feeds:
+        _ping_hub(hub, [config.site.base_url + path for path in result.written_feeds], quiet)
     sys.exit(result.exit_code)
+
+
+def _ping_hub(hub: str, urls: list[str], quiet: bool) -> None:
+    """Tell the WebSub hub about the feeds this run changed; a hub that fails is reported,
+    and changes nothing to the exit status (the feeds are published)."""
+    from feeds.websub import Pinger
+
+    report = Pinger(hub).ping(urls)
+    if report.pinged and not quiet:
+        click.echo(f"  websub  {hub} told of {len(report.pinged)} changed feed(s)")
+    for line in report.messages():
+        click.echo(f"warning: {line}", err=True)
 
 
 class _StopRequested(Exception):

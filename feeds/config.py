@@ -63,6 +63,12 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class WebSubConfig:
+    #: the WebSub hub named in every feed and pinged after each change; None: WebSub off
+    hub: str | None = None
+
+
+@dataclass(frozen=True)
 class Config:
     #: the config file itself
     path: Path
@@ -77,10 +83,14 @@ class Config:
     podcast: Podcast | None = None
     #: posts larger than this many bytes are skipped with a message
     max_post_bytes: int = 10 * 1024 * 1024
+    websub: WebSubConfig = WebSubConfig()
 
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: what an ASCII URL may hold (RFC 3986); a ``%`` must start an escape
+_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class _Reader:
@@ -154,6 +164,25 @@ def parse_interval(text: str) -> int | None:
     if not match:
         return None
     return int(match.group(1)) * _UNITS[match.group(2)]
+
+
+def hub_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a WebSub hub's address, or None when it can.
+
+    It is written into feeds and into a ``Link`` header, so it must be an absolute http(s)
+    URL in plain ASCII (IRIs percent-encoded), without a fragment.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "is not a URL"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return "must be an absolute http(s) URL"
+    if not _URL_CHARS.fullmatch(url) or _BAD_PERCENT.search(url):
+        return "must be a URL in ASCII (percent-encode spaces, quotes and other characters)"
+    if parts.fragment or url.endswith("#"):
+        return "must not have a fragment (#…)"
+    return None
 
 
 def check_cron(expr: str) -> str | None:
@@ -293,8 +322,13 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
 
     podcast = _podcast(r, data, site)
 
-    if "websub" in data:
-        raise r.error("websub", "'websub' is not supported by this version of feeds yet")
+    w = r.section(data, "websub", {"hub"})
+    hub = r.optional_string(w, "hub", "websub.hub")
+    if "websub" in data and hub is None:
+        raise r.error("websub", "'websub.hub' is required in 'websub' (the hub's URL)")
+    if hub is not None and (problem := hub_problem(hub)):
+        raise r.error("websub.hub", f"'websub.hub' {problem}")
+
     if feeds.archives and not {"rss", "atom"} & set(feeds.formats):
         raise r.error(
             "feeds.archives",
@@ -316,6 +350,7 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         max_post_bytes=r.integer(
             data, "max_post_bytes", "max_post_bytes", 10 * 1024 * 1024, 1, 2**40
         ),
+        websub=WebSubConfig(hub=hub),
     )
 
 

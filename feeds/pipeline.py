@@ -251,7 +251,9 @@ def build_feeds(
     """
     planned = plan_feeds(resolved.posts, config)
     options = WriteOptions(
-        full_content=config.feeds.full_content, stylesheet=config.feeds.stylesheet
+        full_content=config.feeds.full_content,
+        stylesheet=config.feeds.stylesheet,
+        hub=config.websub.hub,
     )
     archives = None
     if config.feeds.archives:
@@ -379,6 +381,7 @@ def _make(making: _Making) -> _Made:
             now=making.now,
             memo=memo,
             links=spec.history_links(fmt) if spec.history else None,
+            hub=making.options.hub,
         )
     return _Made(files, problems, rendered)
 

@@ -15,6 +15,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import posixpath
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -25,7 +26,7 @@ from pathlib import Path
 from feeds.config import Config
 from feeds.content.discover import FoundFile, discover
 from feeds.exceptions import PublishError
-from feeds.model import Problem
+from feeds.model import FEED_FILES, Problem
 from feeds.publish import STATE_FILE, run_lock
 
 #: called as work advances: (stage, done, total)
@@ -65,6 +66,12 @@ class RunResult:
     removed: tuple[str, ...] = ()
     #: feeds made and validated this run (the others were unchanged and kept)
     built: int = 0
+
+    @property
+    def written_feeds(self) -> tuple[str, ...]:
+        """The feed files among ``written``: those whose bytes changed in this run."""
+        names = set(FEED_FILES.values())
+        return tuple(path for path in self.written if posixpath.basename(path) in names)
 
     @property
     def skipped(self) -> tuple[Problem, ...]:

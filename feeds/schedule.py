@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,8 @@ from feeds.config import Config
 from feeds.exceptions import FeedsError
 from feeds.pipeline import regenerate
 from feeds.runs import RunResult
-from feeds.server import FeedApp, load_folder
+from feeds.server import FeedApp, Resource, load_folder
+from feeds.websub import Pinger
 
 log = logging.getLogger("feeds")
 
@@ -71,6 +73,11 @@ class Service:
         self.config = config
         self.app = app
         self.clock = clock
+        hub = config.websub.hub
+        self.pinger = Pinger(hub) if hub else None
+        # Pings leave the run's thread, so a slow hub never delays the next run; one
+        # worker keeps them in order.
+        self._pings = ThreadPoolExecutor(max_workers=1, thread_name_prefix="websub")
         self.scheduler = BackgroundScheduler(timezone=UTC)
         # One run at a time in this process; the file lock guards against other processes.
         self._running = threading.Lock()
@@ -78,7 +85,7 @@ class Service:
 
     def start(self) -> None:
         """Serve what is already published, then build now and on the schedule."""
-        self.app.swap(load_folder(self.config.output_dir, self.app.max_age))
+        self.app.swap(self._load())
         self.scheduler.add_job(
             self.run_once,
             schedule_trigger(self.config),
@@ -99,6 +106,19 @@ class Service:
             self.scheduler.shutdown(wait=False)
         with self._running:
             pass  # a run in progress has published
+        if self.pinger is not None:
+            self.pinger.stopping.set()  # a ping in flight ends at its timeout; no retries
+        self._pings.shutdown(wait=False, cancel_futures=True)
+
+    def _load(self, previous: dict[str, Resource] | None = None) -> dict[str, Resource]:
+        """The output folder as the app serves it (feeds with their WebSub Link header)."""
+        return load_folder(
+            self.config.output_dir,
+            self.app.max_age,
+            previous,
+            hub=self.config.websub.hub,
+            base_url=self.config.site.base_url,
+        )
 
     def run_once(self) -> RunResult | None:
         """One regeneration; a failure is logged and the schedule goes on."""
@@ -116,8 +136,9 @@ class Service:
                 self.app.report(False, {"result": "failed", "problems": ["internal error"]})
                 return None
             if result.published:
-                files = load_folder(self.config.output_dir, self.app.max_age, self.app.resources)
-                self.app.swap(files)
+                self.app.swap(self._load(self.app.resources))
+                # After the swap: the hub fetches the feeds it is told about from us.
+                self._ping(result)
             self.app.report(result.published, health(result))
             log.info(
                 "run %s: %d posts, %d feeds, %d written, %d problems, %.2fs",
@@ -133,6 +154,25 @@ class Service:
             if result.future:
                 self._wake_at(result.future[0])
             return result
+
+    def _ping(self, result: RunResult) -> None:
+        """Tell the hub, in the background, about the feeds whose bytes this run changed."""
+        if self.pinger is None or not result.written_feeds or self._stopping.is_set():
+            return
+        urls = [self.config.site.base_url + path for path in result.written_feeds]
+        self._pings.submit(self._ping_now, self.pinger, urls)
+
+    @staticmethod
+    def _ping_now(pinger: Pinger, urls: list[str]) -> None:
+        try:
+            report = pinger.ping(urls)
+        except Exception:  # a bug here must not vanish in the worker's future
+            log.exception("WebSub pings to %s failed unexpectedly", pinger.hub)
+            return
+        if report.pinged:
+            log.info("WebSub hub %s told of %d changed feed(s)", report.hub, len(report.pinged))
+        for line in report.messages():
+            log.warning("%s", line)
 
     def _wake_at(self, when: datetime) -> None:
         """Run again when the next future-dated post goes live, not at the next interval."""

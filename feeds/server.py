@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from feeds.media import MEDIA_TYPES
+from feeds.websub import link_header
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -90,8 +91,11 @@ class Resource:
 BROWSER_FEED_TYPE = "application/xml; charset=utf-8"
 
 
-def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> Resource:
-    """Precompute everything a response needs for a file's bytes."""
+def make_resource(
+    name: str, data: bytes, modified: datetime, max_age: int, headers: Headers = ()
+) -> Resource:
+    """Precompute everything a response needs for a file's bytes; ``headers`` are added to
+    its 200 answers (both encodings)."""
     digest = hashlib.sha256(data).hexdigest()[:32]
     feed_type = FEED_TYPES.get(name.rsplit("/", 1)[-1])
     kind = feed_type or CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
@@ -114,6 +118,7 @@ def make_resource(name: str, data: bytes, modified: datetime, max_age: int) -> R
             *common,
             (b"content-type", kind.encode()),
             (b"content-length", str(len(body)).encode()),
+            *headers,
             *extra,
         )
         return Representation(body, etag.encode(), ok, common)
@@ -152,12 +157,19 @@ def complete_archive(data: bytes) -> bool:
 
 
 def load_folder(
-    folder: Path, max_age: int, previous: Mapping[str, Resource] | None = None
+    folder: Path,
+    max_age: int,
+    previous: Mapping[str, Resource] | None = None,
+    *,
+    hub: str | None = None,
+    base_url: str = "",
 ) -> dict[str, Resource]:
     """Every file under ``folder`` (hidden files excepted) as a Resource keyed by URL path.
 
     Files whose bytes did not change keep their previous Resource, so validators stay.
     A link that leads out of the folder is not served.
+    With a WebSub ``hub``, feeds are answered with a ``Link`` header naming the hub and
+    the feed's own URL, ``base_url`` followed by its path.
     """
     previous = previous or {}
     resources: dict[str, Resource] = {}
@@ -176,8 +188,11 @@ def load_folder(
         old = previous.get(rel)
         if old is not None and old.identity.body == data:
             resources[rel] = old
-        else:
-            resources[rel] = make_resource(rel, data, mtime, max_age)
+            continue
+        headers: Headers = ()
+        if hub is not None and rel.rsplit("/", 1)[-1] in FEED_TYPES:
+            headers = ((b"link", link_header(hub, base_url + rel)),)
+        resources[rel] = make_resource(rel, data, mtime, max_age, headers)
     return resources
 
 

@@ -26,9 +26,10 @@ Every check works on the bytes it is given, in three layers (SPEC §5):
    JSON Feed, so JSON is compared on the parsed JSON.
 3. **Format rules.** Dates (RFC 822 in RSS, RFC 3339 in Atom and JSON Feed),
    absolute http(s) URLs, unique ids, exactly one self link equal to the URL
-   the feed is served from, canonical namespace URIs, required elements and
-   fields, and the W3C validator's warnings worth meeting (duplicate Atom
-   ``updated``, relative URLs and scripts in content, implausible dates).
+   the feed is served from, the WebSub hub link when one is asked for, canonical
+   namespace URIs, required elements and fields, and the W3C validator's
+   warnings worth meeting (duplicate Atom ``updated``, relative URLs and
+   scripts in content, implausible dates).
    RFC 5005 archived feeds: ``current``, ``prev-archive`` and ``next-archive``
    links at most once each, never to the document itself, and an ``fh:archive``
    page with a ``current`` link and a link along the chain; when the links the
@@ -77,6 +78,7 @@ duplicate-id              error    two entries share an id or guid
 missing-self              error    no self link (RSS/Atom) or feed_url (JSON)
 duplicate-self            error    more than one self link
 self-mismatch             error    the self link is not the URL the feed is served from
+missing-hub               error    the WebSub hub asked for is not linked (rel="hub", JSON hubs)
 duplicate-alternate       error    two Atom alternate links with one type and hreflang
 bad-email                 error    an RSS author/managingEditor/webMaster without an e-mail
 bad-enclosure             error    an enclosure or attachment without a length or type
@@ -200,6 +202,7 @@ def validate_feed(
     now: datetime | None = None,
     memo: EntryMemo | None = None,
     links: Mapping[str, str] | None = None,
+    hub: str | None = None,
 ) -> tuple[Problem, ...]:
     """Validate one feed document and return every problem found, in the order found.
 
@@ -217,6 +220,8 @@ def validate_feed(
     given for an RSS or Atom feed, are the RFC 5005 links it was built with
     (rel → URL): the feed must carry exactly these, and be marked
     ``fh:archive`` exactly when it has a ``next-archive`` link (a complete page).
+    ``hub``, when given, is a WebSub hub the feed must link to (``rel="hub"``; in
+    JSON Feed, an entry of ``hubs``).
 
     The feed is valid when no problem has level ``"error"``. Never raises
     for any bytes; raises ValueError only for an ``fmt`` not in :data:`FORMATS`.
@@ -233,9 +238,9 @@ def validate_feed(
         found = "JSON" if is_json else "not JSON"
         sink.error("wrong-format", f"expected a {fmt} feed, found a document that is {found}")
     elif is_json or fmt == "json":
-        _validate_json(data, url, expected, sink, memo)
+        _validate_json(data, url, expected, sink, memo, hub)
     else:
-        _validate_xml(data, url, fmt, expected, sink, memo, links)
+        _validate_xml(data, url, fmt, expected, sink, memo, links, hub)
     return tuple(sink.problems)
 
 
@@ -745,6 +750,7 @@ def _validate_xml(
     sink: _Sink,
     memo: EntryMemo,
     links: Mapping[str, str] | None = None,
+    hub: str | None = None,
 ) -> None:
     """Layers 1 to 3 for an XML document."""
     parser = etree.XMLParser(
@@ -791,6 +797,11 @@ def _validate_xml(
     if head is not None:
         link_tag = _ATOM_LINK if found == "rss" else f"{_A}link"
         _check_history(head, elements, link_tag, url, links, sink)
+    if hub is not None:
+        feed = root.find("channel") if found == "rss" else root
+        found_links = [] if feed is None else feed.findall(_ATOM_LINK)
+        hubs = [_resolved(a, a.get("href", "")) for a in found_links if a.get("rel") == "hub"]
+        _check_hub(hubs, hub, "<channel>" if found == "rss" else "<feed>", sink)
     if expected is not None:
         seen = _seen_from_feedparser(entries, feed_authors, found)
         _compare_entries(expected, seen, _HTML_SUMMARY, sink)
@@ -1241,6 +1252,13 @@ def _check_url(value: str, what: str, line: int | None, sink: _Sink) -> None:
     problem = _http_url_problem(value)
     if problem:
         sink.error("bad-url", f"{what} {_show(value)} {problem}", line)
+
+
+def _check_hub(hubs: Sequence[str], hub: str, where: str, sink: _Sink) -> None:
+    """``hub`` is among the hubs the feed names (without it, subscribers never hear of it)."""
+    if hub not in hubs:
+        named = f" (it names {', '.join(_show(h) for h in hubs)})" if hubs else ""
+        sink.error("missing-hub", f"{where} does not link to the WebSub hub {hub}{named}")
 
 
 def _check_self_links(
@@ -1843,7 +1861,12 @@ _ATTACHMENT_FIELDS: Final[dict[str, str]] = {
 
 
 def _validate_json(
-    data: bytes, url: str | None, expected: Sequence[Post] | None, sink: _Sink, memo: EntryMemo
+    data: bytes,
+    url: str | None,
+    expected: Sequence[Post] | None,
+    sink: _Sink,
+    memo: EntryMemo,
+    hub: str | None = None,
 ) -> None:
     """Layers 1 and 3 for JSON Feed, and the comparison with the posts."""
     try:
@@ -1884,6 +1907,11 @@ def _validate_json(
 
     checker = _JsonChecker(sink, memo.scans)
     checker.check_feed(document, url)
+    if hub is not None:
+        listed = document.get("hubs")
+        entries = listed if isinstance(listed, list) else []
+        hubs = [h.get("url") for h in entries if isinstance(h, dict)]
+        _check_hub([h for h in hubs if isinstance(h, str)], hub, "hubs", sink)
     if expected is not None:
         _compare_entries(expected, _seen_from_json(document), _TEXT_SUMMARY, sink)
 

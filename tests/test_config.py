@@ -63,7 +63,6 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "  author: [a, b]\n", 4, "'site.author'"),
         (MINIMAL + "  author: {name: A, phone: 1}\n", 4, "site.author.phone"),
         (MINIMAL + "content_dir: 3\n", 4, "'content_dir' must be text"),
-        (MINIMAL + "websub:\n  hub: https://hub.example.org/\n", 4, "not supported"),
         (MINIMAL + "feeds:\n  archives: yes please\n", 5, "'feeds.archives' must be true or"),
         (MINIMAL + "feeds:\n  formats: [json]\n  archives: true\n", 6, "needs rss or atom"),
         (MINIMAL + "feeds:\n  stylesheet: please\n", 5, "'feeds.stylesheet' must be true or"),
@@ -77,6 +76,18 @@ def test_the_repository_sample_config_loads() -> None:
         (PODCAST + "  category: News\n  owner: me\n", 7, "unknown key 'podcast.owner'"),
         (PODCAST.replace("desk@example.org", "") + "  category: News\n", 5, "site.author.email"),
         (MINIMAL + "podcast:\n", 4, "'podcast' must be a mapping"),
+        (MINIMAL + "websub:\n  hub: hub.example.org\n", 5, "'websub.hub' must be an absolute"),
+        (MINIMAL + "websub:\n  hub: ftp://hub.example.org/\n", 5, "absolute http(s) URL"),
+        (MINIMAL + "websub:\n  hub: [https://a.example/]\n", 5, "'websub.hub' must be text"),
+        (MINIMAL + "websub:\n  hub: https://hub.example.org/#x\n", 5, "fragment"),
+        (MINIMAL + "websub:\n  hub: https://hub.example.org/a b\n", 5, "in ASCII"),
+        (MINIMAL + "websub:\n  hub: https://hüb.example.org/\n", 5, "in ASCII"),
+        (MINIMAL + "websub:\n  hub: https://hub.example.org/%zz\n", 5, "in ASCII"),
+        (MINIMAL + "websub:\n  hub: 'http://[::1'\n", 5, "is not a URL"),
+        (MINIMAL + "websub:\n  hubs: https://hub.example.org/\n", 5, "unknown key 'websub.hubs'"),
+        (MINIMAL + "websub:\n  secret: x\n", 5, "unknown key 'websub.secret'"),
+        (MINIMAL + "websub:\n", 4, "'websub.hub' is required"),
+        (MINIMAL + "websub: https://hub.example.org/\n", 4, "'websub' must be a mapping"),
         (MINIMAL + "site: again\n", 4, "duplicate key"),
         ("site: [\n", 2, "invalid YAML"),
         ("- a\n- b\n", 1, "mapping"),
@@ -108,6 +119,15 @@ def test_cron_and_string_author(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, text))
     assert config.site.author == Author(name="Desk")
     assert config.schedule.cron == "*/5 * * * *"
+
+
+def test_websub_hub(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, MINIMAL)).websub.hub is None
+    text = MINIMAL + "websub:\n  hub: https://hub.example.org/publish?site=1&a=b\n"
+    assert (
+        load_config(write(tmp_path, text)).websub.hub
+        == "https://hub.example.org/publish?site=1&a=b"
+    )
 
 
 @pytest.mark.parametrize(

@@ -8,6 +8,7 @@ extension mechanism)::
     URL: where the feed is served         (default: https://example.org/<rss.xml|atom.xml|feed.json>)
     Format: rss|atom|json                 (default: detected)
     Now: 2025-01-01T00:00:00Z             (default: that instant)
+    Hub: the WebSub hub the feed must name (default: none asked for)
 
 The codes found must be exactly the codes expected: a file breaks one rule, not two.
 """
@@ -55,6 +56,7 @@ class Case:
     url: str
     fmt: str | None
     now: datetime
+    hub: str | None
 
 
 def _decode(data: bytes) -> str:
@@ -106,6 +108,7 @@ def load_cases() -> list[Case]:
                 url=header.get("url", [URLS[family]])[0],
                 fmt=header.get("format", [None])[0],
                 now=datetime.fromisoformat(header.get("now", [NOW.isoformat()])[0]),
+                hub=header.get("hub", [None])[0],
             )
         )
     return cases
@@ -116,7 +119,9 @@ CASES = load_cases()
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_file_yields_exactly_the_expected_problems(case: Case) -> None:
-    problems = validate_feed(case.data, case.url, fmt=case.fmt, path=case.name, now=case.now)
+    problems = validate_feed(
+        case.data, case.url, fmt=case.fmt, path=case.name, now=case.now, hub=case.hub
+    )
     shown = "\n".join(format_problem(p) for p in problems)
     assert {(p.level, p.code) for p in problems} == {(e.level, e.code) for e in case.expects}, (
         f"{case.description}\n{shown}"

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from feeds.model import Author, Enclosure, FeedSpec, Post
+from feeds.validate import validate_feed
 from feeds.writers import WRITERS, WriteOptions
 from feeds.writers._shared import EMPTY_FEED_UPDATED, clean
 from feeds.writers.jsonfeed import html_to_text
@@ -211,6 +212,40 @@ def test_changed_post_changes_bytes(fmt: str) -> None:
     edited = dataclasses.replace(spec.posts[0], title="Another title")
     other = dataclasses.replace(spec, posts=(edited,))
     assert WRITERS[fmt](other, WriteOptions()) != WRITERS[fmt](spec, WriteOptions())
+
+
+HUB = "https://hub.example.net/publish?site=1&x=2"
+
+
+def hubs_named(fmt: str, data: bytes) -> list[str]:
+    """The WebSub hubs a feed names, as a subscriber would find them."""
+    if fmt == "json":
+        return [hub["url"] for hub in json.loads(data).get("hubs", []) if hub["type"] == "WebSub"]
+    return [link.href for link in parsed(data).feed.get("links", []) if link.rel == "hub"]
+
+
+@pytest.mark.parametrize("fmt", sorted(WRITERS))
+@pytest.mark.parametrize("spec", SPECS, ids=IDS)
+def test_websub_hub_is_named_by_every_feed(fmt: str, spec: FeedSpec) -> None:
+    with_hub = WRITERS[fmt](spec, WriteOptions(hub=HUB))
+    without = WRITERS[fmt](spec, WriteOptions())
+    assert hubs_named(fmt, with_hub) == [HUB]
+    assert hubs_named(fmt, without) == []
+    assert WRITERS[fmt](dataclasses.replace(spec), WriteOptions(hub=HUB)) == with_hub
+    problems = validate_feed(with_hub, spec.url(fmt), fmt=fmt, expected=spec.posts, hub=HUB)
+    assert [p for p in problems if p.level == "error"] == []
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+def test_hub_link_is_beside_the_self_link(fmt: str) -> None:
+    """RSS too (feedgen keeps only the self link there): a channel-level atom:link."""
+    root = etree.fromstring(WRITERS[fmt](SPECS[0], WriteOptions(hub=HUB)))
+    feed = root.find("channel") if fmt == "rss" else root
+    assert feed is not None
+    links = [(link.get("rel"), link.get("href")) for link in feed.iterfind("atom:link", NS)]
+    self_at = links.index(("self", SPECS[0].url(fmt)))
+    assert links[self_at + 1] == ("hub", HUB)
+    assert [rel for rel, _ in links].count("hub") == 1
 
 
 @pytest.mark.parametrize("fmt", sorted(WRITERS))

@@ -21,6 +21,8 @@ class WriteOptions:
     full_content: bool = True
     #: an xml-stylesheet instruction naming ``feed.xsl`` in RSS and Atom
     stylesheet: bool = False
+    #: the WebSub hub every feed names (Atom and RSS ``rel="hub"`` links, JSON Feed ``hubs``)
+    hub: str | None = None
 
 
 Writer = Callable[[FeedSpec, WriteOptions], bytes]

@@ -64,6 +64,8 @@ def write_atom(spec: FeedSpec, options: WriteOptions) -> bytes:
     if clean(spec.description).strip():
         fg.subtitle(clean(spec.description))
     fg.link(href=spec.url("atom"), rel="self", type="application/atom+xml")
+    if options.hub:
+        fg.link(href=options.hub, rel="hub")
     fg.link(href=spec.base_url, rel="alternate", type="text/html")
     # Entries all name their authors; the feed's author also covers readers that look here.
     fg.author(_person(spec.author))

@@ -69,6 +69,8 @@ def write_json(spec: FeedSpec, options: WriteOptions) -> bytes:
     if spec.language:
         feed["language"] = clean(spec.language)
     feed["authors"] = [_person(spec.author)]
+    if options.hub:
+        feed["hubs"] = [{"type": "WebSub", "url": options.hub}]
     feed["items"] = [_item(spec, post, options) for post in spec.posts]
     text = json.dumps(feed, ensure_ascii=False, indent=2) + "\n"
     return text.encode("utf-8")

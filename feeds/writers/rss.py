@@ -1,4 +1,5 @@
-"""RSS 2.0 with feedgen: dc:creator per author, content:encoded, atom:link rel=self."""
+"""RSS 2.0 with feedgen: dc:creator per author, content:encoded, atom:link rel=self (and
+rel=hub with WebSub)."""
 
 from __future__ import annotations
 
@@ -35,15 +36,21 @@ _ITUNES_NS = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 
 
 class _ChannelExtra(HistoryExtension):
-    """The RFC 5005 links and marker (see HistoryExtension), then ``itunes:explicit`` as
-    ``true``/``false``: Apple and the W3C validator ask for those words, and feedgen 1.0
-    writes only ``yes``/``no``/``clean``."""
+    """What the channel needs beyond feedgen, in this order: the WebSub hub link,
+    ``atom:link rel="hub"`` right after the self link (feedgen keeps only the
+    ``rel="self"`` link in RSS); the RFC 5005 links and marker (see HistoryExtension);
+    ``itunes:explicit`` as ``true``/``false`` (Apple and the W3C validator ask for
+    those words, and feedgen 1.0 writes only ``yes``/``no``/``clean``)."""
 
     def __init__(self) -> None:
         super().__init__()
+        self.hub: str | None = None
         self.explicit: bool | None = None
 
     def extend_rss(self, feed: Any) -> Any:
+        if self.hub is not None:
+            link = feed.find(f"channel/{{{_ATOM_NS}}}link[@rel='self']")
+            link.addnext(etree.Element(f"{{{_ATOM_NS}}}link", href=self.hub, rel="hub"))
         feed = super().extend_rss(feed)
         if self.explicit is not None:
             channel = feed[0]
@@ -86,6 +93,7 @@ def write_rss(spec: FeedSpec, options: WriteOptions) -> bytes:
     # feedgen writes the href of the *last* link() call as <channel><link>: self first.
     fg.link(href=spec.url("rss"), rel="self", type="application/rss+xml")
     fg.link(href=spec.base_url, rel="alternate")
+    fg.feeds.hub = options.hub or None
     if spec.language:
         fg.language(clean(spec.language))
     fg.generator(GENERATOR)
