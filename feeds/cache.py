@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from feeds.model import Author, EnclosureSource, Problem, Source
 
@@ -62,10 +62,16 @@ def load_caches(data: bytes, fingerprint: str) -> Caches:
         if doc["version"] != CACHE_VERSION or doc["fingerprint"] != fingerprint:
             raise ValueError("cache written for another version or configuration")
         posts = {
-            path: CachedPost(int(size), int(mtime), str(digest), _source_in(s), bool(settled))
+            path: CachedPost(
+                _typed(size, int), _typed(mtime, int), _typed(digest, str), _source_in(s),
+                _typed(settled, bool),
+            )
             for path, (size, mtime, digest, settled, s) in doc["posts"].items()
+        }  # fmt: skip
+        rendered = {
+            _typed(k, str): (_typed(c, str), _typed(s, str))
+            for k, (c, s) in doc["rendered"].items()
         }
-        rendered = {str(k): (str(c), str(s)) for k, (c, s) in doc["rendered"].items()}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable cache: {e}") from e
     return Caches(posts, rendered)
@@ -107,27 +113,59 @@ def _source_out(s: Source) -> list[Any]:
     ]
 
 
+T = TypeVar("T")
+
+
+def _typed(value: object, kind: type[T]) -> T:
+    """``value`` when it is a ``kind`` (never a bool for an int); ValueError otherwise:
+    a cache is read back exactly as written, or not at all."""
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"expected {kind.__name__}, found {value!r}")
+    return value
+
+
+def _maybe(value: object, kind: type[T]) -> T | None:
+    return None if value is None else _typed(value, kind)
+
+
+def _problem_in(v: list[Any]) -> Problem:
+    level, code, message, path, line, col = v
+    if level not in ("error", "warning"):
+        raise ValueError(f"bad level {level!r}")
+    return Problem(
+        level, _typed(code, str), _typed(message, str), _maybe(path, str), _maybe(line, int),
+        _maybe(col, int),
+    )  # fmt: skip
+
+
 def _source_in(v: list[Any]) -> Source:
     (path, title, date, updated, authors, summary, tags, slug, draft, ident, link, image,
      enclosure, body_format, warnings, duration) = v  # fmt: skip
     if body_format not in ("markdown", "html", "text"):
         raise ValueError(f"bad body format {body_format!r}")
+    if enclosure is not None:
+        url, length, mime, line = enclosure
+        enclosure = EnclosureSource(
+            _typed(url, str), _maybe(length, int), _maybe(mime, str), _maybe(line, int)
+        )
     return Source(
-        path=str(path),
-        title=title,
-        date=_date_in(date),
-        updated=_date_in(updated),
-        authors=tuple(Author(n, e, u) for n, e, u in authors),
-        summary=summary,
-        tags=tuple(tags),
-        slug=slug,
-        draft=bool(draft),
-        id=ident,
-        link=link,
-        image=image,
-        enclosure=EnclosureSource(*enclosure) if enclosure else None,
+        path=_typed(path, str),
+        title=_typed(title, str),
+        date=_date_in(_maybe(date, str)),
+        updated=_date_in(_maybe(updated, str)),
+        authors=tuple(
+            Author(_typed(n, str), _maybe(e, str), _maybe(u, str)) for n, e, u in authors
+        ),
+        summary=_maybe(summary, str),
+        tags=tuple(_typed(t, str) for t in tags),
+        slug=_maybe(slug, str),
+        draft=_typed(draft, bool),
+        id=_maybe(ident, str),
+        link=_maybe(link, str),
+        image=_maybe(image, str),
+        enclosure=enclosure,
         body="",
         body_format=body_format,
-        warnings=tuple(Problem(*p) for p in warnings),
-        duration=duration,
+        warnings=tuple(_problem_in(p) for p in warnings),
+        duration=_maybe(duration, int),
     )

@@ -57,6 +57,9 @@ from feeds.writers.pages import index_html, opml
 CACHE_FILE = "cache.json"
 #: below this many feeds to validate, worker processes cost more than they save
 PARALLEL_FROM = 12
+#: longer post HTML is left out of feeds (libxml2, under most readers, refuses a text
+#: node over 10,000,000 bytes: a character may take four)
+MAX_CONTENT_CHARS = 2_000_000
 #: post files read by one worker at a time: fewer are not worth a process
 READ_SHARE = 250
 #: the formats archive pages are written in (RFC 5005 links are RSS and Atom links)
@@ -361,6 +364,9 @@ def _make(making: _Making) -> _Made:
             if isinstance(done, Problem):
                 problems.append(done)
                 done = post
+            if len(done.content) > MAX_CONTENT_CHARS:
+                problems.append(_content_too_long(post, len(done.content)))
+                done = replace(done, content="")
             rendered[key] = (done.content, done.summary)
         content, summary = rendered[key]
         return replace(post, content=content, summary=summary)
@@ -465,6 +471,16 @@ def _kept(file: Path, output: Output | None, wanted: str) -> bool:
     except OSError:
         return False
     return (st.st_size, st.st_mtime_ns) == (output.size, output.mtime_ns)
+
+
+def _content_too_long(post: Post, length: int) -> Problem:
+    return Problem(
+        "warning",
+        "content-too-long",
+        f"its HTML is {length:,} characters, over {MAX_CONTENT_CHARS:,}: only its summary "
+        "is published (the XML parsers of feed readers refuse text nodes over 10 MB)",
+        post.path,
+    )
 
 
 def _render_from_disk(post: Post, config: Config) -> Post | Problem:

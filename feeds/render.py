@@ -19,10 +19,12 @@ from feeds.model import Source
 
 # Characters XML 1.0 forbids (C0 controls but tab/LF/CR, lone surrogates, U+FFFE/U+FFFF),
 # plus DEL, the C1 controls and the noncharacters, which it only discourages but which
-# never carry meaning in a post; and U+FFFD, the mark of an earlier decoding failure.
+# never carry meaning in a post; U+FFFD, the mark of an earlier decoding failure; and
+# U+FEFF, a byte order mark left inside text by joined files (XML parsers drop it at the
+# start of a document, so readers would disagree on the text).
 # The W3C feed validator warns about C1 controls and U+FFFD (BadCharacters).
 _ILLEGAL_BELOW_10000 = (
-    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffd\ufffe\uffff"
+    "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufeff\ufffd\ufffe\uffff"
 )
 _ILLEGAL = re.compile(
     f"[{_ILLEGAL_BELOW_10000}"
@@ -144,8 +146,11 @@ def clean_html(fragment: str, base_url: str) -> str:
     ``href``/``src``/``srcset`` values are resolved as a browser showing the page at
     ``base_url`` would (``#frag`` included); characters XML 1.0 cannot hold are removed.
     """
+    fragment = strip_illegal(fragment)
+    if _too_deep(fragment):
+        fragment = _flattened(fragment)
     cleaned = nh3.clean(
-        strip_illegal(fragment),
+        fragment,
         tags=_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=_ATTRIBUTES,
@@ -156,6 +161,43 @@ def clean_html(fragment: str, base_url: str) -> str:
     )
     # Character references such as &#1; become raw characters only when parsed.
     return strip_illegal(cleaned)
+
+
+#: elements nested deeper than this are cut (libxml2's own HTML limit): html5ever, under
+#: nh3, takes time quadratic in the depth (minutes for 100,000 nested elements)
+MAX_DEPTH = 255
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)")
+_VOID = frozenset(
+    "area base br col embed hr img input link meta source track wbr".split()
+)  # fmt: skip
+
+
+def _too_deep(fragment: str) -> bool:
+    """Whether the fragment may nest elements deeper than MAX_DEPTH (an overestimate:
+    elements whose end tag HTML lets one leave out count as open)."""
+    if fragment.count("<") <= MAX_DEPTH:
+        return False
+    depth = 0
+    for match in _TAG.finditer(fragment):
+        if match.group(1):
+            depth = max(depth - 1, 0)
+        elif match.group(2).lower() not in _VOID:
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+    return False
+
+
+def _flattened(fragment: str) -> str:
+    """The fragment as libxml2's HTML parser reads it, which drops what lies deeper than
+    its depth limit: only hostile or broken posts nest so deep."""
+    try:
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except (etree.ParserError, ValueError):
+        return html.escape(fragment)
+    inner = [html.escape(root.text or "")]
+    inner += [lxml.html.tostring(child, encoding="unicode") for child in root]
+    return "".join(inner)
 
 
 def _filter_attribute(attr: str, value: str, base_url: str) -> str | None:

@@ -123,7 +123,14 @@ from lxml import etree
 from feeds.model import FH_NS, Level, Post, Problem
 from feeds.podcast import CATEGORIES
 
-__all__ = ["FORMATS", "EntryMemo", "detect_format", "format_problem", "validate_feed"]
+__all__ = [
+    "FORMATS",
+    "EntryMemo",
+    "detect_format",
+    "format_problem",
+    "id_problem",
+    "validate_feed",
+]
 
 # feedparser asks xml.sax for the drv_libxml2 driver before expat on every document;
 # that driver is no longer distributed, and its failed import is a tenth of the cost
@@ -461,6 +468,12 @@ def _http_url_problem(value: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
         return "is not an absolute http(s) URL"
     return _uri_chars_problem(value)
+
+
+def id_problem(value: str) -> str | None:
+    """Why ``value`` cannot be an entry id (an absolute URI), or None: the rule readers
+    check front matter ``id`` against before a feed is built."""
+    return _uri_problem(value)
 
 
 def _uri_problem(value: str) -> str | None:

@@ -545,23 +545,11 @@ CACHE_DAMAGE = _cache_damage()
 
 
 #: damage that cache.load_caches lets through today (see the docstring below)
-CACHE_BUGS = {"rendered-numbers", "title-a-number"}
 
 
 @pytest.mark.parametrize(
     "damage",
-    [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                name in CACHE_BUGS,
-                reason="bug: load_caches converts with str() and does not check the types "
-                "of cached fields (cache.py, not ours to change)",
-                strict=True,
-            ),
-        )
-        for name in sorted(CACHE_DAMAGE)
-    ],
+    [pytest.param(name) for name in sorted(CACHE_DAMAGE)],
 )
 def test_a_damaged_cache_file_changes_nothing_published(site: Site, damage: str) -> None:
     """A damaged cache.json is ignored or its bad entries rejected: no traceback, exit 0,

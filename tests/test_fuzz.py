@@ -7,18 +7,16 @@ FEEDS_FUZZ_EXAMPLES sets how many examples each property tries (default: a quick
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from feeds.config import Config, load_config
-from feeds.content import decode
 from feeds.content.readers import READERS
 from feeds.exceptions import ContentError
 from feeds.model import Source
@@ -208,26 +206,6 @@ def test_deep_and_repetitive_front_matter_is_a_located_error_or_a_post(
 SUFFIXES = [".md", ".txt", ".html", ".htm", ".markdown"]
 
 
-#: a front matter or header line giving `id` or `image` (see test_hostile_inputs' xfails)
-KNOWN_BUG_KEYS = re.compile(r"(?im)^\s*(id|image)\s*:")
-
-
-def known_bug(data: bytes) -> bool:
-    """Whether ``data`` has the shape of a bug already pinned by a strict xfail: a U+FEFF
-    left in the text once decoding removed the BOM (below), an `id` or an `image` field."""
-    try:
-        text, _ = decode(data, "x")
-    except ContentError:
-        return False
-    return "\ufeff" in text or KNOWN_BUG_KEYS.search(text) is not None
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a post whose summary starts with U+FEFF and holds '&' fails JSON Feed "
-    "validation (validate._plain_text parses it with libxml2, which drops a leading U+FEFF; "
-    "the writer keeps it), so the whole run publishes nothing",
-)
 @pytest.mark.parametrize(
     ("name", "data"),
     [
@@ -261,9 +239,6 @@ def test_a_run_over_fuzzed_files_publishes_valid_feeds_and_accounts_for_every_fi
     """A whole regeneration over a good post and a few fuzzed files never raises; every file
     is published, held back (draft, future) or reported as exactly one located error; and
     every published feed re-validates without errors."""
-    # Known bugs, each pinned by an xfail test: leave them to those so this one keeps
-    # looking for others.
-    assume(not any(known_bug(data) for _, data in files))
     root = Path(tempfile.mkdtemp(prefix="feeds-fuzz-"))
     try:
         (root / "config.yaml").write_text(CONFIG + "feeds:\n  limit: 100\n", encoding="utf-8")

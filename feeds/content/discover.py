@@ -88,7 +88,12 @@ def _walk(
         rel = prefix + entry.name
         if entry.is_symlink():
             # Linked folders would walk posts twice or loop; linked files may not leave the site.
-            target = Path(entry.path).resolve()
+            try:
+                target = Path(entry.path).resolve(strict=True)
+            except (OSError, RuntimeError):
+                # A link to nothing, or a loop of links (RuntimeError before Python 3.13).
+                problems.append(Problem("warning", "symlink", "broken or looping link", rel))
+                continue
             if target.is_dir():
                 problems.append(Problem("warning", "symlink", "linked folder not followed", rel))
                 continue

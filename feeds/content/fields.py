@@ -78,7 +78,7 @@ def make_source(
         tags=fields.tags(),
         slug=fields.text("slug"),
         draft=fields.boolean("draft"),
-        id=fields.text("id"),
+        id=fields.identifier("id"),
         link=fields.url("link", absolute=True),
         image=fields.url("image", absolute=False),
         enclosure=fields.enclosure(),
@@ -269,6 +269,20 @@ class _Fields:
         if not name:
             raise self.error(key, f"'{key}' has an empty name")
         return Author(name=name)
+
+    def identifier(self, key: str) -> str | None:
+        """An entry id: an absolute URI, as Atom requires (``tag:``, ``urn:``, ``https:``…)."""
+        value = self.text(key)
+        if value is None:
+            return None
+        # The validator's own rule, here at the key's line: an id it would refuse
+        # would otherwise stop every feed from being published.
+        from feeds.validate import id_problem
+
+        problem = id_problem(value)
+        if problem is not None:
+            raise self.error(key, f"'{key}' {problem}: {value!r}")
+        return value
 
     def url(self, key: str, *, absolute: bool) -> str | None:
         value = self.text(key)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from feeds.model import Author, FeedSpec, Post
+from feeds.render import absolute_url
 
 #: ``updated`` of a feed without posts: fixed so empty feeds stay byte-identical, and after
 #: 1990 because the W3C validator calls earlier dates implausible
@@ -77,8 +78,10 @@ def entry_tags(post: Post) -> list[str]:
 
 
 def absolute(post: Post, url: str) -> str:
-    """``url`` resolved against the post's URL (a no-op for the absolute URLs posts carry)."""
-    return urljoin(post.url, clean(url).strip())
+    """``url`` resolved against the post's URL (a no-op for the absolute URLs posts carry),
+    with what a URL cannot hold literally (spaces, non-ASCII) percent-encoded."""
+    joined = urljoin(post.url, clean(url).strip())
+    return absolute_url(joined, post.url) or joined
 
 
 def hex_refs(document: bytes, name: str, count: int = 0) -> bytes:
