@@ -113,6 +113,7 @@ error) says it.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import itertools
@@ -319,10 +320,8 @@ def _tag_columns(data: bytes) -> dict[int, int | None]:
 
     parser.StartElementHandler = start
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
-    try:
+    with contextlib.suppress(expat.ExpatError):  # then the columns found so far
         parser.Parse(data, True)
-    except expat.ExpatError:
-        pass  # the columns found so far
     return columns
 
 
@@ -845,12 +844,13 @@ def _validate_xml(
     _check_tree(root, sink)
     _check_extensions(root, sink)
     elements = _entry_elements(root, found)
-    feed_authors, entries = _reparse(data, root, elements, found, memo, sink)
+    feed_authors, entries, documents = _reparse(data, root, elements, found, memo, sink)
+    shapes = _CleanShapes(documents, memo.shaped)
     html_checker = _HtmlChecker(sink, memo.scans)
     if found == "rss":
-        _check_rss(root, elements, url, sink, html_checker)
+        _check_rss(root, elements, url, sink, html_checker, shapes)
     else:
-        _check_atom(root, elements, url, sink, html_checker)
+        _check_atom(root, elements, url, sink, html_checker, shapes)
     if expected is not None:
         seen = _seen_from_feedparser(entries, feed_authors, found)
         _compare_entries(expected, seen, _HTML_SUMMARY, sink)
@@ -994,12 +994,17 @@ def _reparse(
     fmt: str,
     memo: EntryMemo,
     sink: _Sink,
-) -> tuple[tuple[str, ...] | None, list[tuple[etree._Element | None, _ParsedEntry]]]:
+) -> tuple[
+    tuple[str, ...] | None,
+    list[tuple[etree._Element | None, _ParsedEntry]],
+    dict[etree._Element, bytes],
+]:
     """feedparser's reading of the document, in parts; reports ``bozo``.
 
-    Returns the feed's author names and every entry feedparser found, each with
+    Returns the feed's author names; every entry feedparser found, each with
     the element it was read from: one of ``elements`` (the items or entries),
-    or None for one it found in the head, where the checks see none. A
+    or None for one it found in the head, where the checks see none; and the
+    document each element was read as. A
     document feedparser flags as a whole has that one bozo problem; otherwise
     the head and each entry may have one.
     """
@@ -1013,12 +1018,14 @@ def _reparse(
     label = "item" if fmt == "rss" else "entry"
     entries: list[tuple[etree._Element | None, _ParsedEntry]] = []
     wrappers: dict[etree._Element, tuple[bytes, bytes, int]] = {}
+    documents: dict[etree._Element, bytes] = {}
     for number, element in enumerate(elements, 1):
         parent = _parent(element)
         if parent not in wrappers:
             wrappers[parent] = _wrapper(parent)
         start, end, depth = wrappers[parent]
         document = start + etree.tostring(element, encoding="utf-8", with_tail=False) + end
+        documents[element] = document
         parsed = memo.read(document)
         if parsed.bozo is not None and whole is None:
             at = _line(element)
@@ -1028,7 +1035,7 @@ def _reparse(
             sink.error("bozo", f"feedparser flags {label} {number}: {parsed.bozo.detail}", at)
         entries += [(element, entry) for entry in parsed.entries]
     entries += [(None, entry) for entry in head.entries]
-    return head.authors, entries
+    return head.authors, entries, documents
 
 
 def _entry_elements(root: etree._Element, fmt: str) -> list[etree._Element]:
@@ -1186,6 +1193,32 @@ class _Parsed:
     entries: tuple[_ParsedEntry, ...]
 
 
+class _CleanShapes:
+    """Which items or entries the structure checks found right, by the document
+    each is read as (its bytes, with what it inherits): a post's entry is the same
+    in every feed that holds it, and is walked once."""
+
+    def __init__(self, documents: dict[etree._Element, bytes], known: set[bytes]) -> None:
+        self.documents = documents
+        self.known = known
+
+    def check(
+        self,
+        element: etree._Element,
+        label: str,
+        walk: Callable[[etree._Element, str, _Sink], None],
+        sink: _Sink,
+    ) -> None:
+        """Walk ``element`` unless it is known right; remember it when it is."""
+        document = self.documents.get(element)
+        if document is not None and document in self.known:
+            return
+        before = len(sink.problems)
+        walk(element, label, sink)
+        if document is not None and len(sink.problems) == before:
+            self.known.add(document)
+
+
 class EntryMemo:
     """feedparser's reading of the entry documents it has read, by their bytes.
 
@@ -1201,6 +1234,8 @@ class EntryMemo:
         self._read: dict[bytes, _Parsed] = {}
         #: what scanning an HTML string for risks and relative URLs found
         self.scans: dict[tuple[str, bool], _Findings] = {}
+        #: the entry documents whose elements the structure checks found right
+        self.shaped: set[bytes] = set()
 
     def __len__(self) -> int:
         """How many distinct entry documents feedparser has read."""
@@ -1436,6 +1471,7 @@ _RSS_SHAPES: Final[dict[str, tuple[dict[str, str], frozenset[str]]]] = {
     "source": ({}, frozenset({"url"})),
     "category": ({}, frozenset({"domain"})),
 }
+_RSS_VALUE: Final[tuple[dict[str, str], frozenset[str] | None]] = ({}, None)
 #: every element name RSS 2.0 defines, anywhere
 _ALL_RSS_NAMES: Final = frozenset(n for children, _ in _RSS_SHAPES.values() for n in children)
 #: RSS elements that hold other elements, never text of their own
@@ -1464,6 +1500,7 @@ def _check_rss(
     url: str | None,
     sink: _Sink,
     html_checker: _HtmlChecker,
+    shapes: _CleanShapes,
 ) -> None:
     """RSS 2.0 rules; ``items`` are the <item> elements of the channel."""
     namespace = etree.QName(root).namespace
@@ -1477,7 +1514,7 @@ def _check_rss(
     version = root.get("version")
     if version not in ("2.0", "0.91", "0.92"):
         sink.error("bad-version", f'<rss> version is {_show(version)}, not "2.0"', _line(root))
-    _check_rss_shape(root, sink)
+    _check_rss_shape(root, "<rss>", sink, shapes)
     channel = root.find("channel")
     if channel is None:
         return
@@ -1559,45 +1596,58 @@ def _check_rss_item(
             )
 
 
-def _check_rss_shape(element: etree._Element, sink: _Sink) -> None:
+def _check_rss_shape(
+    element: etree._Element, label: str, sink: _Sink, shapes: _CleanShapes | None = None
+) -> None:
     """Which elements stand where, how many, with which attributes, for ``element``
-    and every RSS element below it (extension elements are left alone)."""
+    and every RSS element below it (extension elements are left alone); items
+    ``shapes`` knows to be right are not walked again."""
+    # Every element of every feed passes here: few calls, no work for what is right.
     name = element.tag
     assert isinstance(name, str)
-    children, attributes = _RSS_SHAPES.get(name, ({}, None))
-    label = f"<{name}>"
-    if attributes is not None:
-        for attr in cast("list[str]", element.keys()):
-            if "}" not in attr and attr not in attributes:
-                sink.error(
-                    "unexpected-attribute",
-                    f"{label} has an attribute {attr}= that RSS 2.0 does not define",
-                    _line(element),
-                )
-    if name in _RSS_CONTAINERS:
-        loose = [t.strip() for t in (element.text, *(c.tail for c in element)) if t and t.strip()]
-        if loose:
+    # A value (title, link…) holds no RSS elements, and any attributes.
+    children, attributes = _RSS_SHAPES.get(name, _RSS_VALUE)
+    for attr in cast("list[str]", element.keys()):
+        if attributes is not None and attr[0] != "{" and attr not in attributes:
             sink.error(
-                "unexpected-text", f"{label} holds text {_show(loose[0], 40)}", _line(element)
+                "unexpected-attribute",
+                f"{label} has an attribute {attr}= that RSS 2.0 does not define",
+                _line(element),
             )
+    container = name in _RSS_CONTAINERS
+    loose = (element.text or "").strip() if container else ""
     counts: dict[str, int] = {}
-    for child in _children(element):
+    items = 0
+    for child in element:
+        if container and loose == "":
+            loose = (child.tail or "").strip()
         tag = child.tag
-        if "}" in tag:
+        if not isinstance(tag, str) or tag[0] == "{":
             continue  # an extension: its own namespace says what it holds
-        if tag not in children:
-            where = "where it stands" if tag in _RSS_SHAPES or tag in _ALL_RSS_NAMES else "at all"
+        how = children.get(tag)
+        if how is None:
+            known = tag in _RSS_SHAPES or tag in _ALL_RSS_NAMES
             sink.error(
                 "undefined-element",
-                f"<{tag}> in {label} is not an RSS 2.0 element {where}"
-                + ("; extensions belong in a namespace" if where == "at all" else ""),
+                f"<{tag}> in {label} is not an RSS 2.0 element "
+                + ("where it stands" if known else "at all; extensions belong in a namespace"),
                 _line(child),
             )
             continue
-        counts[tag] = counts.get(tag, 0) + 1
-        if counts[tag] == 2 and children[tag] in "1?":
+        if tag == "item":
+            items += 1
+            if shapes is None:
+                _check_rss_shape(child, f"item {items}", sink)
+            else:
+                shapes.check(child, f"item {items}", _check_rss_shape, sink)
+            continue
+        seen = counts[tag] = counts.get(tag, 0) + 1
+        if seen == 2 and how in "1?":
             sink.error("duplicate-element", f"{label} has more than one <{tag}>", _line(child))
-        _check_rss_shape(child, sink)
+        if tag in _RSS_SHAPES or len(child):  # else a value with nothing below it
+            _check_rss_shape(child, f"<{tag}>", sink)
+    if loose:
+        sink.error("unexpected-text", f"{label} holds text {_show(loose, 40)}", _line(element))
     for tag, how in children.items():
         if how in "1+" and tag not in counts:
             sink.error("missing-element", f"{label} has no <{tag}>", _line(element))
@@ -1767,6 +1817,7 @@ def _check_atom(
     url: str | None,
     sink: _Sink,
     html_checker: _HtmlChecker,
+    shapes: _CleanShapes,
 ) -> None:
     """RFC 4287 rules; ``entries`` are the <entry> elements of the feed."""
     namespace = etree.QName(root).namespace
@@ -1777,7 +1828,7 @@ def _check_atom(
             _line(root),
         )
         return
-    _check_atom_shape(root, "<feed>", sink)
+    _check_atom_shape(root, "<feed>", sink, shapes)
     _check_xml_attributes(root, sink)
     _check_atom_common(root, "<feed>", sink, html_checker)
     _atom_date(root, "updated", "<feed>", sink, required=True)
@@ -1899,8 +1950,15 @@ _ATOM_SHAPES: Final[dict[str, tuple[dict[str, str], frozenset[str]]]] = {
 #: Atom elements whose value is one token: no space around it (RFC 4287 §3.3, §4.2.6…)
 _ATOM_TOKENS: Final = frozenset("id updated published icon logo uri email".split())
 _ATOM_CONTAINERS: Final = frozenset(("feed", "entry", "source", "author", "contributor"))
+#: Atom elements whose children are markup (text constructs and content)
+_ATOM_MARKUP: Final = frozenset(("title", "subtitle", "summary", "rights", "content"))
+#: Atom elements whose attribute values have rules of their own
+_ATOM_ATTRIBUTED: Final = frozenset(("link", "category", "generator", "content"))
+_A_LENGTH: Final = len(_A)
 _XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
 _XML_BASE: Final = "{http://www.w3.org/XML/1998/namespace}base"
+# The elements that carry either: XPath finds them in C.
+_XML_ATTRIBUTES_XPATH: Final = etree.XPath("descendant-or-self::*[@xml:lang or @xml:base]")
 _MIME_RE: Final = re.compile(r"[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+(?:\s*;.*)?", re.DOTALL)
 # A link relation: a registered name (no colon) or an IRI (RFC 4287 §4.2.7.2).
 _REL_NAME_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=@%]+")
@@ -1909,66 +1967,79 @@ _ADDR_SPEC_RE: Final = re.compile(r"[^@\s()<>,;:\"\[\]]+@[^@\s()<>,;:\"\[\]]+")
 _BASE64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
-def _check_atom_shape(element: etree._Element, label: str, sink: _Sink) -> None:
+def _check_atom_shape(
+    element: etree._Element, label: str, sink: _Sink, shapes: _CleanShapes | None = None
+) -> None:
     """Which Atom elements stand where, how many, with which attributes and values,
     for ``element`` and every Atom element below it; extensions are left alone, and
-    text constructs' content to :func:`_check_text_construct`."""
-    name = _local(element.tag)
+    text constructs' content to :func:`_check_text_construct`; entries ``shapes``
+    knows to be right are not walked again."""
+    # Every element of every feed passes here: few calls, no work for what is right.
+    name = element.tag[_A_LENGTH:]
     children, attributes = _ATOM_SHAPES[name]
-    line = _line(element)
     for attr in cast("list[str]", element.keys()):
-        if "}" not in attr and attr not in attributes:
+        if attr[0] != "{" and attr not in attributes:
             sink.error(
                 "unexpected-attribute",
                 f"{label} has an attribute {attr}= that Atom does not define",
-                line,
+                _line(element),
             )
-    if name in _ATOM_CONTAINERS:
-        loose = [t.strip() for t in (element.text, *(c.tail for c in element)) if t and t.strip()]
-        if loose:
-            sink.error("unexpected-text", f"{label} holds text {_show(loose[0], 40)}", line)
-    elif name in _ATOM_TOKENS:
+    if name in _ATOM_TOKENS:
         value = element.text or ""
         if value != value.strip():
             sink.error(
-                "unexpected-whitespace", f"{label} has space around its value {_show(value)}", line
+                "unexpected-whitespace",
+                f"{label} has space around its value {_show(value)}",
+                _line(element),
             )
-    if name in ("link", "category", "generator", "content"):
+        if name == "email" and not _ADDR_SPEC_RE.fullmatch(value.strip()):
+            sink.error(
+                "bad-email", f"{label} {_show(value)} is not an e-mail address", _line(element)
+            )
+    elif name in _ATOM_ATTRIBUTED:
         _check_atom_attributes(element, label, sink)
-    if name == "email" and not _ADDR_SPEC_RE.fullmatch(_text(element)):
-        sink.error("bad-email", f"{label} {_show(_text(element))} is not an e-mail address", line)
-    if name == "content" or name in ("title", "subtitle", "summary", "rights"):
+    if name in _ATOM_MARKUP:
         return  # their children are markup, checked with the text construct
+    loose = (element.text or "").strip() if name in _ATOM_CONTAINERS else ""
     counts: dict[str, int] = {}
-    seen_entry = False
-    for child in _children(element):
-        if etree.QName(child).namespace != ATOM_NS:
+    entries = 0
+    for child in element:
+        if loose == "" and name in _ATOM_CONTAINERS:
+            loose = (child.tail or "").strip()
+        tag = child.tag
+        if not isinstance(tag, str) or not tag.startswith(_A):
             continue  # an extension: its own namespace says what it holds
-        tag = _local(child.tag)
-        child_label = (
-            f"entry {counts.get('entry', 0) + 1}" if tag == "entry" else f"{label} <{tag}>"
-        )
-        if tag not in children:
+        tag = tag[_A_LENGTH:]
+        how = children.get(tag)
+        if how is None:
             sink.error(
                 "undefined-element",
                 f"<{tag}> in {label} is not an Atom element there",
                 _line(child),
             )
             continue
-        if seen_entry and tag != "entry":
+        if tag == "entry":
+            entries += 1
+            if shapes is None:
+                _check_atom_shape(child, f"entry {entries}", sink)
+            else:
+                shapes.check(child, f"entry {entries}", _check_atom_shape, sink)
+            continue
+        if entries:
             sink.error(
                 "misplaced-element",
                 f"{label} <{tag}> comes after an entry; feed metadata goes first",
                 _line(child),
             )
-        seen_entry = seen_entry or tag == "entry"
-        counts[tag] = counts.get(tag, 0) + 1
-        if counts[tag] == 2 and children[tag] in "1?":
+        seen = counts[tag] = counts.get(tag, 0) + 1
+        if seen == 2 and how != "*":
             sink.error("duplicate-element", f"{label} has more than one <{tag}>", _line(child))
-        _check_atom_shape(child, child_label, sink)
+        _check_atom_shape(child, f"{label} <{tag}>", sink)
+    if loose:
+        sink.error("unexpected-text", f"{label} holds text {_show(loose, 40)}", _line(element))
     for tag, how in children.items():
         if how == "1" and tag not in counts:
-            sink.error("missing-element", f"{label} has no <{tag}>", line)
+            sink.error("missing-element", f"{label} has no <{tag}>", _line(element))
 
 
 def _check_atom_attributes(element: etree._Element, label: str, sink: _Sink) -> None:
@@ -2059,7 +2130,7 @@ def _check_atom_content(content: etree._Element, label: str, sink: _Sink) -> Non
 
 def _check_xml_attributes(root: etree._Element, sink: _Sink) -> None:
     """xml:lang holds a language tag (or nothing) and xml:base a URI, wherever they stand."""
-    for element in root.iter("*"):
+    for element in cast("list[etree._Element]", _XML_ATTRIBUTES_XPATH(root)):
         lang = element.get(_XML_LANG)
         if lang:
             _check_language(lang, f"<{_local(element.tag)}> xml:lang", _line(element), sink)

@@ -578,3 +578,47 @@ def test_an_entry_inherits_the_namespaces_declared_on_the_root() -> None:
         b"<category>food</category>", b"<category>food</category><ex:note>n</ex:note>"
     )
     assert check("rss", built_posts(), data) == ()
+
+
+# --------------------------------------------------------------------------
+# `feeds validate`: any feed, one line per problem
+
+
+def run_validate(*targets: str) -> tuple[int, list[str]]:
+    from click.testing import CliRunner
+
+    from feeds.cli import cli
+
+    result = CliRunner().invoke(cli, ["validate", *targets])
+    return result.exit_code, result.output.splitlines()
+
+
+def test_the_command_prints_level_code_line_col_and_exits_1_on_errors() -> None:
+    code, lines = run_validate(str(DATA / "rss-guid-in-channel.xml"))
+    assert code == 1
+    # The one start tag on line 12 gives the column.
+    assert lines == [
+        "error undefined-element 12:5 <guid> in <channel> is not an RSS 2.0 element where it stands"
+    ]
+
+
+def test_the_command_holds_other_feeds_to_their_format_only() -> None:
+    # No self link is a warning, relative links are allowed: exit 0.
+    code, lines = run_validate(
+        str(DATA / "atom-no-self-any.xml"), str(DATA / "atom-relative-link.xml")
+    )
+    assert code == 0
+    assert [line.split()[:2] for line in lines if not line.endswith(":")] == [
+        ["warning", "no-self"]
+    ]
+
+
+def test_a_clean_entry_is_walked_once_per_memo_and_still_reported_when_broken() -> None:
+    # Two feeds sharing an entry: the second reads its structure from the memo.
+    memo = EntryMemo()
+    data = (DATA / "atom-valid.xml").read_bytes()
+    assert validate_feed(data, URLS["atom"], memo=memo) == ()
+    assert len(memo.shaped) == 2
+    broken = data.replace(b"<title>First post</title>", b"<title>First post</title><subject/>")
+    codes = [p.code for p in validate_feed(broken, URLS["atom"], memo=memo)]
+    assert codes == ["undefined-element"]
