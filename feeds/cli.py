@@ -300,14 +300,17 @@ def check(config_path: Path) -> None:
 def validate(targets: tuple[str, ...]) -> None:
     """Validate any RSS 2.0, Atom 1.0 or JSON Feed 1.1 document, ours or not.
 
-    Prints one line per problem: LEVEL code line:col message.
-    Exit status: 0 valid, 1 errors found.
+    Checks what the W3C Feed Validation Service checks, and JSON Feed's rules;
+    prints one line per problem: LEVEL code line:col message (codes in
+    README.md). Dates more than a day ahead of now are implausible.
+    Exit status: 0 valid (warnings allowed), 1 errors found.
 
     Example: feeds validate public/rss.xml https://example.org/atom.xml
     """
     from feeds.validate import format_problem, validate_feed
 
     failed = False
+    now = datetime.now(UTC)
     for target in targets:
         if len(targets) > 1:
             click.echo(f"{target}:")
@@ -317,7 +320,7 @@ def validate(targets: tuple[str, ...]) -> None:
             click.echo(f"error unreadable 0:0 {e}")
             failed = True
             continue
-        problems = validate_feed(data, url, path=target)
+        problems = validate_feed(data, url, path=target, now=now)
         for p in problems:
             click.echo(format_problem(p))
         failed = failed or any(p.level == "error" for p in problems)

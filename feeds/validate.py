@@ -24,83 +24,113 @@ Every check works on the bytes it is given, in three layers (SPEC §5):
    built from are given, every entry's title, link, id, author names, dates
    (second precision, UTC) and summary must equal them. feedparser cannot read
    JSON Feed, so JSON is compared on the parsed JSON.
-3. **Format rules.** Dates (RFC 822 in RSS, RFC 3339 in Atom and JSON Feed),
-   absolute http(s) URLs, unique ids, exactly one self link equal to the URL
-   the feed is served from, the WebSub hub link when one is asked for, canonical
-   namespace URIs, required elements and fields, and the W3C validator's
-   warnings worth meeting (duplicate Atom ``updated``, relative URLs and
-   scripts in content, implausible dates).
-   RFC 5005 archived feeds: ``current``, ``prev-archive`` and ``next-archive``
-   links at most once each, never to the document itself, and an ``fh:archive``
-   page with a ``current`` link and a link along the chain; when the links the
-   feed was built with are given, exactly those.
+3. **Format rules.** The checks the W3C Feed Validation Service documents,
+   for any RSS 2.0 or Atom 1.0 feed: which elements stand where and how
+   often, their attributes, text and values (dates: RFC 822 in RSS, RFC 3339
+   in Atom and JSON Feed, W3C-DTF in Dublin Core; URIs and ids; e-mail
+   addresses; language tags; MIME types; numbers), duplicates, self links,
+   HTML in text, and security risks in content (scripts, event handlers,
+   ``javascript:`` URLs). JSON Feed 1.1 gets its own field rules. The
+   WebSub hub link when one is asked for. RSS 2.0 iTunes tags podcast apps
+   are strict about, and xml-stylesheet instructions. RFC 5005 archived
+   feeds: ``current``, ``prev-archive`` and ``next-archive`` links at most
+   once each, never to the document itself, and an ``fh:archive`` page with
+   a ``current`` link and a link along the chain; when the links the feed was
+   built with are given, exactly those.
+
+Two sets of rules (``publishing`` in :func:`validate_feed`): a feed we
+publish is also held to what SPEC §5 promises of it: a self link equal to
+the URL it is served from, absolute http(s) URLs everywhere, one entry per
+id, and canonical prefixes. Any other feed is held to its format only, as
+the W3C validator holds it; where the two differ, the code differs too
+(``missing-self`` or ``no-self``), so a code always has one level.
+``rules`` below says which set reports a code; most are in both.
 
 Problem codes; the level of a code never varies:
 
-========================  =======  ==============================================
-code                      level    meaning
-========================  =======  ==============================================
-unknown-format            error    neither JSON nor an XML document rooted at rss/feed
-wrong-format              error    the document is not in the format asked for
-not-well-formed           error    the strict XML parser rejected the document
-entity-declaration        error    a DOCTYPE declares entities
-entity-reference          error    an entity reference is left unexpanded
-doctype                   warning  a DOCTYPE without entity declarations
-bad-encoding              error    JSON that is not UTF-8
-not-json                  error    the JSON parser rejected the document
-duplicate-key             error    a JSON object repeats a key
-bad-number                error    NaN or Infinity in JSON
-bozo                      error    feedparser flagged the document
-entry-count               error    the feed holds another number of entries than built
-entry-mismatch            error    an entry's field differs from the post it was built from
-reader-mangled            warning  feedparser reads a field otherwise (text it takes for mojibake)
-bad-version               error    RSS version attribute or JSON Feed version is wrong
-old-version               warning  JSON Feed 1.0 (checked against the 1.1 rules)
-bad-namespace             error    a well-known prefix or the Atom root bound to another URI
-missing-element           error    a required element (or an entry's author) is absent
-duplicate-element         error    an element that may appear once appears again
-unknown-element           warning  an RSS element in no namespace that RSS 2.0 does not define
-duplicate-semantics       warning  an RSS item says one thing twice (author and dc:creator…)
-bad-attribute             error    an attribute holds a value its element does not allow
-bad-xhtml                 error    Atom xhtml content that is not a single xhtml div
-missing-field             error    a required JSON Feed field is absent or empty
-bad-type                  error    a JSON Feed field of the wrong type
-unknown-field             warning  a JSON Feed field that is neither defined nor ``_``-prefixed
-deprecated-field          warning  JSON Feed 1.0's ``author`` field
-bad-date                  error    not an RFC 822 (RSS) or RFC 3339 (Atom, JSON) date
-bad-weekday               error    an RFC 822 date whose weekday is not that of its date
-problematic-date          warning  RFC 822, but lowercase, two-digit year, odd spacing or zone
-implausible-date          warning  a date before 1990 or more than a day after ``now``
-bad-url                   error    a link that is not an absolute http(s) URL
-bad-id                    error    an Atom id that is not a valid URI, or a blank JSON id
-bad-guid                  error    an RSS permalink guid that is not an absolute http(s) URL
-duplicate-id              error    two entries share an id or guid
-missing-self              error    no self link (RSS/Atom) or feed_url (JSON)
-duplicate-self            error    more than one self link
-self-mismatch             error    the self link is not the URL the feed is served from
-missing-hub               error    the WebSub hub asked for is not linked (rel="hub", JSON hubs)
-duplicate-alternate       error    two Atom alternate links with one type and hreflang
-bad-email                 error    an RSS author/managingEditor/webMaster without an e-mail
-bad-enclosure             error    an enclosure or attachment without a length or type
-duplicate-updated         warning  two Atom entries share one ``updated``
-undeclared-html           warning  HTML markup in an Atom text construct of type text
-relative-url              warning  a relative href/src/srcset inside content HTML
-security-risk             warning  script, iframe, event handlers or javascript: URLs in content
-duplicate-link            error    two feed-level RFC 5005 links (current, prev-archive…) of one rel
-archive-link              error    an RFC 5005 link that leads back to the document itself
-archive-conflict          error    marked both ``fh:archive`` and ``fh:complete``
-archive-without-current   warning  an ``fh:archive`` document without a ``current`` link
-archive-incomplete        warning  an ``fh:archive`` document with no prev- or next-archive link
-history-rel-in-entry      warning  an RFC 5005 link inside an item or entry, where it means nothing
-history-mismatch          error    RFC 5005 links or ``fh:archive`` differ from what was built
-bad-itunes                error    an iTunes tag podcast apps refuse (explicit, duration, category)
-itunes-incomplete         warning  a podcast channel without itunes:category or itunes:explicit
-bad-stylesheet            error    an xml-stylesheet instruction without its type or href
-========================  =======  ==============================================
+========================  =======  =======  ========================================================
+code                      level    rules    meaning
+========================  =======  =======  ========================================================
+unknown-format            error    both     neither JSON nor XML rooted at rss/feed
+wrong-format              error    both     the document is not in the format asked for
+not-well-formed           error    both     the strict XML parser rejected the document
+entity-declaration        error    both     a DOCTYPE declares entities
+entity-reference          error    both     an entity reference is left unexpanded
+doctype                   warning  both     a DOCTYPE without entity declarations
+bad-encoding              error    both     JSON that is not UTF-8
+not-json                  error    both     the JSON parser rejected the document
+duplicate-key             error    both     a JSON object repeats a key
+bad-number                error    both     NaN or Infinity in JSON
+bozo                      error    both     feedparser flagged the document
+entry-count               error    both     the feed holds another number of entries than built
+entry-mismatch            error    both     an entry's field differs from the post it was built from
+reader-mangled            warning  both     feedparser misreads a field (text it takes for mojibake)
+bad-version               error    both     RSS version attribute or JSON Feed version is wrong
+old-version               warning  both     JSON Feed 1.0 (checked against the 1.1 rules)
+bad-namespace             error    both     root in another namespace; publish: a prefix misbound
+missing-element           error    both     a required element (or an entry's author) is absent
+duplicate-element         error    both     an element that may appear once appears again
+undefined-element         error    both     an RSS (no namespace) or Atom element out of its place
+misplaced-element         error    both     Atom feed metadata after the first entry
+unexpected-text           error    both     text in an element that holds only elements
+unexpected-whitespace     error    both     space around an Atom id, date, URI or e-mail address
+unexpected-attribute      error    both     an attribute in no namespace the element does not define
+missing-attribute         error    both     an attribute the element requires is absent
+bad-value                 error    both     a number, day, hour, form name or Base64 out of its kind
+duplicate-value           error    both     skipHours or skipDays names one hour or day twice
+bad-language              error    both     not a language tag (en, en-GB) where one belongs
+bad-mime-type             error    both     not a single-part MIME type where Atom wants one
+duplicate-semantics       warning  both     an RSS item says one thing twice (author, dc:creator)
+reserved-prefix           warning  any      a well-known prefix bound to another namespace URI
+bad-attribute             error    both     an attribute holds a value its element does not allow
+bad-xhtml                 error    both     Atom xhtml content that is not a single xhtml div
+missing-field             error    both     a required JSON Feed field is absent or empty
+bad-type                  error    both     a JSON Feed field of the wrong type
+unknown-field             warning  both     a JSON Feed field neither defined nor ``_``-prefixed
+deprecated-field          warning  both     JSON Feed 1.0's ``author`` field
+bad-date                  error    both     not RFC 822 (RSS), RFC 3339 (Atom, JSON), W3C-DTF (dc)
+bad-weekday               error    both     an RFC 822 date whose weekday is not that of its date
+problematic-date          warning  both     RFC 822, but in a form some readers misread
+implausible-date          warning  both     a date before 1990 or more than a day after ``now``
+bad-url                   error    both     not a URL where one belongs; publish: not http(s)
+bad-id                    error    both     an Atom id that is not a valid URI, or a blank JSON id
+bad-guid                  error    both     a permalink guid that is not an absolute http(s) URL
+empty-guid                warning  any      an empty guid marked isPermaLink="false"
+duplicate-id              error    both     entries share an id (any: Atom, all of ten or more)
+duplicate-entry           warning  any      Atom entries share an id: versions of one entry
+missing-self              error    publish  no self link (RSS/Atom) or feed_url (JSON)
+no-self                   warning  any      no self link (RSS/Atom) or feed_url (JSON)
+duplicate-self            error    both     more than one self link
+self-mismatch             error    publish  the self link is not the URL the feed is served from
+self-elsewhere            warning  any      the self link is not the URL the feed was fetched from
+duplicate-alternate       error    both     two Atom alternate links with one type and hreflang
+bad-email                 error    both     an RSS author… or Atom email without an e-mail address
+email-format              warning  any      an RSS e-mail address not written 'address (Name)'
+bad-enclosure             error    both     an enclosure or attachment without a length or type
+duplicate-updated         warning  both     two Atom entries share one ``updated``
+undeclared-html           warning  both     HTML markup in an Atom text construct of type text
+relative-url              warning  both     a relative href/src/srcset inside content HTML
+security-risk             warning  both     script, event handlers, javascript: URLs in content
+missing-hub               error    both     the WebSub hub asked for is not linked (or in ``hubs``)
+duplicate-link            error    both     two feed-level RFC 5005 links of one rel
+archive-link              error    both     an RFC 5005 link that leads back to the document
+archive-conflict          error    both     marked both ``fh:archive`` and ``fh:complete``
+archive-without-current   warning  both     an ``fh:archive`` document without a ``current`` link
+archive-incomplete        warning  both     an ``fh:archive`` document with no prev/next link
+history-rel-in-entry      warning  both     an RFC 5005 link in an item or entry (it means nothing)
+history-mismatch          error    publish  RFC 5005 links or ``fh:archive`` differ from the build
+bad-itunes                error    both     an iTunes tag podcast apps refuse (explicit, duration…)
+itunes-incomplete         warning  both     a podcast channel without itunes:category or explicit
+bad-stylesheet            error    both     an xml-stylesheet instruction without its type or href
+========================  =======  =======  ========================================================
+
+``unknown-element`` (a warning before) is retired: ``undefined-element`` (an
+error) says it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import io
 import itertools
@@ -111,7 +141,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, cast
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 from xml.parsers import expat
 from xml.sax import SAXParseException
 
@@ -210,6 +240,7 @@ def validate_feed(
     memo: EntryMemo | None = None,
     links: Mapping[str, str] | None = None,
     hub: str | None = None,
+    publishing: bool | None = None,
 ) -> tuple[Problem, ...]:
     """Validate one feed document and return every problem found, in the order found.
 
@@ -229,6 +260,13 @@ def validate_feed(
     ``fh:archive`` exactly when it has a ``next-archive`` link (a complete page).
     ``hub``, when given, is a WebSub hub the feed must link to (``rel="hub"``; in
     JSON Feed, an entry of ``hubs``).
+    ``publishing`` holds the feed to what ``feeds`` promises of its own feeds
+    (SPEC §5) on top of the format's rules: a self link (``feed_url``) that is
+    the served URL, and absolute http(s) URLs everywhere. Without it, a feed
+    is held to its format's rules only, as the W3C validator holds it: a
+    missing or elsewhere self link is a warning, and a URL need only be a URI
+    (absolute where the format asks for one). None means publishing when
+    ``expected`` is given: only our own feeds are built from posts.
 
     The feed is valid when no problem has level ``"error"``. Never raises
     for any bytes; raises ValueError only for an ``fmt`` not in :data:`FORMATS`.
@@ -237,7 +275,9 @@ def validate_feed(
         raise ValueError(f"unknown feed format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if now is not None and now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    sink = _Sink(path, now)
+    if publishing is None:
+        publishing = expected is not None
+    sink = _Sink(path, now, publishing=publishing)
     if memo is None:
         memo = EntryMemo()
     is_json = _looks_like_json(data)
@@ -269,14 +309,23 @@ def format_problem(p: Problem) -> str:
 class _Sink:
     """The problems of one document, with the path and clock they share."""
 
-    def __init__(self, path: str | None, now: datetime | None) -> None:
+    def __init__(self, path: str | None, now: datetime | None, *, publishing: bool) -> None:
         self.path = path
         self.now = now
+        #: hold the feed to what feeds promises of its own (see validate_feed)
+        self.publishing = publishing
         self.problems: list[Problem] = []
+        #: the XML document, whose tags give a problem at a line its column
+        self.document: bytes | None = None
+        self._columns: dict[int, int | None] | None = None
 
     def add(
         self, level: Level, code: str, message: str, line: int | None = None, col: int | None = None
     ) -> None:
+        if col is None and line is not None and self.document is not None:
+            if self._columns is None:  # only documents with problems pay for this
+                self._columns = _tag_columns(self.document)
+            col = self._columns.get(line)
         self.problems.append(Problem(level, code, message, self.path, line, col))
 
     def error(
@@ -295,6 +344,23 @@ class _Sink:
             self.warning("implausible-date", f"{what} {when.isoformat()} is before 1990", line)
         elif self.now is not None and when > self.now + timedelta(days=1):
             self.warning("implausible-date", f"{what} {when.isoformat()} is in the future", line)
+
+
+def _tag_columns(data: bytes) -> dict[int, int | None]:
+    """The 1-based column of the one start tag on each line that has one start tag
+    (None where a line has several: which one a problem means is unknown)."""
+    columns: dict[int, int | None] = {}
+    parser = expat.ParserCreate()
+
+    def start(_name: str, _attributes: object) -> None:
+        line = parser.CurrentLineNumber
+        columns[line] = None if line in columns else parser.CurrentColumnNumber + 1
+
+    parser.StartElementHandler = start
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    with contextlib.suppress(expat.ExpatError):  # then the columns found so far
+        parser.Parse(data, True)
+    return columns
 
 
 def _show(value: object, limit: int = 80) -> str:
@@ -345,6 +411,19 @@ class _WrongWeekday(ValueError):
     """An RFC 822 date that is well-formed but names the wrong day of the week."""
 
 
+_COMMENT_RE: Final = re.compile(r"\((?:[^()\\]|\\.)*\)")
+
+
+def _without_comments(text: str) -> str:
+    """``text`` with its RFC 822 comments (parenthesized, nested, with \\-escapes) made spaces."""
+    while "(" in text:
+        stripped = _COMMENT_RE.sub(" ", text)
+        if stripped == text:
+            break
+        text = stripped
+    return text
+
+
 def _parse_rfc822(text: str) -> tuple[datetime, bool]:
     """Parse an RFC 822 date-time; return it and whether its form is unusual.
 
@@ -356,7 +435,7 @@ def _parse_rfc822(text: str) -> tuple[datetime, bool]:
     m = _RFC822_RE.fullmatch(text)
     unusual = m is None
     if m is None:
-        m = _RFC822_LAX_RE.fullmatch(text)
+        m = _RFC822_LAX_RE.fullmatch(_without_comments(text))
     if m is None:
         raise ValueError("not an RFC 822 date")
     dow, month, zone = (m["dow"] or "").title(), m["mon"].title(), m["zone"].upper()
@@ -465,8 +544,19 @@ def _http_url_problem(value: str) -> str | None:
         parts = urlsplit(value)
     except ValueError:
         return "is not a URL"
-    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+    if parts.scheme.lower() not in ("http", "https"):
         return "is not an absolute http(s) URL"
+    return _server_url_problem(value)
+
+
+def _server_url_problem(value: str) -> str | None:
+    """Why ``value``, a URL of a scheme that names a server, names none, or None."""
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        return "is not a URL"
+    if not parts.netloc:
+        return f"names no server after {parts.scheme}://"
     return _uri_chars_problem(value)
 
 
@@ -481,8 +571,8 @@ def _uri_problem(value: str) -> str | None:
     if not _SCHEME_RE.match(value):
         return "is not an absolute URI"
     scheme = value.split(":", 1)[0].lower()
-    if scheme in ("http", "https"):
-        return _http_url_problem(value)
+    if scheme in ("http", "https", "ftp"):
+        return _http_url_problem(value) if scheme != "ftp" else _server_url_problem(value)
     if scheme == "tag" and not _TAG_URI_RE.fullmatch(value):
         return "is not a tag: URI (tag:authority,date:specific, RFC 4151)"
     if value.lower().startswith("urn:uuid:") and not _UUID_URN_RE.fullmatch(value):
@@ -797,15 +887,18 @@ def _validate_xml(
     if not _check_doctype(root, data, sink):
         return  # never hand entity declarations to a parser that expands them
     _check_stylesheets(data, sink)
+    sink.document = data  # no entities to expand: expat may read it for columns
     _check_tree(root, sink)
+    _check_extensions(root, sink)
     elements = _entry_elements(root, found)
-    feed_authors, entries = _reparse(data, root, elements, found, memo, sink)
+    feed_authors, entries, documents = _reparse(data, root, elements, found, memo, sink)
+    shapes = _CleanShapes(documents, memo.shaped)
     html_checker = _HtmlChecker(sink, memo.scans)
     if found == "rss":
-        _check_rss(root, elements, url, sink, html_checker)
+        _check_rss(root, elements, url, sink, html_checker, shapes)
         head = root.find("channel")
     else:
-        _check_atom(root, elements, url, sink, html_checker)
+        _check_atom(root, elements, url, sink, html_checker, shapes)
         head = root if etree.QName(root).namespace == ATOM_NS else None
     if head is not None:
         link_tag = _ATOM_LINK if found == "rss" else f"{_A}link"
@@ -868,6 +961,78 @@ def _check_stylesheets(data: bytes, sink: _Sink) -> None:
                 )
 
 
+_DC: Final = CANONICAL_NAMESPACES["dc"]
+_DCTERMS: Final = CANONICAL_NAMESPACES["dcterms"]
+_SLASH: Final = CANONICAL_NAMESPACES["slash"]
+_TRACKBACK: Final = "http://madskills.com/public/xml/rss/module/trackback/"
+_GEO: Final = "http://www.w3.org/2003/01/geo/wgs84_pos#"
+#: the kind of value of well-known extension elements, by Clark name
+_EXTENSION_VALUES: Final[dict[str, str]] = {
+    f"{{{_DC}}}date": "w3cdtf",
+    f"{{{_DC}}}language": "language",
+    **{f"{{{_DCTERMS}}}{n}": "w3cdtf" for n in ("created", "issued", "modified", "date")},
+    "{http://backend.userland.com/creativeCommonsRssModule}license": "uri",
+    f"{{{_TRACKBACK}}}ping": "uri",
+    f"{{{_TRACKBACK}}}about": "uri",
+    f"{{{_GEO}}}lat": "latitude",
+    f"{{{_GEO}}}long": "longitude",
+    "{http://geourl.org/rss/module/}latitude": "latitude",
+    "{http://geourl.org/rss/module/}longitude": "longitude",
+    "{http://postneo.com/icbm}latitude": "latitude",
+    "{http://postneo.com/icbm}longitude": "longitude",
+    f"{{{_SLASH}}}comments": "count",
+    f"{{{_SLASH}}}hit_parade": "counts",
+}
+# W3C-DTF (a profile of ISO 8601): a year, a month, a day, or a time with a zone.
+_W3CDTF_RE: Final = re.compile(
+    r"\d{4}(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?"
+    r"(?:Z|[+-](\d{2}):(\d{2})))?)?)?"
+)
+_NUMBER_RE: Final = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def _check_extensions(root: etree._Element, sink: _Sink) -> None:
+    """The values of well-known extension elements: Dublin Core dates and languages,
+    licence and trackback URIs, coordinates, Slashdot counts."""
+    for element in root.iter(*_EXTENSION_VALUES):
+        kind = _EXTENSION_VALUES[element.tag]
+        text = _text(element)
+        what = f"<{element.prefix}:{_local(element.tag)}>" if element.prefix else element.tag
+        line = _line(element)
+        if kind == "w3cdtf":
+            if not _w3cdtf_ok(text):
+                sink.error("bad-date", f"{what} {_show(text)} is not a W3C-DTF date", line)
+        elif kind == "language":
+            _check_language(text, what, line, sink)
+        elif kind == "uri":
+            _check_url(text, what, line, sink)
+        elif kind in ("latitude", "longitude"):
+            limit = 90 if kind == "latitude" else 180
+            if not _NUMBER_RE.fullmatch(text) or abs(float(text)) > limit:
+                sink.error("bad-value", f"{what} {_show(text)} is not a {kind}", line)
+        elif not all(
+            n.strip().isdigit() for n in (text.split(",") if kind == "counts" else [text])
+        ):
+            sink.error("bad-value", f"{what} {_show(text)} is not a count", line)
+
+
+def _w3cdtf_ok(text: str) -> bool:
+    """True for a W3C-DTF date whose month, day, time and zone are in range."""
+    m = _W3CDTF_RE.fullmatch(text)
+    if m is None:
+        return False
+    month, day, hh, mm, ss, zh, zm = (int(g) if g else 0 for g in m.groups())
+    return (
+        (not m[1] or 1 <= month <= 12)
+        and (not m[2] or 1 <= day <= 31)
+        and hh < 24
+        and mm < 60
+        and ss <= 60
+        and zh < 24
+        and zm < 60
+    )
+
+
 def _check_tree(root: etree._Element, sink: _Sink) -> None:
     """Walk every node once: canonical namespace URIs, unexpanded entity references."""
     reported: set[str] = set()
@@ -890,12 +1055,20 @@ def _check_tree(root: etree._Element, sink: _Sink) -> None:
         namespace = etree.QName(node).namespace
         if namespace != CANONICAL_NAMESPACES[prefix]:
             reported.add(prefix)
-            sink.error(
-                "bad-namespace",
+            message = (
                 f"prefix {prefix}: is bound to {_show(namespace)}, "
-                f"not {CANONICAL_NAMESPACES[prefix]}",
-                _line(node),
+                f"not {CANONICAL_NAMESPACES[prefix]}"
             )
+            # XML lets any prefix stand for any namespace; only readers that go by
+            # prefix misread it, and our own feeds must not lean on them.
+            if sink.publishing:
+                sink.error("bad-namespace", message, _line(node))
+            else:
+                sink.warning(
+                    "reserved-prefix",
+                    message + "; readers that go by prefix misread it",
+                    _line(node),
+                )
 
 
 def _reparse(
@@ -905,12 +1078,17 @@ def _reparse(
     fmt: str,
     memo: EntryMemo,
     sink: _Sink,
-) -> tuple[tuple[str, ...] | None, list[tuple[etree._Element | None, _ParsedEntry]]]:
+) -> tuple[
+    tuple[str, ...] | None,
+    list[tuple[etree._Element | None, _ParsedEntry]],
+    dict[etree._Element, bytes],
+]:
     """feedparser's reading of the document, in parts; reports ``bozo``.
 
-    Returns the feed's author names and every entry feedparser found, each with
+    Returns the feed's author names; every entry feedparser found, each with
     the element it was read from: one of ``elements`` (the items or entries),
-    or None for one it found in the head, where the checks see none. A
+    or None for one it found in the head, where the checks see none; and the
+    document each element was read as. A
     document feedparser flags as a whole has that one bozo problem; otherwise
     the head and each entry may have one.
     """
@@ -924,12 +1102,14 @@ def _reparse(
     label = "item" if fmt == "rss" else "entry"
     entries: list[tuple[etree._Element | None, _ParsedEntry]] = []
     wrappers: dict[etree._Element, tuple[bytes, bytes, int]] = {}
+    documents: dict[etree._Element, bytes] = {}
     for number, element in enumerate(elements, 1):
         parent = _parent(element)
         if parent not in wrappers:
             wrappers[parent] = _wrapper(parent)
         start, end, depth = wrappers[parent]
         document = start + etree.tostring(element, encoding="utf-8", with_tail=False) + end
+        documents[element] = document
         parsed = memo.read(document)
         if parsed.bozo is not None and whole is None:
             at = _line(element)
@@ -939,7 +1119,7 @@ def _reparse(
             sink.error("bozo", f"feedparser flags {label} {number}: {parsed.bozo.detail}", at)
         entries += [(element, entry) for entry in parsed.entries]
     entries += [(None, entry) for entry in head.entries]
-    return head.authors, entries
+    return head.authors, entries, documents
 
 
 def _entry_elements(root: etree._Element, fmt: str) -> list[etree._Element]:
@@ -1097,6 +1277,32 @@ class _Parsed:
     entries: tuple[_ParsedEntry, ...]
 
 
+class _CleanShapes:
+    """Which items or entries the structure checks found right, by the document
+    each is read as (its bytes, with what it inherits): a post's entry is the same
+    in every feed that holds it, and is walked once."""
+
+    def __init__(self, documents: dict[etree._Element, bytes], known: set[bytes]) -> None:
+        self.documents = documents
+        self.known = known
+
+    def check(
+        self,
+        element: etree._Element,
+        label: str,
+        walk: Callable[[etree._Element, str, _Sink], None],
+        sink: _Sink,
+    ) -> None:
+        """Walk ``element`` unless it is known right; remember it when it is."""
+        document = self.documents.get(element)
+        if document is not None and document in self.known:
+            return
+        before = len(sink.problems)
+        walk(element, label, sink)
+        if document is not None and len(sink.problems) == before:
+            self.known.add(document)
+
+
 class EntryMemo:
     """feedparser's reading of the entry documents it has read, by their bytes.
 
@@ -1112,6 +1318,8 @@ class EntryMemo:
         self._read: dict[bytes, _Parsed] = {}
         #: what scanning an HTML string for risks and relative URLs found
         self.scans: dict[tuple[str, bool], _Findings] = {}
+        #: the entry documents whose elements the structure checks found right
+        self.shaped: set[bytes] = set()
 
     def __len__(self) -> int:
         """How many distinct entry documents feedparser has read."""
@@ -1230,25 +1438,6 @@ def _children(element: etree._Element) -> Iterator[etree._Element]:
     return (child for child in element if isinstance(child.tag, str))
 
 
-def _check_once(
-    parent: etree._Element,
-    tag: str,
-    label: str,
-    sink: _Sink,
-    *,
-    required: bool,
-) -> etree._Element | None:
-    """The one ``tag`` child of ``parent``; reports it missing (when required) or repeated."""
-    found = parent.findall(tag)
-    if not found:
-        if required:
-            sink.error("missing-element", f"{label} has no <{_local(tag)}>", _line(parent))
-        return None
-    for extra in found[1:]:
-        sink.error("duplicate-element", f"{label} has more than one <{_local(tag)}>", _line(extra))
-    return found[0]
-
-
 def _local(tag: str) -> str:
     """The local part of a Clark-notation tag."""
     return tag.rpartition("}")[2]
@@ -1260,9 +1449,29 @@ def _resolved(element: etree._Element, reference: str) -> str:
     return urljoin(base, reference) if base else reference
 
 
-def _check_url(value: str, what: str, line: int | None, sink: _Sink) -> None:
-    """Report ``value`` unless it is an absolute http(s) URL."""
-    problem = _http_url_problem(value)
+def _check_url(
+    value: str,
+    what: str,
+    line: int | None,
+    sink: _Sink,
+    *,
+    relative: bool = False,
+    iri: bool = False,
+) -> None:
+    """Report ``value`` unless it is a URL as the rules want it.
+
+    Publishing: an absolute http(s) URL. Otherwise a URI reference, absolute
+    unless ``relative``, with characters beyond ASCII only where ``iri`` (Atom
+    takes IRIs, RSS 2.0 URIs).
+    """
+    if sink.publishing:
+        problem = _http_url_problem(value)
+    elif not iri and not value.isascii():
+        problem = "holds characters beyond ASCII; RSS takes URIs, so percent-encode them"
+    elif relative and not _SCHEME_RE.match(value):
+        problem = _uri_chars_problem(value)
+    else:
+        problem = _uri_problem(value)
     if problem:
         sink.error("bad-url", f"{what} {_show(value)} {problem}", line)
 
@@ -1274,18 +1483,38 @@ def _check_hub(hubs: Sequence[str], hub: str, where: str, sink: _Sink) -> None:
         sink.error("missing-hub", f"{where} does not link to the WebSub hub {hub}{named}")
 
 
+_LANGUAGE_RE: Final = re.compile(r"(?:[A-Za-z]{2,3}|[iIxX])(?:-[A-Za-z0-9]{1,8})*")
+
+
+def _check_language(value: str, what: str, line: int | None, sink: _Sink) -> None:
+    """Report ``value`` unless it is a language tag (RFC 3066: ISO 639 code, subtags)."""
+    if not _LANGUAGE_RE.fullmatch(value):
+        sink.error(
+            "bad-language", f"{what} {_show(value)} is not a language tag such as en or en-GB", line
+        )
+
+
 def _check_self_links(
     links: Sequence[tuple[str, int | None]], url: str | None, where: str, sink: _Sink
 ) -> None:
     """Exactly one self link, and it is ``url`` (when known)."""
     if not links:
-        sink.error("missing-self", f'{where} has no rel="self" link')
+        if sink.publishing:
+            sink.error("missing-self", f'{where} has no rel="self" link')
+        else:
+            sink.warning(
+                "no-self",
+                f'{where} has no rel="self" link; readers and hubs cannot tell where it lives',
+            )
         return
     for _href, line in links[1:]:
         sink.error("duplicate-self", f'{where} has more than one rel="self" link', line)
     href, line = links[0]
     if url is not None and href != url:
-        sink.error("self-mismatch", f"self link {_show(href)} is not {url}", line)
+        if sink.publishing:
+            sink.error("self-mismatch", f"self link {_show(href)} is not {url}", line)
+        else:
+            sink.warning("self-elsewhere", f"self link {_show(href)} is not {url}", line)
 
 
 # -- RFC 5005 archived feeds ------------------------------------------------
@@ -1372,36 +1601,70 @@ def _check_history(
 
 # -- RSS 2.0 ---------------------------------------------------------------
 
-_RSS_CHANNEL_ONCE: Final = (
-    "language",
-    "copyright",
-    "managingEditor",
-    "webMaster",
-    "pubDate",
-    "lastBuildDate",
-    "generator",
-    "docs",
-    "cloud",
-    "ttl",
-    "image",
-    "rating",
-    "textInput",
-    "skipHours",
-    "skipDays",
+#: what each RSS 2.0 element may hold: its children (by name, with how many: "1" exactly
+#: one, "?" at most one, "+" at least one, "*" any number) and its attributes
+_RSS_SHAPES: Final[dict[str, tuple[dict[str, str], frozenset[str]]]] = {
+    "rss": ({"channel": "1"}, frozenset({"version"})),
+    "channel": (
+        {
+            **dict.fromkeys(("title", "link", "description"), "1"),
+            **dict.fromkeys(
+                (
+                    "language copyright managingEditor webMaster pubDate lastBuildDate "
+                    "generator docs cloud ttl image rating textInput skipHours skipDays"
+                ).split(),
+                "?",
+            ),
+            **dict.fromkeys(("category", "item"), "*"),
+        },
+        frozenset(),
+    ),
+    "item": (
+        {
+            **dict.fromkeys(
+                "title link description author comments guid pubDate source".split(), "?"
+            ),
+            **dict.fromkeys(("category", "enclosure"), "*"),
+        },
+        frozenset(),
+    ),
+    "image": (
+        {
+            **dict.fromkeys(("url", "title", "link"), "1"),
+            **dict.fromkeys(("width", "height", "description"), "?"),
+        },
+        frozenset(),
+    ),
+    "textInput": (dict.fromkeys(("title", "description", "name", "link"), "1"), frozenset()),
+    "skipHours": ({"hour": "+"}, frozenset()),
+    "skipDays": ({"day": "+"}, frozenset()),
+    "cloud": ({}, frozenset({"domain", "port", "path", "registerProcedure", "protocol"})),
+    "guid": ({}, frozenset({"isPermaLink"})),
+    "enclosure": ({}, frozenset({"url", "length", "type"})),
+    "source": ({}, frozenset({"url"})),
+    "category": ({}, frozenset({"domain"})),
+}
+_RSS_VALUE: Final[tuple[dict[str, str], frozenset[str] | None]] = ({}, None)
+#: every element name RSS 2.0 defines, anywhere
+_ALL_RSS_NAMES: Final = frozenset(n for children, _ in _RSS_SHAPES.values() for n in children)
+#: RSS elements that hold other elements, never text of their own
+_RSS_CONTAINERS: Final = frozenset(
+    ("rss", "channel", "item", "image", "textInput", "skipHours", "skipDays")
 )
-_RSS_CHANNEL_MANY: Final = frozenset(("category", "item"))
-_RSS_ITEM_ONCE: Final = (
-    "title",
-    "link",
-    "description",
-    "author",
-    "comments",
-    "guid",
-    "pubDate",
-    "source",
+_WEEKDAY_NAMES: Final = (
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
 )
-_RSS_ITEM_MANY: Final = frozenset(("category", "enclosure"))
+# An HTML form control's name, as textInput's name must be.
+_FORM_NAME_RE: Final = re.compile(r"[A-Za-z_:][A-Za-z0-9_:.\-]*")
 _EMAIL_RE: Final = re.compile(r"[^@\s()<>]+@[^@\s()<>]+\.[^@\s()<>]+(?:\s+\(.*\))?")
+# An address anywhere in a value ("Name <user@example.org>", a mailto: URL…).
+_ADDR_IN_TEXT_RE: Final = re.compile(r"[^@\s()<>,:;\"]+@[^@\s()<>,;:\"]+\.[^@\s()<>,;:\"?]+")
 
 
 def _check_rss(
@@ -1410,20 +1673,24 @@ def _check_rss(
     url: str | None,
     sink: _Sink,
     html_checker: _HtmlChecker,
+    shapes: _CleanShapes,
 ) -> None:
     """RSS 2.0 rules; ``items`` are the <item> elements of the channel."""
+    namespace = etree.QName(root).namespace
+    if namespace is not None:
+        sink.error(
+            "bad-namespace",
+            f"<rss> is in namespace {_show(namespace)}; RSS 2.0 elements are in none",
+            _line(root),
+        )
+        return
     version = root.get("version")
     if version not in ("2.0", "0.91", "0.92"):
         sink.error("bad-version", f'<rss> version is {_show(version)}, not "2.0"', _line(root))
-    channel = _check_once(root, "channel", "<rss>", sink, required=True)
+    _check_rss_shape(root, "<rss>", sink, shapes)
+    channel = root.find("channel")
     if channel is None:
         return
-    known = {"title", "link", "description", *_RSS_CHANNEL_ONCE, *_RSS_CHANNEL_MANY}
-    for tag in ("title", "link", "description"):
-        _check_once(channel, tag, "<channel>", sink, required=True)
-    for tag in _RSS_CHANNEL_ONCE:
-        _check_once(channel, tag, "<channel>", sink, required=False)
-
     self_links: list[tuple[str, int | None]] = []
     for child in _children(channel):
         tag = child.tag
@@ -1437,11 +1704,16 @@ def _check_rss(
             _check_rfc822(child, f"channel <{tag}>", sink)
         elif tag in ("managingEditor", "webMaster"):
             _check_email(child, sink)
-        elif tag == "image":
-            for part in ("url", "link"):
-                el = child.find(part)
-                if el is not None:
-                    _check_url(_text(el), f"<image> <{part}>", _line(el), sink)
+        elif tag in ("image", "textInput"):
+            _check_rss_box(child, sink)
+        elif tag == "ttl":
+            _check_integer(child, "channel <ttl>", sink, low=1)
+        elif tag == "language":
+            _check_language(_text(child), "channel <language>", _line(child), sink)
+        elif tag == "cloud":
+            _check_cloud(child, sink)
+        elif tag in ("skipHours", "skipDays"):
+            _check_skip(child, sink)
         elif tag == _ATOM_LINK:
             href = _resolved(child, child.get("href", ""))
             _check_url(href, "atom:link href", _line(child), sink)
@@ -1449,10 +1721,6 @@ def _check_rss(
                 self_links.append((href, _line(child)))
         elif tag.startswith(_IT):
             _check_itunes_channel(child, sink)
-        elif "}" not in tag and tag not in known:
-            sink.warning(
-                "unknown-element", f"<{tag}> is not an RSS 2.0 channel element", _line(child)
-            )
     _check_self_links(self_links, url, "<channel>", sink)
     if any(child.tag.startswith(_IT) for child in _children(channel)):
         for tag in ("category", "explicit"):
@@ -1477,11 +1745,8 @@ def _check_rss_item(
 ) -> None:
     """The rules of one RSS <item>; ``guids`` collects the guids seen so far."""
     label = f"item {number}"
-    for tag in _RSS_ITEM_ONCE:
-        _check_once(item, tag, label, sink, required=False)
     if item.find("title") is None and item.find("description") is None:
         sink.error("missing-element", f"{label} has neither <title> nor <description>", _line(item))
-    known = {*_RSS_ITEM_ONCE, *_RSS_ITEM_MANY}
     for child in _children(item):
         tag = child.tag
         line = _line(child)
@@ -1510,8 +1775,6 @@ def _check_rss_item(
                 f"{label} itunes:duration {_show(_text(child))} is not seconds or H:MM:SS",
                 line,
             )
-        elif "}" not in tag and tag not in known:
-            sink.warning("unknown-element", f"<{tag}> is not an RSS 2.0 item element", line)
     for plain, extension in (("author", _DC_CREATOR), ("pubDate", _DC_DATE)):
         twin = item.find(extension)
         if item.find(plain) is not None and twin is not None:
@@ -1548,6 +1811,126 @@ def _check_itunes_channel(element: etree._Element, sink: _Sink) -> None:
         sink.error("missing-element", "itunes:owner has no itunes:email", line)
 
 
+def _check_rss_shape(
+    element: etree._Element, label: str, sink: _Sink, shapes: _CleanShapes | None = None
+) -> None:
+    """Which elements stand where, how many, with which attributes, for ``element``
+    and every RSS element below it (extension elements are left alone); items
+    ``shapes`` knows to be right are not walked again."""
+    # Every element of every feed passes here: few calls, no work for what is right.
+    name = element.tag
+    assert isinstance(name, str)
+    # A value (title, link…) holds no RSS elements, and any attributes.
+    children, attributes = _RSS_SHAPES.get(name, _RSS_VALUE)
+    for attr in cast("list[str]", element.keys()):
+        if attributes is not None and attr[0] != "{" and attr not in attributes:
+            sink.error(
+                "unexpected-attribute",
+                f"{label} has an attribute {attr}= that RSS 2.0 does not define",
+                _line(element),
+            )
+    container = name in _RSS_CONTAINERS
+    loose = (element.text or "").strip() if container else ""
+    counts: dict[str, int] = {}
+    items = 0
+    for child in element:
+        if container and loose == "":
+            loose = (child.tail or "").strip()
+        tag = child.tag
+        if not isinstance(tag, str) or tag[0] == "{":
+            continue  # an extension: its own namespace says what it holds
+        how = children.get(tag)
+        if how is None:
+            known = tag in _RSS_SHAPES or tag in _ALL_RSS_NAMES
+            sink.error(
+                "undefined-element",
+                f"<{tag}> in {label} is not an RSS 2.0 element "
+                + ("where it stands" if known else "at all; extensions belong in a namespace"),
+                _line(child),
+            )
+            continue
+        if tag == "item":
+            items += 1
+            if shapes is None:
+                _check_rss_shape(child, f"item {items}", sink)
+            else:
+                shapes.check(child, f"item {items}", _check_rss_shape, sink)
+            continue
+        seen = counts[tag] = counts.get(tag, 0) + 1
+        if seen == 2 and how in "1?":
+            sink.error("duplicate-element", f"{label} has more than one <{tag}>", _line(child))
+        if tag in _RSS_SHAPES or len(child):  # else a value with nothing below it
+            _check_rss_shape(child, f"<{tag}>", sink)
+    if loose:
+        sink.error("unexpected-text", f"{label} holds text {_show(loose, 40)}", _line(element))
+    for tag, how in children.items():
+        if how in "1+" and tag not in counts:
+            sink.error("missing-element", f"{label} has no <{tag}>", _line(element))
+
+
+def _check_rss_box(box: etree._Element, sink: _Sink) -> None:
+    """A channel's <image> or <textInput>: its links, sizes and form name."""
+    label = f"<{box.tag}>"
+    for part in _children(box):
+        what, line = f"{label} <{part.tag}>", _line(part)
+        if part.tag == "link" or (part.tag == "url" and box.tag == "image"):
+            _check_url(_text(part), what, line, sink)
+        elif part.tag in ("width", "height") and box.tag == "image":
+            # RSS 2.0: at most 144 pixels wide and 400 high.
+            _check_integer(part, what, sink, low=1, high=144 if part.tag == "width" else 400)
+        elif (
+            part.tag == "name"
+            and box.tag == "textInput"
+            and not _FORM_NAME_RE.fullmatch(_text(part))
+        ):
+            sink.error("bad-value", f"{what} {_show(_text(part))} is not a form field name", line)
+
+
+def _check_integer(
+    element: etree._Element, what: str, sink: _Sink, *, low: int, high: int | None = None
+) -> None:
+    """The element holds a whole number from ``low`` to ``high``."""
+    text = _text(element)
+    bounds = f"from {low}" + (f" to {high}" if high is not None else " up")
+    if not text.isdigit() or int(text) < low or (high is not None and int(text) > high):
+        sink.error(
+            "bad-value", f"{what} {_show(text)} is not a whole number {bounds}", _line(element)
+        )
+
+
+def _check_cloud(cloud: etree._Element, sink: _Sink) -> None:
+    """<cloud> names every attribute RSS 2.0 requires, with a port number."""
+    for attr in ("domain", "port", "path", "registerProcedure", "protocol"):
+        if cloud.get(attr) is None:
+            sink.error("missing-attribute", f"<cloud> has no {attr}=", _line(cloud))
+    port = cloud.get("port")
+    if port is not None and not (port.isdigit() and 0 < int(port) < 65536):
+        sink.error("bad-value", f"<cloud> port={_show(port)} is not a port number", _line(cloud))
+
+
+def _check_skip(skip: etree._Element, sink: _Sink) -> None:
+    """<skipHours> holds distinct hours 0–23 (24 also means midnight), <skipDays>
+    distinct English day names."""
+    hours = skip.tag == "skipHours"
+    seen: set[str] = set()
+    values = [v for v in _children(skip) if v.tag == ("hour" if hours else "day")]
+    for value in values:
+        text, line = _text(value), _line(value)
+        what = f"<{skip.tag}> <{value.tag}>"
+        if hours and not (text.isdigit() and int(text) <= 24):
+            sink.error("bad-value", f"{what} {_show(text)} is not an hour from 0 to 23", line)
+            continue
+        if not hours and text not in _WEEKDAY_NAMES:
+            sink.error("bad-value", f"{what} {_show(text)} is not a day name (Monday…)", line)
+            continue
+        key = str(int(text) % 24) if hours else text  # 24 is midnight, as 0 is
+        if key in seen:
+            sink.error("duplicate-value", f"{what} {_show(text)} appears twice", line)
+        seen.add(key)
+    if len(values) > (24 if hours else 7):
+        sink.error("bad-value", f"<{skip.tag}> names more than {24 if hours else 7}", _line(skip))
+
+
 def _check_rfc822(element: etree._Element, what: str, sink: _Sink) -> None:
     """An RSS date: RFC 822 in RSS 2.0's usual form, with the right weekday, plausible."""
     text = _text(element)
@@ -1573,7 +1956,16 @@ def _check_rfc822(element: etree._Element, what: str, sink: _Sink) -> None:
 def _check_email(element: etree._Element, sink: _Sink) -> None:
     """RSS's author, managingEditor and webMaster hold an e-mail address."""
     text = _text(element)
-    if not _EMAIL_RE.fullmatch(text):
+    if _EMAIL_RE.fullmatch(text):
+        return
+    # An address in a comment ("Name (user@example.org)") is not the address.
+    if not sink.publishing and _ADDR_IN_TEXT_RE.search(_without_comments(unquote(text))):
+        sink.warning(
+            "email-format",
+            f"<{element.tag}> {_show(text)} is not written 'user@example.org (Name)'",
+            _line(element),
+        )
+    else:
         sink.error(
             "bad-email",
             f"<{element.tag}> {_show(text)} is not an e-mail address (use dc:creator for names)",
@@ -1593,7 +1985,10 @@ def _check_guid(
             "bad-attribute", f'{label} guid isPermaLink={permalink!r}, not "true"/"false"', line
         )
     if not text:
-        sink.error("bad-guid", f"{label} has an empty <guid>", line)
+        if sink.publishing or permalink == "true":
+            sink.error("bad-guid", f"{label} has an empty <guid>, and no URL to link to", line)
+        else:
+            sink.warning("empty-guid", f"{label} has an empty <guid>; readers cannot tell it", line)
         return
     if permalink == "true":
         problem = _http_url_problem(text)
@@ -1625,6 +2020,10 @@ def _check_enclosure(enclosure: etree._Element, label: str, sink: _Sink) -> None
 # -- Atom 1.0 --------------------------------------------------------------
 
 _TEXT_TYPES: Final = ("text", "html", "xhtml")
+#: vocabularies whose elements never stand inside XHTML content
+_FEED_NAMESPACES: Final = frozenset((ATOM_NS, "http://www.w3.org/2007/app"))
+#: how Atom takes a URL: an IRI, relative to xml:base or the document's own URL
+_IRI_REF: Final = {"relative": True, "iri": True}
 
 
 def _check_atom(
@@ -1633,6 +2032,7 @@ def _check_atom(
     url: str | None,
     sink: _Sink,
     html_checker: _HtmlChecker,
+    shapes: _CleanShapes,
 ) -> None:
     """RFC 4287 rules; ``entries`` are the <entry> elements of the feed."""
     namespace = etree.QName(root).namespace
@@ -1643,14 +2043,14 @@ def _check_atom(
             _line(root),
         )
         return
+    _check_atom_shape(root, "<feed>", sink, shapes)
+    _check_xml_attributes(root, sink)
     _check_atom_common(root, "<feed>", sink, html_checker)
     _atom_date(root, "updated", "<feed>", sink, required=True)
     for tag in ("icon", "logo"):
-        el = _check_once(root, f"{_A}{tag}", "<feed>", sink, required=False)
+        el = root.find(f"{_A}{tag}")
         if el is not None:
-            _check_url(_resolved(el, _text(el)), f"<feed> <{tag}>", _line(el), sink)
-    _check_once(root, f"{_A}subtitle", "<feed>", sink, required=False)
-    _check_once(root, f"{_A}generator", "<feed>", sink, required=False)
+            _check_url(_resolved(el, _text(el)), f"<feed> <{tag}>", _line(el), sink, **_IRI_REF)
     self_links = [
         (_resolved(link, link.get("href", "")), _line(link))
         for link in root.findall(f"{_A}link")
@@ -1664,13 +2064,18 @@ def _check_atom(
     for number, entry in enumerate(entries, 1):
         label = f"entry {number}"
         entry_id = _check_atom_common(entry, label, sink, html_checker)
+        for source in entry.findall(f"{_A}source"):
+            _check_atom_common(source, f"{label} <source>", sink, html_checker)
         if entry_id is not None:
             if entry_id in ids:
-                sink.error(
-                    "duplicate-id",
-                    f"{label} id {_show(entry_id)} repeats line {ids[entry_id]}",
-                    _line(entry),
-                )
+                message = f"{label} id {_show(entry_id)} repeats line {ids[entry_id]}"
+                if sink.publishing:
+                    sink.error("duplicate-id", message, _line(entry))
+                else:
+                    # RFC 4287 §4.1.1: entries sharing an id are versions of one entry.
+                    sink.warning(
+                        "duplicate-entry", message + "; readers show one version", _line(entry)
+                    )
             else:
                 ids[entry_id] = _line(entry)
         when = _atom_date(entry, "updated", label, sink, required=True)
@@ -1694,15 +2099,21 @@ def _check_atom(
                 f"{label} has no <author> and the feed has none",
                 _line(entry),
             )
-        _check_once(entry, f"{_A}summary", label, sink, required=False)
-        content = _check_once(entry, f"{_A}content", label, sink, required=False)
+        content = entry.find(f"{_A}content")
         if content is not None:
+            if entry.find(f"{_A}summary") is None and _content_is_opaque(content):
+                sink.error(
+                    "missing-element",
+                    f"{label} has no <summary>, and its <content> is not text to show",
+                    _line(entry),
+                )
             if content.get("src") is not None:
                 _check_url(
                     _resolved(content, content.get("src", "")),
                     f"{label} <content> src",
                     _line(content),
                     sink,
+                    **_IRI_REF,
                 )
             else:
                 _check_text_construct(content, label, sink, html_checker, content=True)
@@ -1717,13 +2128,243 @@ def _check_atom(
                 f'{label} has neither <content> nor a rel="alternate" link',
                 _line(entry),
             )
+    if not sink.publishing and len(entries) >= 10 and len(ids) == 1:
+        sink.error(
+            "duplicate-id",
+            f"all {len(entries)} entries share one id: the feed is one entry, not {len(entries)}",
+            _line(root),
+        )
+
+
+_ATOM_HEAD: Final = dict.fromkeys(
+    "id title updated subtitle rights icon logo generator".split(), "?"
+) | dict.fromkeys(("author", "contributor", "category", "link"), "*")
+#: what each Atom element may hold: its Atom children (by local name, with how many:
+#: "1" exactly one, "?" at most one, "*" any number) and its attributes
+_ATOM_SHAPES: Final[dict[str, tuple[dict[str, str], frozenset[str]]]] = {
+    "feed": (
+        _ATOM_HEAD | dict.fromkeys(("id", "title", "updated"), "1") | {"entry": "*"},
+        frozenset(),
+    ),
+    "entry": (
+        _ATOM_HEAD
+        | dict.fromkeys(("id", "title", "updated"), "1")
+        | dict.fromkeys(("published", "summary", "content", "source"), "?"),
+        frozenset(),
+    ),
+    "source": (_ATOM_HEAD, frozenset()),
+    "author": ({"name": "1", "uri": "?", "email": "?"}, frozenset()),
+    "contributor": ({"name": "1", "uri": "?", "email": "?"}, frozenset()),
+    "link": ({}, frozenset(("href", "rel", "type", "hreflang", "title", "length"))),
+    "category": ({}, frozenset(("term", "scheme", "label"))),
+    "generator": ({}, frozenset(("uri", "version"))),
+    "content": ({}, frozenset(("type", "src"))),
+    **{name: ({}, frozenset(("type",))) for name in ("title", "subtitle", "summary", "rights")},
+    **{name: ({}, frozenset()) for name in "id updated published icon logo name uri email".split()},
+}
+#: Atom elements whose value is one token: no space around it (RFC 4287 §3.3, §4.2.6…)
+_ATOM_TOKENS: Final = frozenset("id updated published icon logo uri email".split())
+_ATOM_CONTAINERS: Final = frozenset(("feed", "entry", "source", "author", "contributor"))
+#: Atom elements whose children are markup (text constructs and content)
+_ATOM_MARKUP: Final = frozenset(("title", "subtitle", "summary", "rights", "content"))
+#: Atom elements whose attribute values have rules of their own
+_ATOM_ATTRIBUTED: Final = frozenset(("link", "category", "generator", "content"))
+_A_LENGTH: Final = len(_A)
+_XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
+_XML_BASE: Final = "{http://www.w3.org/XML/1998/namespace}base"
+# The elements that carry either: XPath finds them in C.
+_XML_ATTRIBUTES_XPATH: Final = etree.XPath("descendant-or-self::*[@xml:lang or @xml:base]")
+_MIME_RE: Final = re.compile(r"[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+(?:\s*;.*)?", re.DOTALL)
+# A link relation: a registered name (no colon) or an IRI (RFC 4287 §4.2.7.2).
+_REL_NAME_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=@%]+")
+# RFC 2822's addr-spec, roughly: a host needs no dot ("user@localhost").
+_ADDR_SPEC_RE: Final = re.compile(r"[^@\s()<>,;:\"\[\]]+@[^@\s()<>,;:\"\[\]]+")
+_BASE64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
+
+
+def _check_atom_shape(
+    element: etree._Element, label: str, sink: _Sink, shapes: _CleanShapes | None = None
+) -> None:
+    """Which Atom elements stand where, how many, with which attributes and values,
+    for ``element`` and every Atom element below it; extensions are left alone, and
+    text constructs' content to :func:`_check_text_construct`; entries ``shapes``
+    knows to be right are not walked again."""
+    # Every element of every feed passes here: few calls, no work for what is right.
+    name = element.tag[_A_LENGTH:]
+    children, attributes = _ATOM_SHAPES[name]
+    for attr in cast("list[str]", element.keys()):
+        if attr[0] != "{" and attr not in attributes:
+            sink.error(
+                "unexpected-attribute",
+                f"{label} has an attribute {attr}= that Atom does not define",
+                _line(element),
+            )
+    if name in _ATOM_TOKENS:
+        value = element.text or ""
+        if value != value.strip():
+            sink.error(
+                "unexpected-whitespace",
+                f"{label} has space around its value {_show(value)}",
+                _line(element),
+            )
+        if name == "email" and not _ADDR_SPEC_RE.fullmatch(value.strip()):
+            sink.error(
+                "bad-email", f"{label} {_show(value)} is not an e-mail address", _line(element)
+            )
+    elif name in _ATOM_ATTRIBUTED:
+        _check_atom_attributes(element, label, sink)
+    if name in _ATOM_MARKUP:
+        return  # their children are markup, checked with the text construct
+    loose = (element.text or "").strip() if name in _ATOM_CONTAINERS else ""
+    counts: dict[str, int] = {}
+    entries = 0
+    for child in element:
+        if loose == "" and name in _ATOM_CONTAINERS:
+            loose = (child.tail or "").strip()
+        tag = child.tag
+        if not isinstance(tag, str) or not tag.startswith(_A):
+            continue  # an extension: its own namespace says what it holds
+        tag = tag[_A_LENGTH:]
+        how = children.get(tag)
+        if how is None:
+            sink.error(
+                "undefined-element",
+                f"<{tag}> in {label} is not an Atom element there",
+                _line(child),
+            )
+            continue
+        if tag == "entry":
+            entries += 1
+            if shapes is None:
+                _check_atom_shape(child, f"entry {entries}", sink)
+            else:
+                shapes.check(child, f"entry {entries}", _check_atom_shape, sink)
+            continue
+        if entries:
+            sink.error(
+                "misplaced-element",
+                f"{label} <{tag}> comes after an entry; feed metadata goes first",
+                _line(child),
+            )
+        seen = counts[tag] = counts.get(tag, 0) + 1
+        if seen == 2 and how != "*":
+            sink.error("duplicate-element", f"{label} has more than one <{tag}>", _line(child))
+        _check_atom_shape(child, f"{label} <{tag}>", sink)
+    if loose:
+        sink.error("unexpected-text", f"{label} holds text {_show(loose, 40)}", _line(element))
+    for tag, how in children.items():
+        if how == "1" and tag not in counts:
+            sink.error("missing-element", f"{label} has no <{tag}>", _line(element))
+
+
+def _check_atom_attributes(element: etree._Element, label: str, sink: _Sink) -> None:
+    """The attribute values of a link, category, generator or content element."""
+    line = _line(element)
+    name = _local(element.tag)
+    if name == "category":
+        if element.get("term") is None:
+            sink.error("missing-attribute", f"{label} has no term=", line)
+        if (scheme := element.get("scheme")) is not None:
+            _check_url(_resolved(element, scheme), f"{label} scheme", line, sink, iri=True)
+    elif name == "generator":
+        if (uri := element.get("uri")) is not None:
+            _check_url(_resolved(element, uri), f"{label} uri", line, sink, **_IRI_REF)
+    elif name == "link":
+        rel = (element.get("rel") or "").strip() or None
+        if rel is not None and not _REL_NAME_RE.fullmatch(rel):
+            _check_url(rel, f"{label} rel", line, sink, iri=True)
+        if (kind := element.get("type")) is not None and not _MIME_RE.fullmatch(kind):
+            sink.error("bad-mime-type", f"{label} type={_show(kind)} is not a MIME type", line)
+        if (lang := element.get("hreflang")) is not None:
+            _check_language(lang, f"{label} hreflang", line, sink)
+        length = element.get("length")
+        if length is not None and not length.strip().isdigit():
+            sink.error("bad-value", f"{label} length={_show(length)} is not a byte count", line)
+    else:
+        _check_atom_content(element, label, sink)
+
+
+def _content_is_opaque(content: etree._Element) -> bool:
+    """True for content a reader cannot show as text: by reference (src) or Base64
+    (RFC 4287 §4.1.1.1: then the entry needs a summary)."""
+    kind = (content.get("type") or "text").lower().split(";")[0].strip()
+    if content.get("src") is not None:
+        return True
+    return kind not in _TEXT_TYPES and not kind.startswith("text/") and not kind.endswith("xml")
+
+
+def _check_atom_content(content: etree._Element, label: str, sink: _Sink) -> None:
+    """RFC 4287 §4.1.3: what content holds for its type and src."""
+    line = _line(content)
+    kind = content.get("type")
+    src = content.get("src")
+    markup = list(_children(content))
+    text = (content.text or "").strip() or any((c.tail or "").strip() for c in content)
+    # A type without a slash and without src is the text construct check's to report.
+    if (
+        kind is not None
+        and kind not in _TEXT_TYPES
+        and ("/" in kind or src is not None)
+        and (not _MIME_RE.fullmatch(kind) or kind.lower().startswith(("multipart/", "message/")))
+    ):
+        sink.error(
+            "bad-mime-type", f"{label} type={_show(kind)} is not a single-part MIME type", line
+        )
+        return
+    if src is not None:
+        if kind in _TEXT_TYPES:
+            sink.error(
+                "bad-mime-type", f'{label} with src= takes a MIME type, not type="{kind}"', line
+            )
+        if markup:
+            sink.error("undefined-element", f"{label} with src= holds an element", _line(markup[0]))
+        elif text:
+            sink.error("unexpected-text", f"{label} with src= holds text", line)
+        return
+    if kind is None or kind in ("text", "html"):
+        if markup:
+            sink.error(
+                "undefined-element",
+                f"{label} of type {kind or 'text'} holds an element <{_local(markup[0].tag)}>",
+                _line(markup[0]),
+            )
+        return
+    if kind == "xhtml":
+        return  # checked with the text construct
+    lowered = kind.lower().split(";")[0].strip()
+    if lowered.endswith(("+xml", "/xml")):
+        if text:
+            sink.error("unexpected-text", f"{label} of type {kind} holds text beside its XML", line)
+    elif markup:
+        sink.error("undefined-element", f"{label} of type {kind} holds an element", line)
+    elif not lowered.startswith("text/") and not _BASE64_RE.fullmatch(
+        "".join((content.text or "").split())
+    ):
+        sink.error("bad-value", f"{label} of type {kind} is not Base64", line)
+
+
+def _check_xml_attributes(root: etree._Element, sink: _Sink) -> None:
+    """xml:lang holds a language tag (or nothing) and xml:base a URI, wherever they stand."""
+    for element in cast("list[etree._Element]", _XML_ATTRIBUTES_XPATH(root)):
+        lang = element.get(_XML_LANG)
+        if lang:
+            _check_language(lang, f"<{_local(element.tag)}> xml:lang", _line(element), sink)
+        base = element.get(_XML_BASE)
+        if base is not None:
+            problem = _uri_chars_problem(base)
+            if problem:
+                sink.error(
+                    "bad-url",
+                    f"<{_local(element.tag)}> xml:base {_show(base)} {problem}",
+                    _line(element),
+                )
 
 
 def _check_atom_common(
     element: etree._Element, label: str, sink: _Sink, html_checker: _HtmlChecker
 ) -> str | None:
     """What feed and entry share: id, title, text constructs, links, authors. Returns the id."""
-    title = _check_once(element, f"{_A}title", label, sink, required=True)
+    title = element.find(f"{_A}title")
     if title is not None:
         _check_text_construct(title, label, sink, html_checker, content=False)
     for tag in ("subtitle", "summary", "rights"):
@@ -1737,7 +2378,9 @@ def _check_atom_common(
             sink.error("bad-attribute", f"{label} has a <link> without href", _line(link))
             continue
         rel = link.get("rel", "alternate")
-        _check_url(_resolved(link, href), f'{label} link rel="{rel}"', _line(link), sink)
+        _check_url(
+            _resolved(link, href), f'{label} link rel="{rel}"', _line(link), sink, **_IRI_REF
+        )
         if rel == "alternate":
             key = (link.get("type"), link.get("hreflang"))
             if key in alternates:
@@ -1749,7 +2392,6 @@ def _check_atom_common(
             alternates[key] = _line(link)
     for tag in ("author", "contributor"):
         for person in element.findall(f"{_A}{tag}"):
-            _check_once(person, f"{_A}name", f"{label} <{tag}>", sink, required=True)
             uri = person.find(f"{_A}uri")
             if uri is not None:
                 _check_url(
@@ -1757,9 +2399,10 @@ def _check_atom_common(
                     f"{label} <{tag}> <uri>",
                     _line(uri),
                     sink,
+                    **_IRI_REF,
                 )
 
-    id_element = _check_once(element, f"{_A}id", label, sink, required=True)
+    id_element = element.find(f"{_A}id")
     if id_element is None:
         return None
     value = _text(id_element)
@@ -1773,7 +2416,7 @@ def _atom_date(
     element: etree._Element, name: str, label: str, sink: _Sink, *, required: bool
 ) -> datetime | None:
     """Check an Atom date element (RFC 3339, plausible); return its instant when valid."""
-    date = _check_once(element, f"{_A}{name}", label, sink, required=required)
+    date = element.find(f"{_A}{name}")
     if date is None:
         return None
     return _check_rfc3339(date, f"{label} <{name}>", sink)
@@ -1815,6 +2458,22 @@ def _check_text_construct(
         if len(divs) != 1 or divs[0].tag != f"{{{XHTML_NS}}}div" or (element.text or "").strip():
             sink.error("bad-xhtml", f'{what} type="xhtml" must hold a single xhtml <div>', line)
             return
+        for inner in divs[0].iter("*"):
+            namespace = etree.QName(inner).namespace
+            if namespace is None:
+                sink.error(
+                    "bad-xhtml",
+                    f"{what} holds <{inner.tag}> in no namespace, not XHTML's",
+                    _line(inner),
+                )
+                break
+            if namespace in _FEED_NAMESPACES:
+                sink.error(
+                    "undefined-element",
+                    f"{what} holds <{_local(inner.tag)}> of {_show(namespace)}, a feed element",
+                    _line(inner),
+                )
+                break
         html_checker.check_tree(divs[0], what, line, relative=relative)
     elif kind == "text":
         tags = [t for t in _END_TAG_RE.findall(_text(element)) if t.lower() in _COMMON_HTML]
@@ -1968,9 +2627,18 @@ class _JsonChecker:
         self.fields(feed, _FEED_FIELDS, "")
         feed_url = feed.get("feed_url")
         if feed_url is None:
-            self.sink.error("missing-self", "feed_url is missing")
+            if self.sink.publishing:
+                self.sink.error("missing-self", "feed_url is missing")
+            else:
+                self.sink.warning(
+                    "no-self", "feed_url is missing; readers cannot tell where it lives"
+                )
         elif isinstance(feed_url, str) and url is not None and feed_url != url:
-            self.sink.error("self-mismatch", f"feed_url {_show(feed_url)} is not {url}")
+            message = f"feed_url {_show(feed_url)} is not {url}"
+            if self.sink.publishing:
+                self.sink.error("self-mismatch", message)
+            else:
+                self.sink.warning("self-elsewhere", message)
 
     def fields(self, obj: dict[str, Any], schema: dict[str, str], where: str) -> None:
         """Check every field of ``obj`` against ``schema`` (field name → kind)."""
@@ -1985,6 +2653,13 @@ class _JsonChecker:
 
     def value(self, value: object, kind: str, name: str) -> None:
         """Check one field value of the given kind."""
+        if kind == "author-url" and isinstance(value, str) and value.lower().startswith("mailto:"):
+            # JSON Feed 1.1: an author's url may be a mailto: link.
+            if not _ADDR_SPEC_RE.fullmatch(unquote(value[7:].split("?")[0])):
+                self.sink.error("bad-url", f"{name} {_show(value)} is not a mailto: address")
+            return
+        if kind == "author-url":
+            kind = "url"
         if kind in ("str", "url", "date", "id") and not isinstance(value, str):
             self.sink.error("bad-type", f"{name} is {_json_type(value)}, not a string")
         elif kind == "url":
@@ -2039,7 +2714,7 @@ class _JsonChecker:
             return
         if not any(author.get(k) for k in ("name", "url", "avatar")):
             self.sink.error("missing-field", f"{name} has none of name, url, avatar")
-        self.fields(author, {"name": "str", "url": "url", "avatar": "url"}, f"{name}.")
+        self.fields(author, {"name": "str", "url": "author-url", "avatar": "url"}, f"{name}.")
 
     def hub(self, hub: object, name: str) -> None:
         if not isinstance(hub, dict):
