@@ -270,22 +270,10 @@ def test_the_stylesheet_switch_remakes_every_feed_and_is_deterministic(
     )
     assert b"xml-stylesheet" not in styled["feed.json"]
     assert build(site).built == 0 and site.outputs() == styled
-    assert uncached_twin_styled(site, tmp_path) == styled
+    assert uncached_twin(site, tmp_path, "styled") == styled
     site.configure("")
     build(site)
     assert site.outputs() == plain, "switched off: the stylesheet and its instructions go"
-
-
-def uncached_twin_styled(site: Site, tmp_path: Path) -> dict[str, bytes]:
-    (tmp_path / "twins" / "styled").mkdir(parents=True)
-    twin = Site(tmp_path / "twins" / "styled")
-    twin.configure("feeds:\n  stylesheet: true\n")
-    shutil.rmtree(twin.root / "content")
-    shutil.copytree(site.root / "content", twin.root / "content")
-    (twin.root / ".feeds").mkdir()
-    shutil.copy(site.root / ".feeds" / "state.json", twin.root / ".feeds" / "state.json")
-    build(twin, use_cache=False)
-    return twin.outputs()
 
 
 def test_a_changed_enclosure_file_is_not_missed_by_the_shortcut(
