@@ -158,11 +158,17 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     config = _load(config_path)
     now = datetime.now(UTC)
     try:
-        result = shortcut(config, now, lock_wait=BUILD_LOCK_WAIT)
+        result, listing = shortcut(config, now, lock_wait=BUILD_LOCK_WAIT)
         if result is None:
             from feeds.pipeline import regenerate
 
-            result = regenerate(config, now, progress=_progress(quiet), lock_wait=BUILD_LOCK_WAIT)
+            result = regenerate(
+                config,
+                now,
+                progress=_progress(quiet),
+                lock_wait=BUILD_LOCK_WAIT,
+                listing=listing,
+            )
     except FeedsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)

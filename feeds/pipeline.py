@@ -41,6 +41,7 @@ from feeds.publish import (
 from feeds.runs import (
     LAST_RUN_FILE,
     SETTLE_NS,
+    Listing,
     Progress,
     RunResult,
     code_fingerprint,
@@ -515,15 +516,21 @@ def regenerate(
     progress: Progress = _quiet,
     lock_wait: float = 60.0,
     use_cache: bool = True,
+    listing: Listing | None = None,
 ) -> RunResult:
     """One regeneration under the lock. Nothing is published unless every feed validates.
 
-    Raises LockError when another run keeps the lock past ``lock_wait`` seconds.
+    ``listing`` is the content folder as ``runs.shortcut`` just listed it, when it
+    found a full run needed. Raises LockError when another run keeps the lock past
+    ``lock_wait`` seconds.
     """
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait):
-        listed_ns = time.time_ns()
-        found, listed = discover(config.content_dir, config.max_post_bytes)
+        if listing is None:
+            listed_ns = time.time_ns()
+            found, listed = discover(config.content_dir, config.max_post_bytes)
+        else:
+            found, listed, listed_ns = listing
         if use_cache and (same := unchanged(config, found, listed, now)):
             return replace(same, seconds=time.monotonic() - started)
         state, state_problems = read_state(config.state_dir)

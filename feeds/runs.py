@@ -280,14 +280,22 @@ def _stat(file: Path) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
-def shortcut(config: Config, now: datetime, lock_wait: float) -> RunResult | None:
+#: the post files as listed (``discover``), its problems, and when (ns since the epoch)
+Listing = tuple[list[FoundFile], list[Problem], int]
+
+
+def shortcut(config: Config, now: datetime, lock_wait: float) -> tuple[RunResult | None, Listing]:
     """The last run's result when it still holds (see ``unchanged``), else None: then a
-    full run (``pipeline.regenerate``) is needed. Takes the run lock while it looks.
+    full run (``pipeline.regenerate``) is needed, and may reuse the listing returned.
+    Takes the run lock while it looks.
 
     Raises LockError when another run keeps the lock past ``lock_wait`` seconds.
     """
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait):
+        listed_ns = time.time_ns()
         found, listed = discover(config.content_dir, config.max_post_bytes)
         same = unchanged(config, found, listed, now)
-    return replace(same, seconds=time.monotonic() - started) if same else None
+    if same is not None:
+        same = replace(same, seconds=time.monotonic() - started)
+    return same, (found, listed, listed_ns)

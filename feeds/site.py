@@ -259,5 +259,6 @@ def _unique(
 
 
 def _slug_from_path(path: str) -> str:
-    stem = posixpath.splitext(posixpath.basename(path))[0]
+    name = path.rpartition("/")[2]
+    stem = name.rpartition(".")[0] or name
     return slugify(without_date(stem) or stem)

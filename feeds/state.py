@@ -110,8 +110,12 @@ def _load_sealed(raw: object, page: int) -> Sealed:
     return Sealed(page, tuple(ids), outputs)
 
 
+# One encoder for every member: json.dumps with options makes a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
 def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return _ENCODER.encode(value)
 
 
 def _one_per_line(items: Mapping[str, object] | Sequence[str]) -> str:

@@ -33,7 +33,8 @@ def is_post_name(name: str) -> bool:
         return False
     if name.startswith("#") and name.endswith("#"):  # emacs autosave
         return False
-    return os.path.splitext(name)[1].lower() in POST_SUFFIXES  # noqa: PTH122 (hot path)
+    stem, dot, suffix = name.rpartition(".")
+    return bool(dot and stem) and f".{suffix.lower()}" in POST_SUFFIXES
 
 
 def discover(content_dir: Path, max_bytes: int) -> tuple[list[FoundFile], list[Problem]]:
