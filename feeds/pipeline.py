@@ -5,7 +5,11 @@ unchanged is not read again (its metadata comes from the cache), a post's HTML i
 rendered only for feeds that must be made again, and a feed whose inputs are the
 same as when its file was written, with the file itself untouched since, is neither
 made, validated nor written. Everything else is built from scratch, so a run with
-caches gives the same bytes as one without.
+caches gives the same bytes as one without. A run that finds nothing changed at all
+stops after listing the content folder (``feeds.runs``).
+
+Posts are read, and feeds rendered, written and validated, in worker processes on
+every core (``feeds.cores``).
 """
 
 from __future__ import annotations
