@@ -62,6 +62,10 @@ from feeds.writers.pages import index_html, opml
 CACHE_FILE = "cache.json"
 #: below this many feeds to validate, worker processes cost more than they save
 PARALLEL_FROM = 12
+#: the problem of a post that could not be read again to be shown
+CHANGED_WHILE_READING = "changed-while-reading"
+#: how many times a run makes its feeds again without posts that vanished meanwhile
+MAX_REMAKES = 3
 #: longer post HTML is left out of feeds (libxml2, under most readers, refuses a text
 #: node over 10,000,000 bytes: a character may take four)
 MAX_CONTENT_CHARS = 2_000_000
@@ -495,7 +499,7 @@ def _render_from_disk(post: Post, config: Config) -> Post | Problem:
         source = parse_post(data, post.path, config)
     except (OSError, ContentError) as e:
         message = e.message if isinstance(e, ContentError) else str(e)
-        return Problem("error", "changed-while-reading", f"cannot read again: {message}", post.path)
+        return Problem("error", CHANGED_WHILE_READING, f"cannot read again: {message}", post.path)
     return render(post, source, config.site)
 
 
@@ -546,6 +550,22 @@ def regenerate(
         resolved = resolve_posts(config, loading, state, now, media)
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress)
+        for _ in range(MAX_REMAKES):
+            # A post deleted or spoiled after it was read cannot be shown: its feeds are
+            # made again without it (only that post is skipped), reusing what was rendered.
+            # One problem a post: each worker that shows it reports it.
+            gone_by_path = {p.path: p for p in built.problems if p.code == CHANGED_WHILE_READING}
+            if not gone_by_path:
+                break
+            gone = tuple(gone_by_path.values())
+            paths = set(gone_by_path)
+            shown = tuple(post for post in resolved.posts if post.path not in paths)
+            resolved = replace(resolved, posts=shown, problems=(*resolved.problems, *gone))
+            cached = {path: c for path, c in loading.cached.items() if path not in paths}
+            loading = replace(loading, cached=cached)
+            old = caches.rendered if caches else {}
+            reuse = Caches(cached, {**old, **built.rendered})
+            built = build_feeds(config, resolved, digests, state, reuse, now, progress)
         problems = (*state_problems, *loading.problems, *resolved.problems)
         feed_paths = built.feed_paths
 

@@ -674,25 +674,20 @@ def test_a_post_deleted_or_rewritten_before_the_run_reads_it_is_skipped_by_name(
     assert_recovers(site, titles)
 
 
-def test_a_post_deleted_after_the_run_read_it_keeps_the_good_feeds(big_site: Site) -> None:
-    """The newest post is deleted while the run is held at its first progress line
-    (with reading in this process: after the run read it, before its body is read again
-    to be shown): the run names the file; when it cannot publish (exit 3) the previous
-    bytes stay, else it skipped the post alone (exit 1); the next run publishes the
-    feeds without it."""
+def test_a_post_deleted_during_the_run_is_skipped_alone(big_site: Site) -> None:
+    """The newest post is deleted while the run is held at its first progress line: the
+    run names the file and skips that post alone (exit 1), publishing the others; the
+    next run publishes the feeds without it. (Reading happens in worker processes once
+    the run goes on; tests/test_pipeline.py deletes a post after it was read.)"""
     site = big_site
     _read_all_again(site)
     site.post("pnew.md", "Newest", date="2024-06-01T00:00:00Z")  # the site feed is made again
-    good = site.outputs()
     run = build_paused_at_first_progress(
         site, lambda: (site.root / "content" / "p0000.md").unlink()
     )
     out = no_traceback(run)
     assert "content/p0000.md" in out and "cannot read" in out, out
-    if run.returncode == 3:
-        assert "NOT PUBLISHED" in out and site.outputs() == good
-    else:  # skipping the vanished post alone is as good
-        assert run.returncode == 1, out
+    assert run.returncode == 1, out
     assert_recovers(site, ["Newest", *(f"Post {n}" for n in range(1, 20))])
 
 
@@ -718,7 +713,11 @@ def test_cron_build_beside_a_serving_service_never_tears_a_file(tmp_path: Path) 
 
     def reader() -> None:
         while not stop.is_set():
-            for path in sorted((root / "public").rglob("[!.]*.*")):
+            try:
+                paths = sorted((root / "public").rglob("[!.]*.*"))
+            except FileNotFoundError:
+                continue  # a folder removed while it was listed (an older round's tag)
+            for path in paths:
                 try:
                     data = path.read_bytes()
                 except (FileNotFoundError, IsADirectoryError):

@@ -190,3 +190,33 @@ def test_deleting_the_state_loses_only_remembered_dates(site: Site) -> None:
         f.unlink()
     assert build(site).written == ()
     assert site.outputs() == before
+
+
+@pytest.mark.parametrize("how", ["deleted", "spoiled"])
+def test_a_post_that_vanishes_after_it_was_read_is_skipped_alone(
+    site: Site, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """The newest post's file is deleted (or rewritten into invalid YAML) after the run
+    read it and before its body is read again to be shown: that post alone is skipped,
+    named with its file; every other post is published (exit 1)."""
+    small_site(site)
+    site.post("four.md", "Fourth post", "2024-05-04T10:00:00Z", tags="[python]")
+    real = pipeline.resolve_posts
+    victim = site.root / "content" / "four.md"
+
+    def then_meddle(*args: object, **kwargs: object) -> object:
+        resolved = real(*args, **kwargs)  # type: ignore[arg-type]
+        if how == "deleted":
+            victim.unlink()
+        else:
+            victim.write_text("---\ntitle: [broken\n---\n", encoding="utf-8")
+        return resolved
+
+    monkeypatch.setattr(pipeline, "resolve_posts", then_meddle)
+    result = build(site)
+    assert result.published and result.exit_code == 1, result.feed_problems
+    assert [(p.path, p.code) for p in result.skipped] == [("four.md", "changed-while-reading")]
+    rss = (site.public / "rss.xml").read_text(encoding="utf-8")
+    assert "Fourth post" not in rss
+    assert all(f"{n} post" in rss for n in ("First", "Second", "Third"))
+    assert "Fourth post" not in (site.public / "tags" / "python" / "atom.xml").read_text()
