@@ -9,7 +9,7 @@ time zone, is ignored and rebuilt: it is never trusted.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -42,32 +42,48 @@ class Caches:
     rendered: Mapping[str, tuple[str, str]]
 
 
-def dump_caches(caches: Caches, fingerprint: str) -> bytes:
-    doc = {
-        "version": CACHE_VERSION,
-        "fingerprint": fingerprint,
-        "posts": {
-            path: [c.size, c.mtime_ns, c.digest, c.settled, _source_out(c.source)]
-            for path, c in sorted(caches.posts.items())
-        },
-        "rendered": {key: list(value) for key, value in sorted(caches.rendered.items())},
-    }
-    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+#: posts encoded at a time: the cache of a big site is written in pieces
+_BATCH = 1000
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def dump_caches(caches: Caches, fingerprint: str) -> Iterator[bytes]:
+    """The caches as one JSON document, in pieces (a site's whole cache is never one
+    string in memory)."""
+    encode = _ENCODER.encode
+    head = {"version": CACHE_VERSION, "fingerprint": fingerprint}
+    yield (encode(head)[:-1] + ',"posts":{').encode()
+    posts = sorted(caches.posts.items())
+    for start in range(0, len(posts), _BATCH):
+        members = (
+            f"{encode(path)}:"
+            + encode([c.size, c.mtime_ns, c.digest, c.settled, _source_out(c.source)])
+            for path, c in posts[start : start + _BATCH]
+        )
+        yield (("," if start else "") + ",".join(members)).encode()
+    rendered = ",".join(
+        f"{encode(key)}:{encode(list(value))}" for key, value in sorted(caches.rendered.items())
+    )
+    yield ('},"rendered":{' + rendered + "}}").encode()
 
 
 def load_caches(data: bytes, fingerprint: str) -> Caches:
     """Parse what dump_caches wrote for the same ``fingerprint``; ValueError otherwise."""
     try:
         doc = json.loads(data)
+        del data  # what the caller does not keep is freed before the posts are made
         if doc["version"] != CACHE_VERSION or doc["fingerprint"] != fingerprint:
             raise ValueError("cache written for another version or configuration")
-        posts = {
-            path: CachedPost(
+        raw = doc.pop("posts")
+        posts: dict[str, CachedPost] = {}
+        # Popped one by one: each post's JSON is freed as its objects are made, so the
+        # two are never both whole in memory.
+        while raw:
+            path, (size, mtime, digest, settled, s) = raw.popitem()
+            posts[_typed(path, str)] = CachedPost(
                 _typed(size, int), _typed(mtime, int), _typed(digest, str), _source_in(s),
                 _typed(settled, bool),
-            )
-            for path, (size, mtime, digest, settled, s) in doc["posts"].items()
-        }  # fmt: skip
+            )  # fmt: skip
         rendered = {
             _typed(k, str): (_typed(c, str), _typed(s, str))
             for k, (c, s) in doc["rendered"].items()

@@ -41,6 +41,7 @@ from feeds.publish import (
     run_lock,
     write_atomic,
     write_state,
+    write_stream,
 )
 from feeds.runs import (
     LAST_RUN_FILE,
@@ -506,8 +507,8 @@ def _render_from_disk(post: Post, config: Config) -> Post | Problem:
 def read_caches(config: Config) -> Caches | None:
     """The caches of the last good run, or None when missing or not to be trusted."""
     try:
-        data = (config.state_dir / CACHE_FILE).read_bytes()
-        return load_caches(data, _cache_fingerprint(config))
+        # The bytes are not kept here: load_caches frees them once parsed.
+        return load_caches((config.state_dir / CACHE_FILE).read_bytes(), _cache_fingerprint(config))
     except (OSError, ValueError):
         return None
 
@@ -608,10 +609,8 @@ def regenerate(
                 write_state(config.state_dir, new_state)
             new_caches = Caches(loading.cached, built.rendered)
             if new_caches != caches:
-                write_atomic(
-                    config.state_dir / CACHE_FILE,
-                    dump_caches(new_caches, _cache_fingerprint(config)),
-                )
+                cache = dump_caches(new_caches, _cache_fingerprint(config))
+                write_stream(config.state_dir / CACHE_FILE, cache)
             finished = result(True, done)
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)

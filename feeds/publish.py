@@ -84,6 +84,19 @@ def _stage(path: Path, data: bytes) -> Path | None:
         raise PublishError(f"{path} is a folder, expected a file") from e
     except OSError as e:
         raise PublishError(f"cannot read {path}: {e.strerror}") from e
+    return _write_temporary(path, (data,))
+
+
+def write_stream(path: Path, chunks: Iterable[bytes]) -> None:
+    """Replace ``path`` atomically with the bytes of ``chunks``, written as they come, so
+    that a large file (the cache of a big site) is never whole in memory."""
+    tmp = _write_temporary(path, chunks)
+    _commit(tmp, path)
+    _fsync_dir(path.parent)
+
+
+def _write_temporary(path: Path, chunks: Iterable[bytes]) -> Path:
+    """Write ``chunks`` in full (fsynced) to a temporary file beside ``path``; return it."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -93,7 +106,8 @@ def _stage(path: Path, data: bytes) -> Path | None:
     try:
         with os.fdopen(fd, "wb") as f:
             os.fchmod(f.fileno(), 0o644)  # mkstemp makes 0600; the server and others must read it
-            f.write(data)
+            for chunk in chunks:
+                f.write(chunk)
             f.flush()
             os.fsync(f.fileno())
     except OSError as e:
