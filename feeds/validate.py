@@ -138,7 +138,7 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Final, cast
 from urllib.parse import unquote, urljoin, urlsplit
@@ -727,14 +727,8 @@ class _Seen:
     line: int | None
     #: the fields this entry carries, of ``_ENTRY_FIELDS``
     fields: tuple[str, ...]
-    title: str | None
-    link: str | None
-    id: str | None
-    #: None when the entry names no author (and inherits none)
-    authors: tuple[str, ...] | None
-    published: datetime | None
-    updated: datetime | None
-    summary: str | None
+    #: its values (authors None when it names none and inherits none)
+    read: _ParsedEntry
 
 
 @dataclass(frozen=True)
@@ -760,7 +754,8 @@ def _compare_entries(
     if len(seen) != len(expected):
         sink.error("entry-count", f"expected {len(expected)} entries, found {len(seen)}")
         return
-    for number, (post, entry) in enumerate(zip(expected, seen, strict=True), 1):
+    for number, (post, one) in enumerate(zip(expected, seen, strict=True), 1):
+        entry = one.read
         summary = form.written(post.summary)
         pairs: dict[str, tuple[object, object]] = {
             "title": (post.title.strip(), entry.title.strip() if entry.title else entry.title),
@@ -771,7 +766,7 @@ def _compare_entries(
             "updated": (_utc_second(post.updated), entry.updated),
             "summary": (summary, entry.summary or ""),
         }
-        for field in entry.fields:
+        for field in one.fields:
             if field == "authors" and not post.authors:
                 continue
             wanted, found = pairs[field]
@@ -786,14 +781,14 @@ def _compare_entries(
                     "reader-mangled",
                     f"entry {number} {field}: feedparser-based readers show "
                     f"{_show(_plain(found))} for {_show(_plain(wanted))}",
-                    entry.line,
+                    one.line,
                 )
                 continue
             sink.error(
                 "entry-mismatch",
                 f"entry {number} {field}: expected {_show(_plain(wanted))}, "
                 f"found {_show(_plain(found))}",
-                entry.line,
+                one.line,
             )
 
 
@@ -1396,13 +1391,7 @@ def _seen_from_feedparser(
             _Seen(
                 line=_line(element) if element is not None else None,
                 fields=fields,
-                title=entry.title,
-                link=entry.link,
-                id=entry.id,
-                authors=entry.authors if entry.authors is not None else inherited,
-                published=entry.published,
-                updated=entry.updated,
-                summary=entry.summary,
+                read=entry if entry.authors is not None else replace(entry, authors=inherited),
             )
         )
     return seen
@@ -2798,13 +2787,15 @@ def _seen_from_json(feed: dict[str, Any]) -> list[_Seen]:
             _Seen(
                 line=None,
                 fields=_ENTRY_FIELDS,
-                title=string(item, "title"),
-                link=string(item, "url"),
-                id=string(item, "id"),
-                authors=authors if authors is not None else feed_authors,
-                published=date(item, "date_published"),
-                updated=date(item, "date_modified"),
-                summary=string(item, "summary"),
+                read=_ParsedEntry(
+                    title=string(item, "title"),
+                    link=string(item, "url"),
+                    id=string(item, "id"),
+                    authors=authors if authors is not None else feed_authors,
+                    published=date(item, "date_published"),
+                    updated=date(item, "date_modified"),
+                    summary=string(item, "summary"),
+                ),
             )
         )
     return seen
