@@ -535,13 +535,14 @@ def regenerate(
     """
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait):
-        if listing is None:
+        if listing is not None:
+            # runs.shortcut has just listed the folder and found a full run needed.
+            found, listed, listed_ns = listing
+        else:
             listed_ns = time.time_ns()
             found, listed = discover(config.content_dir, config.max_post_bytes)
-        else:
-            found, listed, listed_ns = listing
-        if use_cache and (same := unchanged(config, found, listed, now)):
-            return replace(same, seconds=time.monotonic() - started)
+            if use_cache and (same := unchanged(config, found, listed, now)):
+                return replace(same, seconds=time.monotonic() - started)
         state, state_problems = read_state(config.state_dir)
         caches = read_caches(config) if use_cache else None
         if not use_cache:
