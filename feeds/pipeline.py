@@ -121,14 +121,14 @@ def load_content(
     config: Config,
     caches: Caches | None = None,
     progress: Progress = _quiet,
-    listing: tuple[Sequence[FoundFile], Sequence[Problem]] | None = None,
+    discovered: tuple[Sequence[FoundFile], Sequence[Problem]] | None = None,
 ) -> Loading:
     """Read every post file, or take its metadata from ``caches`` when the file is
     unchanged; a file that cannot be read becomes one located error.
 
-    ``listing`` is what ``discover`` found, when the caller has already listed the folder.
+    ``discovered`` is what ``discover`` found, when the caller has already listed the folder.
     """
-    found, listed = listing or discover(config.content_dir, config.max_post_bytes)
+    found, listed = discovered or discover(config.content_dir, config.max_post_bytes)
     problems = list(listed)
     previous = caches.posts if caches else {}
     entries: dict[str, CachedPost | Problem] = {}
