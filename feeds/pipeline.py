@@ -14,12 +14,14 @@ every core (``feeds.cores``).
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import posixpath
 import stat
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -518,6 +520,23 @@ def _cache_fingerprint(config: Config) -> str:
     return f"{code_fingerprint()}:{config.site.timezone}"
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for the run.
+
+    A run makes a few objects per post and frees them at its end; they hold no cycles
+    that outlive it, yet the collector would walk every one of them again and again,
+    which at 100,000 posts costs a fifth of the run. It resumes afterwards.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def regenerate(
     config: Config,
     now: datetime,
@@ -534,7 +553,7 @@ def regenerate(
     ``lock_wait`` seconds.
     """
     started = time.monotonic()
-    with run_lock(config.state_dir, lock_wait):
+    with run_lock(config.state_dir, lock_wait), _collector_paused():
         if listing is not None:
             # runs.shortcut has just listed the folder and found a full run needed.
             found, listed, listed_ns = listing

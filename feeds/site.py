@@ -6,6 +6,7 @@ goes out. Bodies are rendered later, and only for posts some feed shows.
 
 from __future__ import annotations
 
+import functools
 import html
 import posixpath
 import re
@@ -164,10 +165,16 @@ def permalink(site: SiteConfig, slug: str, path: str, published: datetime) -> st
 
 def tag_uri(site: SiteConfig, slug: str, published: datetime) -> str:
     """A RFC 4151 tag URI: stable because it names the post's first date and slug."""
-    parts = urlsplit(site.base_url)
-    host = (parts.hostname or "localhost").lower()
+    host, folder = _tag_authority(site.base_url)
     day = published.astimezone(site.tz).date().isoformat()
-    return f"tag:{host},{day}:{posixpath.join(parts.path or '/', slug)}"
+    return f"tag:{host},{day}:{posixpath.join(folder, slug)}"
+
+
+@functools.lru_cache(maxsize=16)
+def _tag_authority(base_url: str) -> tuple[str, str]:
+    """The host and path of ``base_url`` that tag URIs are made of (one site, many posts)."""
+    parts = urlsplit(base_url)
+    return (parts.hostname or "localhost").lower(), parts.path or "/"
 
 
 def _remember(
@@ -176,17 +183,27 @@ def _remember(
     """What to remember of each live post: its old memory, a moved file's, or a new one."""
     memory: dict[str, Remembered] = {}
     vanished = {p: r for p, r in state.posts.items() if p not in present}
-    by_digest = {r.digest: p for p, r in sorted(vanished.items(), reverse=True)}
+    # Vanished paths by digest and by file name, each list in path order.
+    by_digest: dict[str, list[str]] = {}
+    by_name: dict[str, list[str]] = {}
+    for p in sorted(vanished):
+        by_digest.setdefault(vanished[p].digest, []).append(p)
+        by_name.setdefault(p.rpartition("/")[2], []).append(p)
     fresh: list[Loaded] = []
     for item in live:
         path = item.source.path
         if path in state.posts:
             memory[path] = state.posts[path]
             continue
-        old = by_digest.get(item.digest) or _same_name(path, vanished)
-        if old is not None and old in vanished:
-            memory[path] = replace(vanished.pop(old), digest=item.digest)
-            by_digest = {r.digest: p for p, r in sorted(vanished.items(), reverse=True)}
+        # The same bytes moved, or else the only vanished file of the same name did.
+        moved = by_digest.get(item.digest)
+        namesakes = by_name.get(path.rpartition("/")[2], [])
+        old = moved[0] if moved else namesakes[0] if len(namesakes) == 1 else None
+        if old is not None:
+            record = vanished.pop(old)
+            by_digest[record.digest].remove(old)
+            by_name[old.rpartition("/")[2]].remove(old)
+            memory[path] = replace(record, digest=item.digest)
         else:
             fresh.append(item)
 
@@ -210,13 +227,6 @@ def _remember(
         if path in present and path not in memory:
             memory[path] = r
     return memory
-
-
-def _same_name(path: str, vanished: dict[str, Remembered]) -> str | None:
-    """A vanished post with the same file name, if exactly one: the file was moved."""
-    name = PurePosixPath(path).name
-    matches = [p for p in vanished if PurePosixPath(p).name == name]
-    return matches[0] if len(matches) == 1 else None
 
 
 def _distinct_updates(

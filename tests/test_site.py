@@ -78,6 +78,29 @@ def test_id_survives_edit_retitle_move_and_permalink_change(
     assert again.posts[0].url == "https://example.org/blog/2024/05/trip.html"
 
 
+def test_moved_files_take_the_ids_of_the_files_they_were(site_config: SiteConfig) -> None:
+    """Many files moved in one run: each takes the id of the vanished file with its
+    bytes, else of the one vanished file with its name; two vanished namesakes give
+    an edited file no old id, and no vanished id is given twice."""
+    names = ["a/one.md", "a/two.md", "b/two.md", "a/three.md", "a/four.md"]
+    first = run([loaded(source(n, date=datetime(2024, 5, i + 1, tzinfo=UTC)))
+                 for i, n in enumerate(names)], site_config)  # fmt: skip
+    old = {p.path: p.id for p in first.posts}
+    moved = [
+        loaded(source("c/one.md"), "new-bytes"),  # edited: by its name
+        loaded(source("c/two.md"), "newer-bytes"),  # edited, two vanished namesakes: new id
+        loaded(source("c/renamed.md"), "digest-of-a/three.md"),  # same bytes, new name
+        loaded(source("d/renamed.md"), "digest-of-a/three.md"),  # the same bytes again
+        loaded(source("c/four.md"), "digest-of-a/four.md"),
+    ]
+    ids = {p.path: p.id for p in run(moved, site_config, first.state).posts}
+    assert ids["c/one.md"] == old["a/one.md"]
+    assert ids["c/two.md"] not in old.values()
+    assert ids["c/renamed.md"] == old["a/three.md"]
+    assert ids["d/renamed.md"] not in old.values()
+    assert ids["c/four.md"] == old["a/four.md"]
+
+
 def test_pinned_id_wins(site_config: SiteConfig) -> None:
     result = run([loaded(source("a.md", id="urn:uuid:1234"))], site_config)
     assert result.posts[0].id == "urn:uuid:1234"
