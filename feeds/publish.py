@@ -220,7 +220,7 @@ def read_state(state_dir: Path) -> tuple[State, list[Problem]]:
 
 
 def write_state(state_dir: Path, state: State) -> None:
-    write_atomic(state_dir / STATE_FILE, dump_state(state))
+    write_stream(state_dir / STATE_FILE, dump_state(state))
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -6,9 +6,10 @@ Pure: turns State into bytes and back. publish.py reads and writes the file.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from json.encoder import encode_basestring
 
 STATE_VERSION = 1
 
@@ -60,29 +61,31 @@ class State:
     archives: tuple[Sealed, ...] = ()
 
 
-def dump_state(state: State) -> bytes:
-    """Serialize deterministically: sorted keys, one post or output per line (readable
-    diffs, and json's C encoder, which indenting would forgo)."""
-    posts = {
-        path: {"digest": r.digest, "first_seen": r.first_seen.isoformat(), "id": r.id}
-        for path, r in sorted(state.posts.items())
-    }
-    outputs = {
-        path: [o.fingerprint, o.size, o.mtime_ns] for path, o in sorted(state.outputs.items())
-    }
-    sections: dict[str, str] = {}
+def dump_state(state: State) -> Iterator[bytes]:
+    """Serialize deterministically, in pieces (a big site's state is never one string in
+    memory): sorted keys, one post or output per line (readable diffs)."""
     if state.archives:
         # Absent when empty, so sites without archives keep their state's bytes.
         pages = ",\n".join(f" {_json(_dump_sealed(sealed))}" for sealed in state.archives)
-        sections["archives"] = f"[\n{pages}\n]"
-    sections |= {
-        "outputs": _one_per_line(outputs),
-        "posts": _one_per_line(posts),
-        "published": _one_per_line(sorted(state.published)),
-        "version": _json(STATE_VERSION),
-    }
-    body = ",\n".join(f"{_json(key)}: {value}" for key, value in sections.items())
-    return f"{{\n{body}\n}}\n".encode()
+        yield f'{{\n"archives": [\n{pages}\n],\n"outputs": '.encode()
+    else:
+        yield b'{\n"outputs": '
+    outputs = sorted(state.outputs.items())
+    yield from _one_per_line(
+        f" {encode_basestring(path)}: [{encode_basestring(o.fingerprint)}, {o.size}, {o.mtime_ns}]"
+        for path, o in outputs
+    )
+    yield b',\n"posts": '
+    yield from _one_per_line(
+        f' {encode_basestring(path)}: {{"digest": {encode_basestring(r.digest)}, '
+        f'"first_seen": "{r.first_seen.isoformat()}", "id": {encode_basestring(r.id)}}}'
+        for path, r in sorted(state.posts.items())
+    )
+    yield b',\n"published": '
+    yield from _one_per_line(
+        (f" {encode_basestring(path)}" for path in sorted(state.published)), "[]"
+    )
+    yield f',\n"version": {STATE_VERSION}\n}}\n'.encode()
 
 
 def _dump_sealed(sealed: Sealed) -> dict[str, object]:
@@ -112,23 +115,28 @@ def _load_sealed(raw: object, page: int) -> Sealed:
 
 # One encoder for every member: json.dumps with options makes a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+#: members encoded at a time
+_BATCH = 1000
 
 
 def _json(value: object) -> str:
     return _ENCODER.encode(value)
 
 
-def _one_per_line(items: Mapping[str, object] | Sequence[str]) -> str:
-    """A JSON object or array with one member a line."""
-    if isinstance(items, Mapping):
-        lines = [f" {_json(key)}: {_json(value)}" for key, value in items.items()]
-        opening, closing = "{", "}"
-    else:
-        lines = [f" {_json(item)}" for item in items]
-        opening, closing = "[", "]"
-    if not lines:
-        return opening + closing
-    return opening + "\n" + ",\n".join(lines) + "\n" + closing
+def _one_per_line(lines: Iterable[str], brackets: str = "{}") -> Iterator[bytes]:
+    """A JSON object (or array) with one member a line, from its members' lines."""
+    opening, closing = brackets[0], brackets[1]
+    batch: list[str] = []
+    written = False
+    for line in lines:
+        batch.append(line)
+        if len(batch) == _BATCH:
+            yield (",\n" if written else f"{opening}\n").encode() + ",\n".join(batch).encode()
+            written, batch = True, []
+    if batch:
+        yield (",\n" if written else f"{opening}\n").encode() + ",\n".join(batch).encode()
+        written = True
+    yield f"\n{closing}".encode() if written else brackets.encode()
 
 
 def load_state(data: bytes) -> State:
