@@ -9,12 +9,14 @@ time zone, is ignored and rebuilt: it is never trusted.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from feeds.model import Author, EnclosureSource, Problem, Source
+from feeds.content.fields import shared_author
+from feeds.model import EnclosureSource, Problem, Source
 
 CACHE_VERSION = 2
 
@@ -170,10 +172,10 @@ def _source_in(v: list[Any]) -> Source:
         date=_date_in(_maybe(date, str)),
         updated=_date_in(_maybe(updated, str)),
         authors=tuple(
-            Author(_typed(n, str), _maybe(e, str), _maybe(u, str)) for n, e, u in authors
+            shared_author(_typed(n, str), _maybe(e, str), _maybe(u, str)) for n, e, u in authors
         ),
         summary=_maybe(summary, str),
-        tags=tuple(_typed(t, str) for t in tags),
+        tags=tuple(sys.intern(_typed(t, str)) for t in tags),
         slug=_maybe(slug, str),
         draft=_typed(draft, bool),
         id=_maybe(ident, str),

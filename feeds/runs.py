@@ -35,6 +35,8 @@ Progress = Callable[[str, int, int], None]
 #: the record of the last published run, in state_dir
 LAST_RUN_FILE = "last-run.json"
 RECORD_VERSION = 1
+#: post files hashed at a time into the inputs digest (a big listing is never one string)
+_BATCH = 1000
 
 #: a file changed less than this before it was read may change again unseen within
 #: the same clock tick: its digest is checked next time
@@ -192,12 +194,20 @@ def _inputs(
 ) -> str:
     """A digest of everything a run's output depends on, but the clock (``now`` only
     matters when a future post falls due) and the post files' bytes (their sizes and
-    times stand for them, once settled)."""
+    times stand for them, once settled). ``state`` is the sha256 of the state file."""
     digest = hashlib.sha256(f"{code_fingerprint()}\x00{config!r}\x00".encode())
-    digest.update(hashlib.sha256(state).digest())
-    digest.update("".join(f"{f.path}\x00{f.size}\x00{f.mtime_ns}\n" for f in found).encode())
+    digest.update(state)
+    for start in range(0, len(found), _BATCH):
+        files = found[start : start + _BATCH]
+        digest.update("".join(f"{f.path}\x00{f.size}\x00{f.mtime_ns}\n" for f in files).encode())
     digest.update(repr(tuple(listed)).encode())
     return digest.hexdigest()
+
+
+def _state_digest(config: Config) -> bytes:
+    """The sha256 of the state file, read a piece at a time; OSError when unreadable."""
+    with (config.state_dir / STATE_FILE).open("rb") as file:
+        return hashlib.file_digest(file, "sha256").digest()
 
 
 def record(
@@ -213,7 +223,7 @@ def record(
     state it wrote."""
     found, listed, listed_ns = listing
     try:
-        state = (config.state_dir / STATE_FILE).read_bytes()
+        state = _state_digest(config)
     except OSError as e:
         raise PublishError(f"cannot read back {config.state_dir / STATE_FILE}: {e}") from e
     outputs = {}
@@ -242,7 +252,7 @@ def unchanged(
     published untouched since, and no future post fallen due. None otherwise."""
     try:
         last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
-        state = (config.state_dir / STATE_FILE).read_bytes()
+        state = _state_digest(config)
     except (OSError, ValueError):
         return None
     if not last.outputs or (last.future and now >= last.future[0]):

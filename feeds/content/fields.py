@@ -6,7 +6,9 @@ all end up here as a mapping of keys to values, with the line of each key.
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -87,6 +89,13 @@ def make_source(
         warnings=tuple(found),
         duration=fields.duration(),
     )
+
+
+@functools.lru_cache(maxsize=4096)
+def shared_author(name: str, email: str | None = None, url: str | None = None) -> Author:
+    """The one Author object for these values: a site has a few authors and many posts,
+    and at 100,000 posts a copy each costs tens of megabytes."""
+    return Author(name, email, url)
 
 
 def without_date(stem: str) -> str:
@@ -212,7 +221,7 @@ class _Fields:
             tag = self._one_line("tags", item, "each of 'tags'")
             # "Python" and "python" are one tag; the first spelling wins.
             if tag:
-                tags.setdefault(tag.casefold(), tag)
+                tags.setdefault(tag.casefold(), sys.intern(tag))
         return tuple(tags.values())
 
     def authors(self) -> tuple[Author, ...]:
@@ -262,13 +271,13 @@ class _Fields:
                 url = self._one_line(f"{key}.url", url)
                 if not _is_absolute(url):
                     raise self.error(f"{key}.url", f"'{key}.url' must be an absolute http(s) URL")
-            return Author(name=name, email=email or None, url=url or None)
+            return shared_author(name, email or None, url or None)
         if isinstance(value, list):
             raise self.error(key, f"each of '{key}' must be a name or {{name, email, url}}")
         name = self._one_line(key, value)
         if not name:
             raise self.error(key, f"'{key}' has an empty name")
-        return Author(name=name)
+        return shared_author(name)
 
     def identifier(self, key: str) -> str | None:
         """An entry id: an absolute URI, as Atom requires (``tag:``, ``urn:``, ``https:``…)."""
