@@ -3,9 +3,10 @@
 
     python benchmarks/corpus.py DEST N [--seed 1]
 
-DEST gets ``config.yaml`` and ``content/`` with N posts of about 3 KB: front matter
-(title, date, one or two of ~20 authors, two to four of ~50 tags, some non-ASCII),
-then paragraphs, a list, a link, an image and a code block. Same seed, same bytes.
+DEST gets ``content/`` with N posts of about 3 KB: front matter (title, date, one or
+two of ~20 authors, two to four of ~50 tags, some non-ASCII), then paragraphs, a
+list, a link, an image and a code block. Same seed, same bytes. ``config.yaml``
+asks for the feeds Hugo makes in benchmarks/build, ``all.yaml`` for all of them.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ def post(rng: random.Random, i: int, start: datetime) -> str:
     return front + "\n\n".join(body) + "\n"
 
 
+#: the feeds Hugo writes in benchmarks/build: RSS for the site and for each tag
 CONFIG = """\
 site:
   title: Benchmark Journal
@@ -94,9 +96,18 @@ output_dir: public
 state_dir: .feeds
 feeds:
   limit: 20
+  formats: [rss]
   per_tag: true
-  per_author: true
+  per_author: false
 """
+#: every feed feeds can make of the corpus: three formats, for the site, each tag and
+#: each author (``all.yaml``, beside config.yaml, with its own output and state)
+ALL_CONFIG = (
+    CONFIG.replace("output_dir: public", "output_dir: public-all")
+    .replace("state_dir: .feeds", "state_dir: .feeds-all")
+    .replace("  formats: [rss]\n", "  formats: [rss, atom, json]\n")
+    .replace("per_author: false", "per_author: true")
+)
 
 
 def write_corpus(dest: Path, n: int, seed: int = 1) -> None:
@@ -108,6 +119,7 @@ def write_corpus(dest: Path, n: int, seed: int = 1) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / f"post-{i:06d}.md").write_text(post(rng, i, start), encoding="utf-8")
     (dest / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    (dest / "all.yaml").write_text(ALL_CONFIG, encoding="utf-8")
 
 
 def main() -> None:
