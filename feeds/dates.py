@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
@@ -103,6 +104,7 @@ def _parse_text(text: str) -> datetime:
         raise ValueError(f"unreadable date {_shown(text)}: {e}") from e
 
 
+@functools.lru_cache(maxsize=256)  # one object per offset, shared by every post
 def _offset(text: str | None) -> tzinfo | None:
     if text is None:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
 from feeds.content.fields import make_source
@@ -10,7 +11,9 @@ from feeds.model import Source
 from feeds.render import strip_illegal
 from feeds.yamlsafe import YamlError, load_mapping
 
-_FENCE = "---"
+#: a line that is ``---`` and nothing else but trailing whitespace
+_FENCE = re.compile(r"---[^\S\n]*(?:\n|\Z)")
+_CLOSING_FENCE = re.compile(r"^---[^\S\n]*$", re.MULTILINE)
 
 
 def read(text: str, path: str, tz: ZoneInfo) -> Source:
@@ -20,22 +23,25 @@ def read(text: str, path: str, tz: ZoneInfo) -> Source:
     body and the title comes from the file name. Errors name file lines: the front
     matter's first key is on line 2.
     """
-    lines = strip_illegal(text).split("\n")
-    if lines[0].rstrip() != _FENCE:
-        return make_source(path, {}, {}, body="\n".join(lines), body_format="markdown", tz=tz)
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() == _FENCE), None)
-    if end is None:
+    text = strip_illegal(text)
+    opening = _FENCE.match(text)
+    if opening is None:
+        return make_source(path, {}, {}, body=text, body_format="markdown", tz=tz)
+    closing = _CLOSING_FENCE.search(text, opening.end())
+    if closing is None or opening.end() == len(text):
         raise ContentError(
             path, 1, "front matter opened with '---' is never closed by a '---' line"
         )
     # YAML also breaks lines at U+2028/U+2029; as spaces they keep its line count equal to ours.
-    front = "\n".join(lines[1:end]).replace("\u2028", " ").replace("\u2029", " ")
+    front = text[opening.end() : max(opening.end(), closing.start() - 1)]
+    front = front.replace("\u2028", " ").replace("\u2029", " ")
     try:
         values, key_lines = load_mapping(front)
     except YamlError as e:
-        line = min(e.line + 1, end + 1) if e.line is not None else 1
+        fence = text.count("\n", 0, closing.start()) + 1  # the closing fence's line
+        line = min(e.line + 1, fence) if e.line is not None else 1
         raise ContentError(path, line, f"invalid YAML front matter: {e.message}") from e
     # The front matter starts on line 2 of the file.
     file_lines = {key: line + 1 for key, line in key_lines.items()}
-    body = "\n".join(lines[end + 1 :])
+    body = text[closing.end() + 1 :]
     return make_source(path, values, file_lines, body=body, body_format="markdown", tz=tz)
