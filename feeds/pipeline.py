@@ -74,6 +74,11 @@ MAX_REMAKES = 3
 MAX_CONTENT_CHARS = 2_000_000
 #: post files read by one worker at a time: fewer are not worth a process
 READ_SHARE = 250
+#: how far the cache may fall behind (posts and HTML it misses, in all) before it is
+#: written again, at least, and per 100 posts: writing it costs about what reading a
+#: thousand posts does, and each post it misses is read (and shown, rendered) again by
+#: later runs, a fraction of a millisecond each
+CACHE_SLACK = (50, 1)
 #: the formats archive pages are written in (RFC 5005 links are RSS and Atom links)
 ARCHIVE_FORMATS = ("rss", "atom")
 
@@ -95,6 +100,8 @@ class Loading:
     drafts: int
     #: what the next run may reuse
     cached: Mapping[str, CachedPost] = field(default_factory=dict)
+    #: how many post files were read from disk, not taken from the cache
+    read: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,7 +174,8 @@ def load_content(
             continue
         mtime = datetime.fromtimestamp(item.mtime_ns / 1e9, UTC)
         loaded.append(Loaded(entry.source, mtime, entry.digest))
-    return Loading(tuple(loaded), frozenset(f.path for f in found), tuple(problems), drafts, cached)
+    present = frozenset(f.path for f in found)
+    return Loading(tuple(loaded), present, tuple(problems), drafts, cached, len(to_read))
 
 
 def _read_share(
@@ -628,7 +636,8 @@ def regenerate(
             if new_state != state:
                 write_state(config.state_dir, new_state)
             new_caches = Caches(loading.cached, built.rendered)
-            if new_caches != caches:
+            slack = max(CACHE_SLACK[0], CACHE_SLACK[1] * len(new_caches.posts) // 100)
+            if caches is None or _stale(caches, new_caches, loading.read) > slack:
                 cache = dump_caches(new_caches, _cache_fingerprint(config))
                 write_stream(config.state_dir / CACHE_FILE, cache)
             finished = result(True, done)
@@ -639,6 +648,15 @@ def regenerate(
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])
         return finished
+
+
+def _stale(old: Caches, new: Caches, read: int) -> int:
+    """How much the old cache misses of the new one: posts read from disk, HTML rendered,
+    and entries of posts gone. The next run reads and renders that much again."""
+    rendered = sum(1 for key in new.rendered if key not in old.rendered)
+    gone = sum(1 for path in old.posts if path not in new.posts)
+    gone += sum(1 for key in old.rendered if key not in new.rendered)
+    return read + rendered + gone
 
 
 def _outputs(output_dir: Path, fingerprints: Mapping[str, str]) -> dict[str, Output]:

@@ -125,6 +125,33 @@ def test_one_changed_post_rebuilds_only_the_feeds_that_show_it(
     )
 
 
+def test_the_cache_is_written_again_only_once_it_misses_enough(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that read or rendered a few posts leaves the cache as it was (later runs
+    read those again); once it misses more than the slack, it is written again. Every
+    run gives the bytes of an uncached build."""
+    monkeypatch.setattr(pipeline, "CACHE_SLACK", (3, 0))
+    # One process, so that the count sees every read (workers would hide theirs).
+    monkeypatch.setattr(pipeline, "core_count", lambda: 1)
+    rng = random.Random(4)
+    for n in range(10):
+        write_post(site, rng, n)
+    build(site)
+    cache = site.root / ".feeds" / CACHE_FILE
+    first = cache.read_bytes()
+    # Post 3 changed: read and rendered, the cache misses 2; then post 5 as well: post 3
+    # is read again, and the cache misses 4, over the slack.
+    for n, read, written in ((3, 1, False), (5, 2, True)):
+        write_post(site, rng, n, title=f"Changed {n}")
+        os.utime(site.root / f"content/{n % 4}/post-{n:03d}.md", (OLD_MTIME + n, OLD_MTIME + n))
+        reads = counting(monkeypatch, pipeline, "_read_post")
+        build(site)
+        assert len(reads) == read
+        assert (cache.read_bytes() != first) is written
+        assert site.outputs() == uncached_twin(site, tmp_path, f"after-{n}")
+
+
 def test_a_corrupt_or_foreign_cache_is_ignored(site: Site, tmp_path: Path) -> None:
     rng = random.Random(3)
     for n in range(8):
