@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from feeds.content.fields import shared_author
 from feeds.model import EnclosureSource, Problem, Source
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,49 +47,62 @@ class Caches:
 #: posts encoded at a time: the cache of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+#: the line between the posts and the rendered HTML
+_RENDERED = b'"rendered"'
 
 
 def dump_caches(caches: Caches, fingerprint: str) -> Iterator[bytes]:
-    """The caches as one JSON document, in pieces (a site's whole cache is never one
-    string in memory)."""
+    """The caches as JSON lines, in pieces (a site's whole cache is never one string in
+    memory): a head, a line per post, ``"rendered"``, a line per rendered post, and the
+    counts of both, which tell a cache cut short at the end of a line."""
     encode = _ENCODER.encode
-    head = {"version": CACHE_VERSION, "fingerprint": fingerprint}
-    yield (encode(head)[:-1] + ',"posts":{').encode()
+    yield (encode({"fingerprint": fingerprint, "version": CACHE_VERSION}) + "\n").encode()
     posts = sorted(caches.posts.items())
     for start in range(0, len(posts), _BATCH):
-        members = (
-            f"{encode(path)}:"
-            + encode([c.size, c.mtime_ns, c.digest, c.settled, _source_out(c.source)])
+        yield "".join(
+            encode([path, c.size, c.mtime_ns, c.digest, c.settled, _source_out(c.source)]) + "\n"
             for path, c in posts[start : start + _BATCH]
-        )
-        yield (("," if start else "") + ",".join(members)).encode()
-    rendered = ",".join(
-        f"{encode(key)}:{encode(list(value))}" for key, value in sorted(caches.rendered.items())
-    )
-    yield ('},"rendered":{' + rendered + "}}").encode()
+        ).encode()
+    yield _RENDERED + b"\n"
+    rendered = sorted(caches.rendered.items())
+    for start in range(0, len(rendered), _BATCH):
+        yield "".join(
+            encode([key, content, summary]) + "\n"
+            for key, (content, summary) in rendered[start : start + _BATCH]
+        ).encode()
+    yield (encode({"posts": len(posts), "rendered": len(rendered)}) + "\n").encode()
 
 
-def load_caches(data: bytes, fingerprint: str) -> Caches:
-    """Parse what dump_caches wrote for the same ``fingerprint``; ValueError otherwise."""
+def load_caches(lines: Iterable[bytes], fingerprint: str) -> Caches:
+    """Parse what dump_caches wrote for the same ``fingerprint``, a line at a time (a
+    file object will do: only one line is ever held); ValueError otherwise."""
+    lines = iter(lines)
     try:
-        doc = json.loads(data)
-        del data  # what the caller does not keep is freed before the posts are made
-        if doc["version"] != CACHE_VERSION or doc["fingerprint"] != fingerprint:
+        head = json.loads(next(lines, b"null"))
+        if head != {"fingerprint": fingerprint, "version": CACHE_VERSION}:
             raise ValueError("cache written for another version or configuration")
-        raw = doc.pop("posts")
         posts: dict[str, CachedPost] = {}
-        # Popped one by one: each post's JSON is freed as its objects are made, so the
-        # two are never both whole in memory.
-        while raw:
-            path, (size, mtime, digest, settled, s) = raw.popitem()
-            posts[_typed(path, str)] = CachedPost(
-                _typed(size, int), _typed(mtime, int), _typed(digest, str), _source_in(s),
-                _typed(settled, bool),
+        for line in lines:
+            if line.rstrip(b"\n") == _RENDERED:
+                break
+            path, size, mtime, digest, settled, s = json.loads(line)
+            # Interned: the listing, the state and the cache name a post by one string.
+            path = sys.intern(_typed(path, str))
+            posts[path] = CachedPost(
+                _typed(size, int), _typed(mtime, int), sys.intern(_typed(digest, str)),
+                _source_in(s, path), _typed(settled, bool),
             )  # fmt: skip
-        rendered = {
-            _typed(k, str): (_typed(c, str), _typed(s, str))
-            for k, (c, s) in doc["rendered"].items()
-        }
+        rendered: dict[str, tuple[str, str]] = {}
+        counts = None
+        for line in lines:
+            value = json.loads(line)
+            if isinstance(value, dict):
+                counts = value
+                break
+            key, content, summary = value
+            rendered[_typed(key, str)] = (_typed(content, str), _typed(summary, str))
+        if counts != {"posts": len(posts), "rendered": len(rendered)} or next(lines, None):
+            raise ValueError("cut short, or more than was written")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable cache: {e}") from e
     return Caches(posts, rendered)
@@ -156,9 +169,12 @@ def _problem_in(v: list[Any]) -> Problem:
     )  # fmt: skip
 
 
-def _source_in(v: list[Any]) -> Source:
-    (path, title, date, updated, authors, summary, tags, slug, draft, ident, link, image,
+def _source_in(v: list[Any], path: str) -> Source:
+    """The Source of the post at ``path``, which its record must name."""
+    (named, title, date, updated, authors, summary, tags, slug, draft, ident, link, image,
      enclosure, body_format, warnings, duration) = v  # fmt: skip
+    if named != path:
+        raise ValueError(f"the record of {path!r} names {named!r}")
     if body_format not in ("markdown", "html", "text"):
         raise ValueError(f"bad body format {body_format!r}")
     if enclosure is not None:
@@ -167,7 +183,7 @@ def _source_in(v: list[Any]) -> Source:
             _typed(url, str), _maybe(length, int), _maybe(mime, str), _maybe(line, int)
         )
     return Source(
-        path=_typed(path, str),
+        path=path,
         title=_typed(title, str),
         date=_date_in(_maybe(date, str)),
         updated=_date_in(_maybe(updated, str)),

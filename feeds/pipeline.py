@@ -183,13 +183,17 @@ def _read_share(
 ) -> list[CachedPost | Problem]:
     """Read some post files (in a worker process when there are many)."""
     items, config = share
-    return [_read_post(item, old, config) for item, old in items]
+    # An OS path: ten thousand Path objects cost a tenth of a second.
+    folder = os.fspath(config.content_dir)
+    return [_read_post(item, old, config, f"{folder}/{item.path}") for item, old in items]
 
 
-def _read_post(item: FoundFile, old: CachedPost | None, config: Config) -> CachedPost | Problem:
+def _read_post(
+    item: FoundFile, old: CachedPost | None, config: Config, name: str
+) -> CachedPost | Problem:
     try:
         # Unbuffered, read whole at once: a third of what Path.read_bytes costs.
-        with open(item.file, "rb", buffering=0) as file:  # noqa: PTH123
+        with open(name, "rb", buffering=0) as file:  # noqa: PTH123
             data = file.readall()
     except OSError as e:
         return Problem("error", "unreadable", f"cannot read: {e.strerror}", item.path)
@@ -517,8 +521,8 @@ def _render_from_disk(post: Post, config: Config) -> Post | Problem:
 def read_caches(config: Config) -> Caches | None:
     """The caches of the last good run, or None when missing or not to be trusted."""
     try:
-        # The bytes are not kept here: load_caches frees them once parsed.
-        return load_caches((config.state_dir / CACHE_FILE).read_bytes(), _cache_fingerprint(config))
+        with (config.state_dir / CACHE_FILE).open("rb") as lines:
+            return load_caches(lines, _cache_fingerprint(config))
     except (OSError, ValueError):
         return None
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 
 from feeds.config import Config
 from feeds.model import Author, FeedSpec, History, Post
-from feeds.slugs import slugify
+from feeds.slugs import slugify_name
 from feeds.state import Sealed
 
 #: the folder of the site feed's archive pages
@@ -75,10 +75,10 @@ def _groups(
     held: dict[str, list[Post]] = defaultdict(list)
     names: dict[str, str] = {}
     for post in posts:
-        for slug in dict.fromkeys(slugify(k) for k in keys(post)):
+        for slug in dict.fromkeys(slugify_name(k) for k in keys(post)):
             held[slug].append(post)
         for key in keys(post):
-            names.setdefault(slugify(key), key)
+            names.setdefault(slugify_name(key), key)
     return [(slug, names[slug], held[slug]) for slug in sorted(held)]
 
 

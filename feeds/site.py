@@ -20,7 +20,7 @@ from feeds.config import SiteConfig
 from feeds.content.fields import without_date
 from feeds.model import Post, Problem, Source
 from feeds.render import body_html, clean_html, summarize
-from feeds.slugs import slugify
+from feeds.slugs import slugify, slugify_name
 from feeds.state import Remembered, State
 
 _ONE_SECOND = timedelta(seconds=1)
@@ -149,7 +149,7 @@ def permalink(site: SiteConfig, slug: str, path: str, published: datetime) -> st
     """The absolute URL of a post's page from ``site.permalink``."""
     local = published.astimezone(site.tz)
     top, slash, _ = path.partition("/")
-    section = slugify(top) if slash else ""
+    section = slugify_name(top) if slash else ""
     relative = site.permalink.format(
         slug=slug,
         year=f"{local.year:04d}",

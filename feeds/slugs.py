@@ -17,7 +17,6 @@ _APOSTROPHES = re.compile("(?<=[a-z0-9])['\u2019](?=[a-z0-9])")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
-@functools.lru_cache(maxsize=1 << 16)  # tags and authors repeat across thousands of posts
 def slugify(text: str) -> str:
     """Return a non-empty slug of ``text``: ``[a-z0-9]`` words joined by ``-``.
 
@@ -39,3 +38,8 @@ def slugify(text: str) -> str:
     if not slug:
         slug = hashlib.sha1(normalized.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     return slug
+
+
+#: ``slugify`` for names that repeat across thousands of posts: tags, authors, folders
+#: (a post's own slug is made once: caching those would only hold memory)
+slugify_name = functools.lru_cache(maxsize=4096)(slugify)

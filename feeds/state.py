@@ -6,6 +6,7 @@ Pure: turns State into bytes and back. publish.py reads and writes the file.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -162,7 +163,8 @@ def load_state(data: bytes) -> State:
         first_seen = datetime.fromisoformat(seen)
         if first_seen.tzinfo is None:
             raise ValueError(f"naive date for {path}")
-        posts[path] = Remembered(ident, first_seen, digest)
+        # Interned: the listing, the state and the cache name a post by one string.
+        posts[sys.intern(path)] = Remembered(ident, first_seen, sys.intern(digest))
     if not all(isinstance(p, str) for p in published):
         raise ValueError("bad published list")
     try:

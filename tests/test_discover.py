@@ -26,7 +26,7 @@ def test_posts_are_found_in_path_order_and_the_rest_ignored(tmp_path: Path) -> N
     found, problems = discover(tmp_path, 1000)
     assert [f.path for f in found] == ["a/y.txt", "a/z.markdown", "b.md", "old.htm", "page.HTML"]
     assert problems == []
-    assert found[2].file == str(tmp_path.resolve() / "b.md") and found[2].size == 1
+    assert found[2].size == 1
 
 
 def test_links_out_of_the_folder_and_linked_folders_are_not_followed(tmp_path: Path) -> None:

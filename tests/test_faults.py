@@ -97,8 +97,8 @@ def assert_state_readable(state_dir: Path) -> None:
         load_state(state.read_bytes())
     cache = state_dir / "cache.json"
     if cache.exists():
-        data = cache.read_bytes()
-        load_caches(data, json.loads(data)["fingerprint"])
+        lines = cache.read_bytes().splitlines(keepends=True)
+        load_caches(lines, json.loads(lines[0])["fingerprint"])
 
 
 def invoke_build(config: Path) -> tuple[int, str]:
@@ -512,27 +512,35 @@ def test_a_damaged_state_cannot_remove_files_outside_the_output_folder(site: Sit
 def _cache_damage() -> dict[str, Callable[[bytes], bytes]]:
     """Ways cache.json can be damaged: cut, garbage, valid JSON of the wrong shapes."""
 
-    def source(index: int, value: Any) -> Callable[[bytes], bytes]:
+    def lines(change: Callable[[list[Any]], None], which: str) -> Callable[[bytes], bytes]:
+        """``change`` each post line (a list of six) or each rendered line (of three)."""
+
         def damaged(data: bytes) -> bytes:
-            doc = json.loads(data)
-            for entry in doc["posts"].values():
-                entry[4][index] = value
-            return json.dumps(doc).encode()
+            out = []
+            for line in data.splitlines():
+                value = json.loads(line)
+                if isinstance(value, list) and len(value) == (6 if which == "post" else 3):
+                    change(value)
+                    line = json.dumps(value).encode()
+                out.append(line + b"\n")
+            return b"".join(out)
 
         return damaged
+
+    def source(index: int, value: Any) -> Callable[[bytes], bytes]:
+        return lines(lambda post: post[5].__setitem__(index, value), "post")
 
     def rendered(value: Any) -> Callable[[bytes], bytes]:
-        def damaged(data: bytes) -> bytes:
-            doc = json.loads(data)
-            doc["rendered"] = dict.fromkeys(doc["rendered"], value)
-            return json.dumps(doc).encode()
+        return lines(lambda entry: entry.__setitem__(slice(1, 3), value), "rendered")
 
-        return damaged
+    def cut_at_a_line(data: bytes) -> bytes:
+        return b"".join(data.splitlines(keepends=True)[:-2])
 
     return {
         "truncated": lambda data: data[: len(data) // 2],
+        "cut-at-a-line": cut_at_a_line,
         "garbage": lambda data: b"\x00\xff\xfe not json at all \x80",
-        "posts-a-list": lambda data: data.replace(b'"posts":{', b'"posts":[{', 1),
+        "posts-a-dict": lines(lambda post: post.__setitem__(5, {"title": post[5][1]}), "post"),
         "title-a-number": source(1, 42),
         "authors-a-string": source(4, "Desk"),
         "tags-a-number": source(6, 5),
