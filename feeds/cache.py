@@ -8,15 +8,17 @@ time zone, is ignored and rebuilt: it is never trusted.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import NoneType
 from typing import Any, TypeVar
 
 from feeds.content.fields import shared_author
-from feeds.model import EnclosureSource, Problem, Source
+from feeds.model import Author, EnclosureSource, Problem, Source
 
 CACHE_VERSION = 3
 
@@ -47,14 +49,12 @@ class Caches:
 #: posts encoded at a time: the cache of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-#: the line between the posts and the rendered HTML
-_RENDERED = b'"rendered"'
 
 
 def dump_caches(caches: Caches, fingerprint: str) -> Iterator[bytes]:
     """The caches as JSON lines, in pieces (a site's whole cache is never one string in
-    memory): a head, a line per post, ``"rendered"``, a line per rendered post, and the
-    counts of both, which tell a cache cut short at the end of a line."""
+    memory): a head; an array per post, then their count; an array per rendered post,
+    then their count. The counts tell a cache cut short at the end of a line."""
     encode = _ENCODER.encode
     yield (encode({"fingerprint": fingerprint, "version": CACHE_VERSION}) + "\n").encode()
     posts = sorted(caches.posts.items())
@@ -63,49 +63,72 @@ def dump_caches(caches: Caches, fingerprint: str) -> Iterator[bytes]:
             encode([path, c.size, c.mtime_ns, c.digest, c.settled, _source_out(c.source)]) + "\n"
             for path, c in posts[start : start + _BATCH]
         ).encode()
-    yield _RENDERED + b"\n"
+    yield (encode({"posts": len(posts)}) + "\n").encode()
     rendered = sorted(caches.rendered.items())
     for start in range(0, len(rendered), _BATCH):
         yield "".join(
             encode([key, content, summary]) + "\n"
             for key, (content, summary) in rendered[start : start + _BATCH]
         ).encode()
-    yield (encode({"posts": len(posts), "rendered": len(rendered)}) + "\n").encode()
+    yield (encode({"rendered": len(rendered)}) + "\n").encode()
 
 
 def load_caches(lines: Iterable[bytes], fingerprint: str) -> Caches:
-    """Parse what dump_caches wrote for the same ``fingerprint``, a line at a time (a
-    file object will do: only one line is ever held); ValueError otherwise."""
+    """Parse what dump_caches wrote for the same ``fingerprint``, a batch of lines at a
+    time (a file object will do: it is never whole in memory); ValueError otherwise."""
     lines = iter(lines)
     try:
         head = json.loads(next(lines, b"null"))
         if head != {"fingerprint": fingerprint, "version": CACHE_VERSION}:
             raise ValueError("cache written for another version or configuration")
         posts: dict[str, CachedPost] = {}
-        for line in lines:
-            if line.rstrip(b"\n") == _RENDERED:
-                break
-            path, size, mtime, digest, settled, s = json.loads(line)
+        end: dict[str, Any] = {}
+        for record in _records(lines, end):
+            path, size, mtime, digest, settled, s = record
             # Interned: the listing, the state and the cache name a post by one string.
-            path = sys.intern(_typed(path, str))
-            posts[path] = CachedPost(
-                _typed(size, int), _typed(mtime, int), sys.intern(_typed(digest, str)),
-                _source_in(s, path), _typed(settled, bool),
-            )  # fmt: skip
+            path = sys.intern(path)
+            if type(size) is not int or type(mtime) is not int or type(settled) is not bool:
+                raise ValueError(f"bad record for {path!r}")
+            posts[path] = CachedPost(size, mtime, sys.intern(digest), _source_in(s, path), settled)
+        if end != {"posts": len(posts)}:
+            raise ValueError("cut short in its posts")
         rendered: dict[str, tuple[str, str]] = {}
-        counts = None
-        for line in lines:
-            value = json.loads(line)
-            if isinstance(value, dict):
-                counts = value
-                break
-            key, content, summary = value
-            rendered[_typed(key, str)] = (_typed(content, str), _typed(summary, str))
-        if counts != {"posts": len(posts), "rendered": len(rendered)} or next(lines, None):
-            raise ValueError("cut short, or more than was written")
+        end = {}
+        for record in _records(lines, end):
+            key, content, summary = record
+            if type(key) is not str or type(content) is not str or type(summary) is not str:
+                raise ValueError(f"bad rendered HTML for {key!r}")
+            rendered[key] = (content, summary)
+        if end != {"rendered": len(rendered)} or next(lines, None) is not None:
+            raise ValueError("cut short in its HTML, or followed by more")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable cache: {e}") from e
     return Caches(posts, rendered)
+
+
+def _records(lines: Iterator[bytes], end: dict[str, Any]) -> Iterator[list[Any]]:
+    """The arrays on ``lines`` up to the object that ends their section (put in ``end``),
+    parsed a batch at a time: one call of the JSON parser for many lines."""
+    batch: list[bytes] = []
+    for line in lines:
+        if line.startswith(b"{"):
+            end.update(json.loads(line))
+            break
+        batch.append(line)
+        if len(batch) == _BATCH:
+            yield from _arrays(batch)
+            batch = []
+    else:
+        raise ValueError("cut short")
+    yield from _arrays(batch)
+
+
+def _arrays(lines: list[bytes]) -> list[list[Any]]:
+    """The JSON arrays, one a line, of ``lines``."""
+    values = json.loads(b"[" + b",".join(lines) + b"]")
+    if not all(type(value) is list for value in values):
+        raise ValueError("a record that is not an array")
+    return values  # type: ignore[no-any-return]
 
 
 def _date_out(value: datetime | None) -> str | None:
@@ -169,37 +192,53 @@ def _problem_in(v: list[Any]) -> Problem:
     )  # fmt: skip
 
 
+_TEXT_OR_NONE = frozenset({str, NoneType})
+
+
 def _source_in(v: list[Any], path: str) -> Source:
     """The Source of the post at ``path``, which its record must name."""
     (named, title, date, updated, authors, summary, tags, slug, draft, ident, link, image,
      enclosure, body_format, warnings, duration) = v  # fmt: skip
-    if named != path:
-        raise ValueError(f"the record of {path!r} names {named!r}")
+    # One set of types for the optional texts: a hundred thousand posts load in a second.
+    texts = {type(date), type(updated), type(summary), type(slug), type(ident), type(link),
+             type(image)}  # fmt: skip
+    if named != path or type(title) is not str or type(draft) is not bool:
+        raise ValueError(f"bad record for {path!r}")
+    if not texts <= _TEXT_OR_NONE or not (duration is None or type(duration) is int):
+        raise ValueError(f"bad record for {path!r}")
     if body_format not in ("markdown", "html", "text"):
         raise ValueError(f"bad body format {body_format!r}")
+    if type(authors) is not list or type(tags) is not list or type(warnings) is not list:
+        raise ValueError(f"bad record for {path!r}")
+    if not all(type(author) is list for author in authors):
+        raise ValueError(f"bad authors for {path!r}")
     if enclosure is not None:
         url, length, mime, line = enclosure
         enclosure = EnclosureSource(
             _typed(url, str), _maybe(length, int), _maybe(mime, str), _maybe(line, int)
         )
     return Source(
-        path=path,
-        title=_typed(title, str),
-        date=_date_in(_maybe(date, str)),
-        updated=_date_in(_maybe(updated, str)),
-        authors=tuple(
-            shared_author(_typed(n, str), _maybe(e, str), _maybe(u, str)) for n, e, u in authors
-        ),
-        summary=_maybe(summary, str),
-        tags=tuple(sys.intern(_typed(t, str)) for t in tags),
-        slug=_maybe(slug, str),
-        draft=_typed(draft, bool),
-        id=_maybe(ident, str),
-        link=_maybe(link, str),
-        image=_maybe(image, str),
-        enclosure=enclosure,
-        body="",
-        body_format=body_format,
-        warnings=tuple(_problem_in(p) for p in warnings),
-        duration=_maybe(duration, int),
+        path,
+        title,
+        _date_in(date),
+        _date_in(updated),
+        tuple(_author_in(*author) for author in authors),
+        summary,
+        # sys.intern takes nothing but text: it checks each tag, too.
+        tuple(map(sys.intern, tags)),
+        slug,
+        draft,
+        ident,
+        link,
+        image,
+        enclosure,
+        "",
+        body_format,
+        tuple(_problem_in(p) for p in warnings) if warnings else (),
+        duration,
     )
+
+
+@functools.lru_cache(maxsize=4096)  # a site has a few authors and many posts
+def _author_in(name: object, email: object, url: object) -> Author:
+    return shared_author(_typed(name, str), _maybe(email, str), _maybe(url, str))

@@ -543,6 +543,9 @@ def _cache_damage() -> dict[str, Callable[[bytes], bytes]]:
         "posts-a-dict": lines(lambda post: post.__setitem__(5, {"title": post[5][1]}), "post"),
         "title-a-number": source(1, 42),
         "authors-a-string": source(4, "Desk"),
+        "an-author-of-three-letters": source(4, ["Ann"]),
+        "duration-a-bool": source(15, True),
+        "settled-a-number": lines(lambda post: post.__setitem__(4, 1), "post"),
         "tags-a-number": source(6, 5),
         "warnings-a-string": source(14, "oops"),
         "rendered-numbers": rendered([1, 2]),
@@ -551,6 +554,20 @@ def _cache_damage() -> dict[str, Callable[[bytes], bytes]]:
 
 
 CACHE_DAMAGE = _cache_damage()
+
+
+@pytest.mark.parametrize("damage", sorted(CACHE_DAMAGE))
+def test_a_damaged_cache_file_is_refused_whole(site: Site, damage: str) -> None:
+    """Every damage makes the cache unusable (ValueError, never another exception),
+    while the cache as written loads."""
+    site.post("a.md", "Alpha", tags="[one, two]")
+    site.post("b.md", "Beta", date="2024-05-02T10:00:00Z", tags="[two]")
+    assert invoke_build(site.config_path)[0] == 0
+    data = (site.root / ".feeds" / "cache.json").read_bytes()
+    fingerprint = json.loads(data.split(b"\n", 1)[0])["fingerprint"]
+    assert len(load_caches(data.splitlines(keepends=True), fingerprint).posts) == 2
+    with pytest.raises(ValueError, match="unusable cache"):
+        load_caches(CACHE_DAMAGE[damage](data).splitlines(keepends=True), fingerprint)
 
 
 #: damage that cache.load_caches lets through today (see the docstring below)
