@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import mmap
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -60,8 +61,7 @@ def dump_caches(caches: Caches, fingerprint: str) -> Iterator[bytes]:
     posts = sorted(caches.posts.items())
     for start in range(0, len(posts), _BATCH):
         yield "".join(
-            encode([path, c.size, c.mtime_ns, c.digest, c.settled, _source_out(c.source)]) + "\n"
-            for path, c in posts[start : start + _BATCH]
+            f"{encode(_post_record(path, c))}\n" for path, c in posts[start : start + _BATCH]
         ).encode()
     yield (encode({"posts": len(posts)}) + "\n").encode()
     rendered = sorted(caches.rendered.items())
@@ -83,7 +83,7 @@ def load_caches(lines: Iterable[bytes], fingerprint: str) -> Caches:
             raise ValueError("cache written for another version or configuration")
         posts: dict[str, CachedPost] = {}
         end: dict[str, Any] = {}
-        for record in _records(lines, end):
+        for record in json_records(lines, end):
             path, size, mtime, digest, settled, s = record
             # Interned: the listing, the state and the cache name a post by one string.
             path = sys.intern(path)
@@ -94,7 +94,7 @@ def load_caches(lines: Iterable[bytes], fingerprint: str) -> Caches:
             raise ValueError("cut short in its posts")
         rendered: dict[str, tuple[str, str]] = {}
         end = {}
-        for record in _records(lines, end):
+        for record in json_records(lines, end):
             key, content, summary = record
             if type(key) is not str or type(content) is not str or type(summary) is not str:
                 raise ValueError(f"bad rendered HTML for {key!r}")
@@ -106,7 +106,7 @@ def load_caches(lines: Iterable[bytes], fingerprint: str) -> Caches:
     return Caches(posts, rendered)
 
 
-def _records(lines: Iterator[bytes], end: dict[str, Any]) -> Iterator[list[Any]]:
+def json_records(lines: Iterator[bytes], end: dict[str, Any]) -> Iterator[list[Any]]:
     """The arrays on ``lines`` up to the object that ends their section (put in ``end``),
     parsed a batch at a time: one call of the JSON parser for many lines."""
     batch: list[bytes] = []
@@ -144,7 +144,35 @@ def _date_in(value: str | None) -> datetime | None:
     return parsed
 
 
-def _source_out(s: Source) -> list[Any]:
+def _post_record(path: str, c: CachedPost) -> list[Any]:
+    return [path, c.size, c.mtime_ns, c.digest, c.settled, source_record(c.source)]
+
+
+def find_metadata(
+    cache: bytes | mmap.mmap, path: str, fingerprint: str
+) -> tuple[str, list[Any]] | None:
+    """The digest and the metadata (``source_record``) that the cache file ``cache``
+    holds for the post file at ``path``, found without parsing the rest; None when it
+    holds none, or was written for another fingerprint."""
+    head = cache[: cache.find(b"\n")]
+    try:
+        if json.loads(head) != {"fingerprint": fingerprint, "version": CACHE_VERSION}:
+            return None
+        start = cache.find(b"\n[" + _ENCODER.encode(path).encode() + b",")
+        if start < 0:
+            return None
+        found, _size, _mtime, digest, _settled, record = json.loads(
+            cache[start : cache.find(b"\n", start + 1)]
+        )
+    except ValueError:
+        return None
+    if found != path or type(digest) is not str or type(record) is not list:
+        return None
+    return digest, record
+
+
+def source_record(s: Source) -> list[Any]:
+    """A post's metadata as JSON values: every field of its Source but the body."""
     return [
         s.path,
         s.title,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import mmap
 import os
 import posixpath
 import stat
@@ -26,13 +27,28 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from feeds.cache import CachedPost, Caches, dump_caches, load_caches
+from feeds.cache import (
+    CachedPost,
+    Caches,
+    dump_caches,
+    find_metadata,
+    load_caches,
+    source_record,
+)
 from feeds.config import Config
 from feeds.content import decode
 from feeds.content.discover import FoundFile, discover
 from feeds.content.readers import READERS
 from feeds.cores import core_count, on_every_core
 from feeds.exceptions import ContentError, PublishError
+from feeds.index import (
+    Index,
+    Indexed,
+    Shown,
+    dump_index,
+    listing_digest,
+    load_index,
+)
 from feeds.media import attach_enclosures
 from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
 from feeds.plan import Archives, page_folder, plan_archives, plan_feeds
@@ -48,13 +64,17 @@ from feeds.publish import (
 from feeds.runs import (
     LAST_RUN_FILE,
     SETTLE_NS,
+    LastRun,
     Listing,
     Progress,
     RunResult,
     code_fingerprint,
     dump_last_run,
+    load_last_run,
     record,
+    state_digest,
     unchanged,
+    untouched,
 )
 from feeds.site import Loaded, Resolved, permalink, render, resolve
 from feeds.state import Output, Sealed, State
@@ -63,6 +83,10 @@ from feeds.writers import STYLESHEET_FILE, WRITERS, WriteOptions, stylesheet
 from feeds.writers.pages import index_html, opml
 
 CACHE_FILE = "cache.json"
+INDEX_FILE = "index.json"
+#: the most post files whose bodies alone changed that a run takes through the index
+#: (``_quick_run``): more make a full run, which writes the index again
+QUICK_MAX = 20
 #: below this many feeds to validate, worker processes cost more than they save
 PARALLEL_FROM = 12
 #: the problem of a post that could not be read again to be shown
@@ -277,11 +301,7 @@ def build_feeds(
     validates them.
     """
     planned = plan_feeds(resolved.posts, config)
-    options = WriteOptions(
-        full_content=config.feeds.full_content,
-        stylesheet=config.feeds.stylesheet,
-        hub=config.websub.hub,
-    )
+    options = _write_options(config)
     archives = None
     if config.feeds.archives:
         archives = plan_archives(planned[0], resolved.posts, state.archives, config.feeds.limit)
@@ -292,7 +312,7 @@ def build_feeds(
     archived: set[str] = set()
     todo: list[tuple[FeedSpec, str]] = []
     problems: list[Problem] = []
-    if archives is not None:
+    if archives is not None and archives.pages:  # none while the site feed holds every post
         kinds = archive_formats(config)
         live += [(archives.pages[-1], fmt) for fmt in kinds]
         sealed, remade, problems = _check_sealed(config.output_dir, archives, kinds)
@@ -344,6 +364,14 @@ def build_feeds(
     if config.feeds.stylesheet:
         files[STYLESHEET_FILE] = stylesheet()
     return Built(planned, files, fingerprints, problems, rendered, sealed, frozenset(archived))
+
+
+def _write_options(config: Config) -> WriteOptions:
+    return WriteOptions(
+        full_content=config.feeds.full_content,
+        stylesheet=config.feeds.stylesheet,
+        hub=config.websub.hub,
+    )
 
 
 def _render_key(post: Post, digest: str, config: Config) -> str:
@@ -574,6 +602,8 @@ def regenerate(
             found, listed = discover(config.content_dir, config.max_post_bytes)
             if use_cache and (same := unchanged(config, found, listed, now)):
                 return replace(same, seconds=time.monotonic() - started)
+        if use_cache and (quick := _quick_run(config, now, (found, listed, listed_ns), progress)):
+            return replace(quick, seconds=time.monotonic() - started)
         state, state_problems = read_state(config.state_dir)
         caches = read_caches(config) if use_cache else None
         if not use_cache:
@@ -647,11 +677,184 @@ def regenerate(
             finished = result(True, done)
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)
+            if not config.feeds.archives:
+                # Before the record of the run: an index newer than the record is never
+                # used, since the files the record lists are no longer as it says.
+                index = _index(config, (found, listed, listed_ns), loading, built, digests)
+                write_stream(config.state_dir / INDEX_FILE, dump_index(index))
             last = record(config, (found, listed, listed_ns), finished, reported, published, media)
             write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])
         return finished
+
+
+def _index_key(config: Config) -> str:
+    """What an index depends on besides the posts: the code and the whole config."""
+    return hashlib.sha256(f"{code_fingerprint()}\x00{config!r}".encode()).hexdigest()
+
+
+def _index(
+    config: Config, listing: Listing, loading: Loading, built: Built, digests: Mapping[str, str]
+) -> Index:
+    """The index of a full run that has just published (see ``feeds.index``)."""
+    found, listed, listed_ns = listing
+    files = {}
+    for item in found:
+        entry = loading.cached.get(item.path)
+        if entry is None:
+            files[item.path] = Indexed(item.size, item.mtime_ns, None)
+        else:
+            files[item.path] = Indexed(item.size, item.mtime_ns, entry.digest)
+    posts = {post.path: post for spec in built.specs for post in spec.posts}
+    shown = tuple(
+        Shown(
+            post,
+            digests[post.path],
+            built.rendered.get(_render_key(post, digests[post.path], config)),
+        )
+        for post in sorted(posts.values(), key=lambda p: (p.published, p.path), reverse=True)
+    )
+    return Index(
+        _index_key(config),
+        state_digest(config).hex(),
+        listed_ns,
+        listing_digest(listed),
+        files,
+        shown,
+    )
+
+
+def _quick_run(
+    config: Config, now: datetime, listing: Listing, progress: Progress
+) -> RunResult | None:
+    """The run, when the post files changed since the last full run keep their metadata
+    (only bodies were edited): every post resolves as that run resolved it and every
+    feed shows the same posts, so those come from its index and only the feeds showing
+    a changed post are made again. None when anything else may have changed: then a
+    full run is needed.
+
+    It writes the run's record, not the state, cache or index: the next runs read the
+    changed files again (they are few) and a full run finds the feeds it made here
+    changed on disk and makes them again, with the same bytes.
+    """
+    found, listed, _ = listing
+    if config.feeds.archives:
+        return None  # complete archive pages are the state's business
+    try:
+        last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
+        with (config.state_dir / INDEX_FILE).open("rb") as lines:
+            index = load_index(lines, _index_key(config))
+        same_state = state_digest(config).hex() == index.state
+    except (OSError, ValueError):
+        return None
+    if not same_state or (last.future and now >= last.future[0]) or not untouched(config, last):
+        return None
+    if index.listed != listing_digest(listed) or len(found) != len(index.files):
+        return None
+    changed: list[tuple[FoundFile, Indexed]] = []
+    for item in found:
+        was = index.files.get(item.path)
+        if was is None:
+            return None  # a new file (and, the counts being equal, one gone)
+        # A file changed shortly before the run that indexed it may differ unseen.
+        moved = (item.size, item.mtime_ns) != (was.size, was.mtime_ns)
+        if moved or item.mtime_ns >= index.listed_ns - SETTLE_NS:
+            changed.append((item, was))
+    if not changed or len(changed) > QUICK_MAX:
+        return None
+    digests = {shown.post.path: shown.digest for shown in index.shown}
+    cache: bytes | mmap.mmap = b""
+    try:
+        with (config.state_dir / CACHE_FILE).open("rb") as file:
+            cache = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        for item, was in changed:
+            if was.digest is None:
+                return None  # it could not be read then: its problem may be gone
+            data = (config.content_dir / item.path).read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            if digest != was.digest and not _same_metadata(config, cache, item.path, was, data):
+                return None
+            if item.path in digests:
+                digests[item.path] = digest
+    except (OSError, ValueError, ContentError):
+        return None  # no cache, an empty one, or a file gone or spoiled
+    finally:
+        if isinstance(cache, mmap.mmap):
+            cache.close()
+    return _publish_quick(config, now, listing, index, last, digests, progress)
+
+
+def _same_metadata(
+    config: Config, cache: bytes | mmap.mmap, path: str, was: Indexed, data: bytes
+) -> bool:
+    """Whether the post file at ``path``, now holding ``data``, has the metadata it had
+    as the last full run read it: the cache holds that reading when its digest is the
+    one the run indexed (a cache a few runs old may not: then False)."""
+    found = find_metadata(cache, path, _cache_fingerprint(config))
+    if found is None or found[0] != was.digest:
+        return False
+    return source_record(parse_post(data, path, config)) == found[1]
+
+
+def _publish_quick(
+    config: Config,
+    now: datetime,
+    listing: Listing,
+    index: Index,
+    last: LastRun,
+    digests: Mapping[str, str],
+    progress: Progress,
+) -> RunResult | None:
+    """Make the feeds that show a changed post, and publish them (see ``_quick_run``)."""
+    posts = tuple(shown.post for shown in index.shown)
+    options = _write_options(config)
+    # The files as the last run left them, with the fingerprints they were made from.
+    made_from = {shown.post.path: shown.digest for shown in index.shown}
+    outputs = {}
+    for spec in plan_feeds(posts, config):
+        for fmt in config.feeds.formats:
+            path = spec.path(fmt)
+            if path not in last.outputs:
+                return None
+            size, mtime = last.outputs[path]
+            outputs[path] = Output(fingerprint(spec, fmt, made_from, options), size, mtime)
+    rendered = {
+        _render_key(shown.post, shown.digest, config): shown.html
+        for shown in index.shown
+        if shown.html is not None
+    }
+    resolved = Resolved(posts, last.future, State(), ())
+    built = build_feeds(
+        config, resolved, digests, State(outputs=outputs), Caches({}, rendered), now, progress
+    )
+    if any(p.level == "error" for p in built.problems) or not set(built.files) <= set(last.outputs):
+        return None  # a full run reports it, or makes the new file
+    published = tuple(sorted(last.outputs))
+    done = publish_files(
+        config.output_dir, built.files, published, set(published) - set(built.files)
+    )
+    feed_paths = built.feed_paths
+    kept = feed_paths - set(built.files)
+    result = RunResult(
+        started=now,
+        seconds=0.0,
+        files=last.files,
+        posts=last.posts,
+        drafts=last.drafts,
+        future=last.future,
+        problems=last.problems,
+        feed_problems=tuple(built.problems),
+        feeds=len(feed_paths),
+        published=True,
+        written=done.written,
+        unchanged=tuple(sorted((*done.unchanged, *kept))),
+        removed=done.removed,
+        built=len(set(built.files) & feed_paths),
+    )
+    record_ = record(config, listing, result, last.problems, published, last.media)
+    write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
+    return result
 
 
 def _stale(old: Caches, new: Caches, read: int) -> int:

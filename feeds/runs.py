@@ -204,12 +204,6 @@ def _inputs(
     return digest.hexdigest()
 
 
-def _state_digest(config: Config) -> bytes:
-    """The sha256 of the state file, read a piece at a time; OSError when unreadable."""
-    with (config.state_dir / STATE_FILE).open("rb") as file:
-        return hashlib.file_digest(file, "sha256").digest()
-
-
 def record(
     config: Config,
     listing: tuple[Sequence[FoundFile], Sequence[Problem], int],
@@ -223,7 +217,7 @@ def record(
     state it wrote."""
     found, listed, listed_ns = listing
     try:
-        state = _state_digest(config)
+        state = state_digest(config)
     except OSError as e:
         raise PublishError(f"cannot read back {config.state_dir / STATE_FILE}: {e}") from e
     outputs = {}
@@ -252,7 +246,7 @@ def unchanged(
     published untouched since, and no future post fallen due. None otherwise."""
     try:
         last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
-        state = _state_digest(config)
+        state = state_digest(config)
     except (OSError, ValueError):
         return None
     if not last.outputs or (last.future and now >= last.future[0]):
@@ -263,9 +257,8 @@ def unchanged(
         return None
     if _inputs(config, found, listed, state) != last.inputs:
         return None
-    for path, stat in (*last.outputs.items(), *last.media.items()):
-        if _stat(config.output_dir / path) != stat:
-            return None
+    if not untouched(config, last):
+        return None
     return RunResult(
         started=now,
         seconds=0.0,
@@ -279,6 +272,21 @@ def unchanged(
         published=True,
         unchanged=tuple(sorted(last.outputs)),
     )
+
+
+def untouched(config: Config, last: LastRun) -> bool:
+    """Whether every file the last run published, and every file in the output folder
+    it measured (enclosures), is as it left them."""
+    return all(
+        _stat(config.output_dir / path) == stat
+        for path, stat in (*last.outputs.items(), *last.media.items())
+    )
+
+
+def state_digest(config: Config) -> bytes:
+    """The sha256 of the state file, read a piece at a time; OSError when unreadable."""
+    with (config.state_dir / STATE_FILE).open("rb") as file:
+        return hashlib.file_digest(file, "sha256").digest()
 
 
 def _stat(file: Path) -> tuple[int, int]:

@@ -251,6 +251,19 @@ def test_turning_archives_on_for_an_existing_site(site: Site) -> None:
     assert "archives" in (site.root / ".feeds/state.json").read_text()
 
 
+def test_archives_on_a_site_with_fewer_posts_than_the_limit(site: Site) -> None:
+    """No archive page yet: the site feed holds every post (this once raised an
+    IndexError out of the run), and one comes with the post past the limit."""
+    for n in range(1, 4):
+        post(site, n)
+    site.configure("feeds:\n  limit: 3\n  archives: true\n")
+    build(site)
+    assert not archive_files(site)
+    post(site, 4)
+    build(site)
+    assert walk(site, "rss") == [f"Post {n}" for n in range(4, 0, -1)]
+
+
 def test_cached_and_uncached_builds_give_the_same_bytes(archived: Site, tmp_path: Path) -> None:
     import shutil
 

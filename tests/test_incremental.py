@@ -319,3 +319,124 @@ def test_a_changed_enclosure_file_is_not_missed_by_the_shortcut(
     build(site)
     assert resolves == ["resolve"]
     assert b'length="250"' in (site.public / "rss.xml").read_bytes()
+
+
+def _edit_body(site: Site, n: int, words: str, step: int = 1) -> None:
+    """Post ``n``'s body gets ``words``; its metadata stays (the file time moves on)."""
+    path = next((site.root / "content").glob(f"*/post-{n:03d}.md"))
+    path.write_bytes(path.read_bytes() + f"\n{words}\n".encode())
+    os.utime(path, (OLD_MTIME + 1000 + step, OLD_MTIME + 1000 + step))
+
+
+def _metadata_edits() -> dict[str, Callable[[Site], object]]:
+    """Edits of a post file that change more than its body."""
+
+    def rewrite(old: bytes, new: bytes) -> Callable[[Site], None]:
+        def edit(site: Site) -> None:
+            path = site.root / "content/0/post-004.md"
+            path.write_bytes(path.read_bytes().replace(old, new, 1))
+            os.utime(path, (OLD_MTIME + 2000, OLD_MTIME + 2000))
+
+        return edit
+
+    return {
+        "its title": rewrite(b'title: "Post 4"', b'title: "Post four"'),
+        "its date": rewrite(b"date: 2024-04-05", b"date: 2024-04-25"),
+        "its tags": rewrite(b"tags: [", b'tags: ["new", '),
+        "its summary": rewrite(b"---\n\n", b"summary: Short.\n---\n\n"),
+        "a draft flag": rewrite(b"---\n\n", b"draft: true\n---\n\n"),
+        "a byte that is not UTF-8 in the body": rewrite(b"Body of", b"Body \xff of"),
+        "front matter that no longer parses": rewrite(b"tags: [", b"tags: [[["),
+    }
+
+
+METADATA_EDITS = _metadata_edits()
+
+
+def test_edits_of_bodies_alone_take_the_index_and_give_the_bytes_of_uncached_builds(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bodies edited (one post, then another, then the first again): no post is read
+    but the changed ones, nothing is resolved, only the feeds showing them are made;
+    each run publishes what an uncached build would and reports what it reports."""
+    rng = random.Random(11)
+    for n in range(12):
+        write_post(site, rng, n)
+    build(site)
+    for step, n in enumerate((4, 7, 4), 1):
+        _edit_body(site, n, f"Edit {step}.", step)
+        reads = counting(monkeypatch, pipeline, "_read_post")
+        resolves = counting(monkeypatch, pipeline, "resolve_posts")
+        result = build(site)
+        assert (reads, resolves) == ([], []), step
+        assert 0 < result.built < result.feeds
+        assert site.outputs() == uncached_twin(site, tmp_path, f"step-{step}")
+        full = regenerate(load_config(site.config_path), NOW, lock_wait=1, use_cache=False)
+        same = (result.problems, result.posts, result.files)
+        assert same == (full.problems, full.posts, full.files)
+
+
+@pytest.mark.parametrize("edit", METADATA_EDITS)
+def test_an_edit_beyond_the_body_makes_a_full_run(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    rng = random.Random(12)
+    for n in range(12):
+        write_post(site, rng, n)
+    site.write("0/broken.md", "---\ntitle: [\n---\n\nNever read.\n")
+    regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    _edit_body(site, 7, "A body edit beside it.")
+    METADATA_EDITS[edit](site)
+    resolves = counting(monkeypatch, pipeline, "resolve_posts")
+    regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    assert resolves == ["resolve_posts"]
+    if edit != "front matter that no longer parses":
+        assert site.outputs() == uncached_twin(site, tmp_path, "twin")
+
+
+def _other_changes() -> dict[str, Callable[[Site], object]]:
+    """Changes beside a body edit that a run through the index cannot account for."""
+
+    def many_bodies(site: Site) -> None:
+        for n in (5, 6):  # with post 4's: three, over QUICK_MAX (2 in the test)
+            _edit_body(site, n, f"Many {n}.", n)
+
+    return {
+        "a post added": lambda site: write_post(site, random.Random(5), 30),
+        "a post deleted": lambda site: (site.root / "content/1/post-005.md").unlink(),
+        "a post moved": lambda site: (site.root / "content/1/post-005.md").rename(
+            site.root / "content/2/post-005.md"
+        ),
+        "an unreadable file fixed": lambda site: site.write("0/broken.md", "---\ntitle: Ok\n---\n"),
+        "an output touched": lambda site: os.utime(site.public / "rss.xml", (1, 1)),
+        "the config changed": lambda site: site.configure("feeds: {limit: 5}\n"),
+        "the state rewritten": lambda site: (site.root / ".feeds/state.json").write_bytes(
+            (site.root / ".feeds/state.json").read_bytes().replace(b"\n}", b"\n }")
+        ),
+        "the cache removed": lambda site: (site.root / ".feeds" / CACHE_FILE).unlink(),
+        "the index damaged": lambda site: (site.root / ".feeds/index.json").write_bytes(b"[1]"),
+        "more bodies than a quick run takes": many_bodies,
+        "archives turned on": lambda site: site.configure("feeds: {archives: true}\n"),
+    }
+
+
+OTHER_CHANGES = _other_changes()
+
+
+@pytest.mark.parametrize("change", OTHER_CHANGES)
+def test_a_body_edit_beside_another_change_makes_a_full_run(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    rng = random.Random(13)
+    for n in range(12):
+        write_post(site, rng, n)
+    site.write("0/broken.md", "---\ntitle: [\n---\n\nNever read.\n")
+    regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    monkeypatch.setattr(pipeline, "QUICK_MAX", 2)
+    _edit_body(site, 4, "A body edit.")
+    OTHER_CHANGES[change](site)
+    resolves = counting(monkeypatch, pipeline, "resolve_posts")
+    regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    assert resolves == ["resolve_posts"]
+    if change != "the state rewritten":
+        assert site.outputs() == uncached_twin(site, tmp_path, "twin")

@@ -1,0 +1,185 @@
+"""The last full run's reading of the site, for runs that only edit posts' bodies.
+
+A full run leaves ``index.json`` in ``state_dir``: every post file as it read it
+(path, size, modification time, the digest of its bytes and the digest of its
+metadata, which is everything but the body) and the posts its feeds show, resolved,
+with their HTML. Resolving and planning depend on posts' metadata only, never on
+their bodies: a later run whose changed files all keep their metadata would give
+every post the same id, slug, URL and dates and every feed the same posts. That run
+takes the shown posts from here instead of reading, resolving and planning every
+post again (``pipeline.regenerate``).
+
+Pure: turns the index into bytes and back. An index that does not parse, or was
+written by other code or for another config, is not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import NoneType
+from typing import Any
+
+from feeds.cache import json_records
+from feeds.content.fields import shared_author
+from feeds.model import Enclosure, Post
+
+INDEX_VERSION = 1
+#: lines encoded at a time: the index of a big site is written in pieces
+_BATCH = 1000
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Indexed:
+    """One post file as the full run read it."""
+
+    size: int
+    mtime_ns: int
+    #: sha256 of its bytes; None for a file that could not be read as a post
+    digest: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """A post some feed shows, as the full run resolved it, with its HTML."""
+
+    #: summary and content empty, as resolved
+    post: Post
+    #: sha256 of the post file's bytes
+    digest: str
+    #: content and summary HTML, when the run had them
+    html: tuple[str, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    #: the code and config the run ran with (``pipeline``'s index key)
+    key: str
+    #: sha256 (hex) of the state file the run wrote: the ids and dates it resolved with
+    state: str
+    #: when the run listed the post files (ns since the epoch)
+    listed_ns: int
+    #: sha256 of the problems the listing reported
+    listed: str
+    #: every post file found → how it was read
+    files: Mapping[str, Indexed]
+    #: the posts the feeds show, newest first
+    shown: tuple[Shown, ...]
+
+
+def listing_digest(problems: Sequence[object]) -> str:
+    """A digest of the problems a listing of the content folder reported."""
+    return hashlib.sha256(repr(tuple(problems)).encode()).hexdigest()
+
+
+def dump_index(index: Index) -> Iterator[bytes]:
+    """The index as JSON lines: a head, an array per file, their count, an array per
+    shown post, their count."""
+    encode = _ENCODER.encode
+    head = {"key": index.key, "listed": index.listed, "listed_ns": index.listed_ns,
+            "state": index.state, "version": INDEX_VERSION}  # fmt: skip
+    yield (encode(head) + "\n").encode()
+    files = sorted(index.files.items())
+    for start in range(0, len(files), _BATCH):
+        yield "".join(
+            encode([path, i.size, i.mtime_ns, i.digest]) + "\n"
+            for path, i in files[start : start + _BATCH]
+        ).encode()
+    yield (encode({"files": len(files)}) + "\n").encode()
+    for start in range(0, len(index.shown), _BATCH):
+        yield "".join(
+            encode(_shown_out(shown)) + "\n" for shown in index.shown[start : start + _BATCH]
+        ).encode()
+    yield (encode({"shown": len(index.shown)}) + "\n").encode()
+
+
+def load_index(lines: Iterable[bytes], key: str) -> Index:
+    """Parse what dump_index wrote for ``key``, a batch of lines at a time; ValueError
+    otherwise."""
+    lines = iter(lines)
+    try:
+        head = json.loads(next(lines, b"null"))
+        if not isinstance(head, dict) or head.get("version") != INDEX_VERSION:
+            raise ValueError("written by another version")
+        if head.get("key") != key:
+            raise ValueError("written for other code or another config")
+        listed_ns, listed, state = head["listed_ns"], head["listed"], head["state"]
+        if type(listed_ns) is not int or type(listed) is not str or type(state) is not str:
+            raise ValueError("bad head")
+        files: dict[str, Indexed] = {}
+        end: dict[str, Any] = {}
+        for path, size, mtime, digest in json_records(lines, end):
+            if type(size) is not int or type(mtime) is not int:
+                raise ValueError(f"bad record for {path!r}")
+            if type(digest) not in (str, NoneType):
+                raise ValueError(f"bad digest for {path!r}")
+            files[sys.intern(path)] = Indexed(size, mtime, digest)
+        if end != {"files": len(files)}:
+            raise ValueError("cut short in its files")
+        end = {}
+        shown = tuple(_shown_in(record) for record in json_records(lines, end))
+        if end != {"shown": len(shown)} or next(lines, None) is not None:
+            raise ValueError("cut short in its posts, or followed by more")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"unusable index: {e}") from e
+    return Index(key, state, listed_ns, listed, files, shown)
+
+
+def _date_in(value: object) -> datetime:
+    if type(value) is not str:
+        raise ValueError(f"bad date {value!r}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("naive date")
+    return parsed
+
+
+def _shown_out(shown: Shown) -> list[Any]:
+    p = shown.post
+    enclosure = [p.enclosure.url, p.enclosure.length, p.enclosure.type] if p.enclosure else None
+    return [
+        p.path, p.id, p.slug, p.url, p.title, p.published.isoformat(), p.updated.isoformat(),
+        [[a.name, a.email, a.url] for a in p.authors], list(p.tags), p.image, enclosure,
+        p.duration, shown.digest, list(shown.html) if shown.html else None,
+    ]  # fmt: skip
+
+
+def _shown_in(v: list[Any]) -> Shown:
+    (path, ident, slug, url, title, published, updated, authors, tags, image, enclosure,
+     duration, digest, html) = v  # fmt: skip
+    texts = (path, ident, slug, url, title, digest, *tags)
+    if not all(type(text) is str for text in texts) or type(authors) is not list:
+        raise ValueError(f"bad shown post {path!r}")
+    if image is not None and type(image) is not str:
+        raise ValueError(f"bad image for {path!r}")
+    if duration is not None and type(duration) is not int:
+        raise ValueError(f"bad duration for {path!r}")
+    if enclosure is not None:
+        e_url, length, mime = enclosure
+        if type(e_url) is not str or type(length) is not int or type(mime) is not str:
+            raise ValueError(f"bad enclosure for {path!r}")
+        enclosure = Enclosure(e_url, length, mime)
+    if html is not None:
+        content, summary = html
+        if type(content) is not str or type(summary) is not str:
+            raise ValueError(f"bad HTML for {path!r}")
+        html = (content, summary)
+    people = []
+    for name, email, home in authors:
+        if type(name) is not str or type(email) not in (str, NoneType):
+            raise ValueError(f"bad author for {path!r}")
+        if type(home) not in (str, NoneType):
+            raise ValueError(f"bad author for {path!r}")
+        people.append(shared_author(name, email, home))
+    post = Post(
+        path=sys.intern(path), id=ident, slug=slug, url=url, title=title,
+        published=_date_in(published), updated=_date_in(updated), authors=tuple(people),
+        summary="", content="", tags=tuple(map(sys.intern, tags)), image=image,
+        enclosure=enclosure, duration=duration,
+    )  # fmt: skip
+    return Shown(post, digest, html)
