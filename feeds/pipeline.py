@@ -14,6 +14,7 @@ every core (``feeds.cores``).
 
 from __future__ import annotations
 
+import functools
 import gc
 import hashlib
 import mmap
@@ -275,13 +276,18 @@ def fingerprint(spec: FeedSpec, fmt: str, digests: Mapping[str, str], options: o
     """Everything a feed file is made from, hashed: same fingerprint, same bytes."""
     head = replace(spec, posts=())
     parts = [code_fingerprint(), fmt, repr(options), repr(head)]
-    for post in spec.posts:
-        # Only the instant matters (writers use UTC): a date read from a post and the
-        # same date read back from the cache may carry different tzinfo objects.
-        at = replace(post, published=post.published.astimezone(UTC))
-        at = replace(at, updated=post.updated.astimezone(UTC))
-        parts.append(f"{at!r}{digests[post.path]}")
+    parts += (_post_part(post, digests[post.path]) for post in spec.posts)
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)  # a post shows in several feeds and formats
+def _post_part(post: Post, digest: str) -> str:
+    """What a feed's fingerprint takes from one of its posts."""
+    # Only the instant matters (writers use UTC): a date read from a post and the
+    # same date read back from the cache may carry different tzinfo objects.
+    at = replace(post, published=post.published.astimezone(UTC))
+    at = replace(at, updated=post.updated.astimezone(UTC))
+    return f"{at!r}{digest}"
 
 
 def build_feeds(
