@@ -837,9 +837,12 @@ def _publish_quick(
     if any(p.level == "error" for p in built.problems) or not set(built.files) <= set(last.outputs):
         return None  # a full run reports it, or makes the new file
     published = tuple(sorted(last.outputs))
-    done = publish_files(
-        config.output_dir, built.files, published, set(published) - set(built.files)
-    )
+    try:
+        done = publish_files(
+            config.output_dir, built.files, published, set(published) - set(built.files)
+        )
+    except PublishError:
+        return None  # nothing was replaced: the full run meets the obstacle and reports it
     feed_paths = built.feed_paths
     kept = feed_paths - set(built.files)
     result = RunResult(
@@ -858,8 +861,11 @@ def _publish_quick(
         removed=done.removed,
         built=len(set(built.files) & feed_paths),
     )
-    record_ = record(config, listing, result, last.problems, published, last.media)
-    write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
+    try:
+        record_ = record(config, listing, result, last.problems, published, last.media)
+        write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
+    except PublishError:
+        return None  # published, not recorded: the full run publishes the same bytes
     return result
 
 

@@ -399,14 +399,20 @@ def _file_limit(limit: int) -> Callable[[], None]:
     return apply
 
 
-def test_a_full_disk_replaces_no_feed(site: Site, tmp_path: Path) -> None:
+@pytest.mark.parametrize("change", ["a post added", "a body edited"])
+def test_a_full_disk_replaces_no_feed(site: Site, tmp_path: Path, change: str) -> None:
     """Writes that fail part-way through a publish (RLIMIT_FSIZE in the child: EFBIG, as
     ENOSPC would be): exit 3, the reason printed, not one good feed replaced (not even
     the ones written before the failure), no temporary file left, and the next run with
-    room publishes everything."""
+    room publishes everything. A body edited alone is published through the index, and
+    fails the same way."""
     good = good_site(site)
     long_title = "Gamma " + "long " * 200
-    site.post("c.md", long_title, date="2024-05-03T10:00:00Z", tags="[one]")
+    if change == "a post added":
+        site.post("c.md", long_title, date="2024-05-03T10:00:00Z", tags="[one]")
+    else:
+        beta = site.root / "content" / "b.md"
+        site.write("b.md", beta.read_text(encoding="utf-8") + "Longer. " * 400, OLD_MTIME + 9)
     # What the run will write, from a scratch copy: the limit lets the first changed
     # file through and stops a later, larger one.
     scratch = tmp_path / "scratch"
@@ -422,7 +428,10 @@ def test_a_full_disk_replaces_no_feed(site: Site, tmp_path: Path) -> None:
     assert "NOT PUBLISHED" in out and "File too large" in out, out
     assert site.outputs() == good
     assert leftovers(site.public) == []
-    assert_recovers(site, [long_title.strip(), "Beta", "Alpha"])
+    titles = (
+        ["Beta", "Alpha"] if change == "a body edited" else [long_title.strip(), "Beta", "Alpha"]
+    )
+    assert_recovers(site, titles)
 
 
 def test_a_deleted_state_dir_costs_nothing_published(site: Site) -> None:
