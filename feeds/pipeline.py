@@ -69,6 +69,7 @@ from feeds.runs import (
     Listing,
     Progress,
     RunResult,
+    as_last,
     code_fingerprint,
     dump_last_run,
     load_last_run,
@@ -845,17 +846,10 @@ def _publish_quick(
         return None  # nothing was replaced: the full run meets the obstacle and reports it
     feed_paths = built.feed_paths
     kept = feed_paths - set(built.files)
-    result = RunResult(
-        started=now,
-        seconds=0.0,
-        files=last.files,
-        posts=last.posts,
-        drafts=last.drafts,
-        future=last.future,
-        problems=last.problems,
+    result = as_last(
+        last,
+        now,
         feed_problems=tuple(built.problems),
-        feeds=len(feed_paths),
-        published=True,
         written=done.written,
         unchanged=tuple(sorted((*done.unchanged, *kept))),
         removed=done.removed,

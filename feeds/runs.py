@@ -259,6 +259,21 @@ def unchanged(
         return None
     if not untouched(config, last):
         return None
+    return as_last(last, now, unchanged=tuple(sorted(last.outputs)))
+
+
+def as_last(
+    last: LastRun,
+    now: datetime,
+    *,
+    feed_problems: tuple[Problem, ...] = (),
+    written: tuple[str, ...] = (),
+    unchanged: tuple[str, ...] = (),
+    removed: tuple[str, ...] = (),
+    built: int = 0,
+) -> RunResult:
+    """The result of a published run that read the posts as the last one did: its
+    counts and content problems, with what this run did to the files."""
     return RunResult(
         started=now,
         seconds=0.0,
@@ -267,10 +282,13 @@ def unchanged(
         drafts=last.drafts,
         future=last.future,
         problems=last.problems,
-        feed_problems=(),
+        feed_problems=feed_problems,
         feeds=last.feeds,
         published=True,
-        unchanged=tuple(sorted(last.outputs)),
+        written=written,
+        unchanged=unchanged,
+        removed=removed,
+        built=built,
     )
 
 
