@@ -1,13 +1,13 @@
 """The last full run's reading of the site, for runs that only edit posts' bodies.
 
 A full run leaves ``index.json`` in ``state_dir``: every post file as it read it
-(path, size, modification time, the digest of its bytes and the digest of its
-metadata, which is everything but the body) and the posts its feeds show, resolved,
-with their HTML. Resolving and planning depend on posts' metadata only, never on
-their bodies: a later run whose changed files all keep their metadata would give
-every post the same id, slug, URL and dates and every feed the same posts. That run
-takes the shown posts from here instead of reading, resolving and planning every
-post again (``pipeline.regenerate``).
+(path, size, modification time and the digest of its bytes) and the posts its feeds
+show, resolved, with their HTML. Resolving and planning depend on posts' metadata
+(everything a reader finds in a file but the body), never on their bodies: a later
+run whose changed files all keep their metadata (as ``cache.json`` holds it for the
+digest indexed here) would give every post the same id, slug, URL and dates and
+every feed the same posts. That run takes the shown posts from here instead of
+reading, resolving and planning every post again (``pipeline._quick_run``).
 
 Pure: turns the index into bytes and back. An index that does not parse, or was
 written by other code or for another config, is not used.
@@ -66,6 +66,8 @@ class Index:
     listed_ns: int
     #: sha256 of the problems the listing reported
     listed: str
+    #: the record of the run (``runs.dump_last_run``): what it read and reported
+    run: bytes
     #: every post file found → how it was read
     files: Mapping[str, Indexed]
     #: the posts the feeds show, newest first
@@ -82,7 +84,7 @@ def dump_index(index: Index) -> Iterator[bytes]:
     shown post, their count."""
     encode = _ENCODER.encode
     head = {"key": index.key, "listed": index.listed, "listed_ns": index.listed_ns,
-            "state": index.state, "version": INDEX_VERSION}  # fmt: skip
+            "run": index.run.decode(), "state": index.state, "version": INDEX_VERSION}  # fmt: skip
     yield (encode(head) + "\n").encode()
     files = sorted(index.files.items())
     for start in range(0, len(files), _BATCH):
@@ -108,9 +110,11 @@ def load_index(lines: Iterable[bytes], key: str) -> Index:
             raise ValueError("written by another version")
         if head.get("key") != key:
             raise ValueError("written for other code or another config")
-        listed_ns, listed, state = head["listed_ns"], head["listed"], head["state"]
+        listed_ns, listed, state, run = (head[k] for k in ("listed_ns", "listed", "state", "run"))
         if type(listed_ns) is not int or type(listed) is not str or type(state) is not str:
             raise ValueError("bad head")
+        if type(run) is not str:
+            raise ValueError("bad record of the run")
         files: dict[str, Indexed] = {}
         end: dict[str, Any] = {}
         for path, size, mtime, digest in json_records(lines, end):
@@ -127,7 +131,7 @@ def load_index(lines: Iterable[bytes], key: str) -> Index:
             raise ValueError("cut short in its posts, or followed by more")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable index: {e}") from e
-    return Index(key, state, listed_ns, listed, files, shown)
+    return Index(key, state, listed_ns, listed, run.encode(), files, shown)
 
 
 def _date_in(value: object) -> datetime:

@@ -684,12 +684,12 @@ def regenerate(
             finished = result(True, done)
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)
-            if not config.feeds.archives:
-                # Before the record of the run: an index newer than the record is never
-                # used, since the files the record lists are no longer as it says.
-                index = _index(config, (found, listed, listed_ns), loading, built, digests)
-                write_stream(config.state_dir / INDEX_FILE, dump_index(index))
             last = record(config, (found, listed, listed_ns), finished, reported, published, media)
+            if not config.feeds.archives:
+                # The index holds the record too: a run through it reports what this run
+                # read even when a crash keeps the record below from being written.
+                index = _index(config, (found, listed, listed_ns), loading, built, digests, last)
+                write_stream(config.state_dir / INDEX_FILE, dump_index(index))
             write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])
@@ -702,7 +702,12 @@ def _index_key(config: Config) -> str:
 
 
 def _index(
-    config: Config, listing: Listing, loading: Loading, built: Built, digests: Mapping[str, str]
+    config: Config,
+    listing: Listing,
+    loading: Loading,
+    built: Built,
+    digests: Mapping[str, str],
+    last: LastRun,
 ) -> Index:
     """The index of a full run that has just published (see ``feeds.index``)."""
     found, listed, listed_ns = listing
@@ -727,6 +732,7 @@ def _index(
         state_digest(config).hex(),
         listed_ns,
         listing_digest(listed),
+        dump_last_run(last),
         files,
         shown,
     )
@@ -749,13 +755,15 @@ def _quick_run(
     if config.feeds.archives:
         return None  # complete archive pages are the state's business
     try:
+        # What the last run, full or not, left on disk; what the last full run read.
         last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
         with (config.state_dir / INDEX_FILE).open("rb") as lines:
             index = load_index(lines, _index_key(config))
+        full = load_last_run(index.run)
         same_state = state_digest(config).hex() == index.state
     except (OSError, ValueError):
         return None
-    if not same_state or (last.future and now >= last.future[0]) or not untouched(config, last):
+    if not same_state or (full.future and now >= full.future[0]) or not untouched(config, last):
         return None
     if index.listed != listing_digest(listed) or len(found) != len(index.files):
         return None
@@ -789,7 +797,7 @@ def _quick_run(
     finally:
         if isinstance(cache, mmap.mmap):
             cache.close()
-    return _publish_quick(config, now, listing, index, last, digests, progress)
+    return _publish_quick(config, now, listing, index, last, full, digests, progress)
 
 
 def _same_metadata(
@@ -810,10 +818,12 @@ def _publish_quick(
     listing: Listing,
     index: Index,
     last: LastRun,
+    full: LastRun,
     digests: Mapping[str, str],
     progress: Progress,
 ) -> RunResult | None:
-    """Make the feeds that show a changed post, and publish them (see ``_quick_run``)."""
+    """Make the feeds that show a changed post, and publish them (see ``_quick_run``):
+    ``last`` is the record of the last run, ``full`` that of the last full run."""
     posts = tuple(shown.post for shown in index.shown)
     options = _write_options(config)
     # The files as the last run left them, with the fingerprints they were made from.
@@ -831,7 +841,7 @@ def _publish_quick(
         for shown in index.shown
         if shown.html is not None
     }
-    resolved = Resolved(posts, last.future, State(), ())
+    resolved = Resolved(posts, full.future, State(), ())
     built = build_feeds(
         config, resolved, digests, State(outputs=outputs), Caches({}, rendered), now, progress
     )
@@ -847,7 +857,7 @@ def _publish_quick(
     feed_paths = built.feed_paths
     kept = feed_paths - set(built.files)
     result = as_last(
-        last,
+        full,
         now,
         feed_problems=tuple(built.problems),
         written=done.written,
@@ -856,7 +866,7 @@ def _publish_quick(
         built=len(set(built.files) & feed_paths),
     )
     try:
-        record_ = record(config, listing, result, last.problems, published, last.media)
+        record_ = record(config, listing, result, full.problems, published, full.media)
         write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
     except PublishError:
         return None  # published, not recorded: the full run publishes the same bytes

@@ -428,3 +428,22 @@ def test_a_run_the_index_cannot_account_for_is_a_full_one(
     regenerate(load_config(site.config_path), NOW, lock_wait=1)
     assert resolves == ["resolve_posts"]
     assert site.outputs() == uncached_twin(site, tmp_path, "twin")
+
+
+def test_an_index_whose_run_left_no_record_still_knows_what_that_run_read(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full run that wrote its index and died before its record: a later body edit
+    still sees the future post that run found, and publishes it once it is due."""
+    indexed_site(site, 14)
+    record = site.root / ".feeds" / "last-run.json"
+    before = record.read_bytes()
+    site.post("soon.md", "Soon", date="2024-06-01T12:30:00Z")
+    regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    record.write_bytes(before)  # as if the run had died between the two writes
+    _edit_body(site, 7, "A body edit.")
+    resolves = counting(monkeypatch, pipeline, "resolve_posts")
+    later = datetime(2024, 6, 1, 13, 0, tzinfo=UTC)
+    result = regenerate(load_config(site.config_path), later, lock_wait=1)
+    assert resolves == ["resolve_posts"] and result.posts == 13
+    assert b"<title>Soon</title>" in (site.public / "rss.xml").read_bytes()
