@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from json.encoder import encode_basestring
 from types import NoneType
 from typing import Any
 
@@ -88,8 +89,9 @@ def dump_index(index: Index) -> Iterator[bytes]:
     yield (encode(head) + "\n").encode()
     files = sorted(index.files.items())
     for start in range(0, len(files), _BATCH):
+        # A line made by hand: the encoder takes four times as long, at 100,000 files.
         yield "".join(
-            encode([path, i.size, i.mtime_ns, i.digest]) + "\n"
+            f"[{encode_basestring(path)},{i.size},{i.mtime_ns},{_digest_out(i.digest)}]\n"
             for path, i in files[start : start + _BATCH]
         ).encode()
     yield (encode({"files": len(files)}) + "\n").encode()
@@ -98,6 +100,10 @@ def dump_index(index: Index) -> Iterator[bytes]:
             encode(_shown_out(shown)) + "\n" for shown in index.shown[start : start + _BATCH]
         ).encode()
     yield (encode({"shown": len(index.shown)}) + "\n").encode()
+
+
+def _digest_out(digest: str | None) -> str:
+    return "null" if digest is None else encode_basestring(digest)
 
 
 def load_index(lines: Iterable[bytes], key: str) -> Index:

@@ -176,7 +176,8 @@ def load_content(
             to_read.append((item, old))
     progress("reading", len(entries), len(found))
     if to_read:
-        size = max(READ_SHARE, -(-len(to_read) // (4 * core_count())))
+        # Many shares a core: a worker that ends its last one early waits for the others.
+        size = max(READ_SHARE, -(-len(to_read) // (16 * core_count())))
         shares = [(to_read[i : i + size], config) for i in range(0, len(to_read), size)]
 
         def done(n: int) -> None:

@@ -405,6 +405,9 @@ def _other_changes() -> dict[str, Callable[[Site], object]]:
             (site.root / ".feeds/state.json").read_bytes().replace(b"\n}", b"\n }")
         ),
         "the cache removed": lambda site: (site.root / ".feeds" / CACHE_FILE).unlink(),
+        "the cache damaged": lambda site: (site.root / ".feeds" / CACHE_FILE).write_bytes(
+            b'{"fingerprint": 1}\n["0/post-007.md", 1]\n'
+        ),
         "the index damaged": lambda site: (site.root / ".feeds/index.json").write_bytes(b"[1]"),
         "more bodies than a quick run takes": many_bodies,
         "archives turned on": lambda site: site.configure("feeds: {archives: true}\n"),
