@@ -1298,6 +1298,10 @@ class _CleanShapes:
             self.known.add(document)
 
 
+#: shapes that know no document: every item or entry is walked
+_EVERY_SHAPE = _CleanShapes({}, set())
+
+
 class EntryMemo:
     """feedparser's reading of the entry documents it has read, by their bytes.
 
@@ -1801,7 +1805,7 @@ def _check_itunes_channel(element: etree._Element, sink: _Sink) -> None:
 
 
 def _check_rss_shape(
-    element: etree._Element, label: str, sink: _Sink, shapes: _CleanShapes | None = None
+    element: etree._Element, label: str, sink: _Sink, shapes: _CleanShapes = _EVERY_SHAPE
 ) -> None:
     """Which elements stand where, how many, with which attributes, for ``element``
     and every RSS element below it (extension elements are left alone); items
@@ -1840,16 +1844,14 @@ def _check_rss_shape(
             continue
         if tag == "item":
             items += 1
-            if shapes is None:
-                _check_rss_shape(child, f"item {items}", sink)
-            else:
-                shapes.check(child, f"item {items}", _check_rss_shape, sink)
+            shapes.check(child, f"item {items}", _check_rss_shape, sink)
             continue
         seen = counts[tag] = counts.get(tag, 0) + 1
         if seen == 2 and how in "1?":
             sink.error("duplicate-element", f"{label} has more than one <{tag}>", _line(child))
         if tag in _RSS_SHAPES or len(child):  # else a value with nothing below it
-            _check_rss_shape(child, f"<{tag}>", sink)
+            # The channel passes ``shapes`` on to its items.
+            _check_rss_shape(child, f"<{tag}>", sink, shapes)
     if loose:
         sink.error("unexpected-text", f"{label} holds text {_show(loose, 40)}", _line(element))
     for tag, how in children.items():
@@ -2172,7 +2174,7 @@ _BASE64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Z
 
 
 def _check_atom_shape(
-    element: etree._Element, label: str, sink: _Sink, shapes: _CleanShapes | None = None
+    element: etree._Element, label: str, sink: _Sink, shapes: _CleanShapes = _EVERY_SHAPE
 ) -> None:
     """Which Atom elements stand where, how many, with which attributes and values,
     for ``element`` and every Atom element below it; extensions are left alone, and
@@ -2224,10 +2226,7 @@ def _check_atom_shape(
             continue
         if tag == "entry":
             entries += 1
-            if shapes is None:
-                _check_atom_shape(child, f"entry {entries}", sink)
-            else:
-                shapes.check(child, f"entry {entries}", _check_atom_shape, sink)
+            shapes.check(child, f"entry {entries}", _check_atom_shape, sink)
             continue
         if entries:
             sink.error(
