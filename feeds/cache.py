@@ -15,7 +15,6 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from json.encoder import encode_basestring
 from types import NoneType
 from typing import Any, TypeVar
 
@@ -61,7 +60,9 @@ def dump_caches(caches: Caches, fingerprint: str) -> Iterator[bytes]:
     yield (encode({"fingerprint": fingerprint, "version": CACHE_VERSION}) + "\n").encode()
     posts = sorted(caches.posts.items())
     for start in range(0, len(posts), _BATCH):
-        yield "".join(_post_line(path, c) for path, c in posts[start : start + _BATCH]).encode()
+        yield "".join(
+            f"{encode(_post_record(path, c))}\n" for path, c in posts[start : start + _BATCH]
+        ).encode()
     yield (encode({"posts": len(posts)}) + "\n").encode()
     rendered = sorted(caches.rendered.items())
     for start in range(0, len(rendered), _BATCH):
@@ -143,31 +144,8 @@ def _date_in(value: str | None) -> datetime | None:
     return parsed
 
 
-def _post_line(path: str, c: CachedPost) -> str:
-    """A post's line of the cache: what the encoder makes of ``[path, size, mtime_ns,
-    digest, settled, source_record]``, made by hand (twice as fast, at 100,000 posts)."""
-    s = c.source
-    enclosure = s.enclosure
-    authors = ",".join(f"[{_text(a.name)},{_text(a.email)},{_text(a.url)}]" for a in s.authors)
-    fields = (
-        _text(s.path), _text(s.title), _text(_date_out(s.date)), _text(_date_out(s.updated)),
-        f"[{authors}]", _text(s.summary), f"[{','.join(map(encode_basestring, s.tags))}]",
-        _text(s.slug), "true" if s.draft else "false", _text(s.id), _text(s.link),
-        _text(s.image),
-        _ENCODER.encode([enclosure.url, enclosure.length, enclosure.type, enclosure.line])
-        if enclosure else "null",
-        _text(s.body_format),
-        _ENCODER.encode(source_record(s)[14]) if s.warnings else "[]",
-        "null" if s.duration is None else str(s.duration),
-    )  # fmt: skip
-    settled = "true" if c.settled else "false"
-    return (
-        f"[{_text(path)},{c.size},{c.mtime_ns},{_text(c.digest)},{settled},[{','.join(fields)}]]\n"
-    )
-
-
-def _text(value: str | None) -> str:
-    return "null" if value is None else encode_basestring(value)
+def _post_record(path: str, c: CachedPost) -> list[Any]:
+    return [path, c.size, c.mtime_ns, c.digest, c.settled, source_record(c.source)]
 
 
 def find_metadata(
