@@ -62,6 +62,7 @@ from feeds.publish import (
     write_state,
     write_stream,
 )
+from feeds.readings import Reading, dump_readings, kept, load_readings
 from feeds.runs import (
     LAST_RUN_FILE,
     SETTLE_NS,
@@ -86,6 +87,7 @@ from feeds.writers.pages import index_html, opml
 
 CACHE_FILE = "cache.json"
 INDEX_FILE = "index.json"
+READINGS_FILE = "readings.json"
 #: the most post files whose bodies alone changed that a run takes through the index
 #: (``_quick_run``): more make a full run, which writes the index again
 QUICK_MAX = 20
@@ -141,6 +143,8 @@ class Built:
     fingerprints: dict[str, str]
     problems: list[Problem]
     rendered: dict[str, tuple[str, str]]
+    #: feedparser's readings of the entries of the feeds made, by document key
+    readings: dict[str, Reading]
     #: the site feed's complete archive pages; files made this run are not in them yet
     sealed: tuple[Sealed, ...] = ()
     #: output paths of every complete archive page's files (kept or made)
@@ -300,13 +304,15 @@ def build_feeds(
     caches: Caches | None,
     now: datetime,
     progress: Progress = _quiet,
+    readings: Mapping[str, Reading] | None = None,
 ) -> Built:
     """Make and validate every feed whose inputs changed since its file was written.
 
     The feeds to make are shared among the cores, grouped by format (feeds of one
     format share entries, which the validator then reads once): each worker renders
     the posts its feeds show, unless the cache holds their HTML, writes the feeds and
-    validates them.
+    validates them. ``readings`` are feedparser's readings an earlier run kept: the
+    validators do not have the same entries read again.
     """
     planned = plan_feeds(resolved.posts, config)
     options = _write_options(config)
@@ -347,17 +353,19 @@ def build_feeds(
     for share in shares:
         shown = {keys[post.path] for spec, _ in share for post in spec.posts}
         known = {key: old_rendered[key] for key in shown if key in old_rendered}
-        pieces.append(_Making(tuple(share), keys, known, config, options, now))
+        pieces.append(_Making(tuple(share), keys, known, config, options, now, readings or {}))
 
     def done(n: int) -> None:
         progress("building", sum(len(share) for share in shares[:n]), len(todo))
 
     files: dict[str, bytes] = {}
     rendered: dict[str, tuple[str, str]] = {}
+    used: dict[str, Reading] = {}
     for made in on_every_core(_make, pieces, done):
         files.update(made.files)
         problems += made.problems
         rendered.update(made.rendered)
+        used.update(made.readings)
     # Kept feeds' posts keep their HTML in the cache, for when a neighbour changes; the
     # posts of complete archive pages do not (those pages are not made again).
     live_keys = {keys[post.path] for spec, _ in live for post in spec.posts}
@@ -371,7 +379,9 @@ def build_feeds(
     files["feeds.opml"] = opml(site.title, site.base_url, planned, formats)
     if config.feeds.stylesheet:
         files[STYLESHEET_FILE] = stylesheet()
-    return Built(planned, files, fingerprints, problems, rendered, sealed, frozenset(archived))
+    return Built(
+        planned, files, fingerprints, problems, rendered, used, sealed, frozenset(archived)
+    )
 
 
 def _write_options(config: Config) -> WriteOptions:
@@ -400,6 +410,8 @@ class _Making:
     config: Config
     options: WriteOptions
     now: datetime
+    #: feedparser's readings an earlier run kept, by document key
+    readings: Mapping[str, Reading]
 
 
 @dataclass(frozen=True)
@@ -409,6 +421,8 @@ class _Made:
     problems: list[Problem]
     #: render key → (content, summary) for every post the share's feeds show
     rendered: dict[str, tuple[str, str]]
+    #: feedparser's readings of the share's entries, by document key
+    readings: dict[str, Reading]
 
 
 def _make(making: _Making) -> _Made:
@@ -432,7 +446,7 @@ def _make(making: _Making) -> _Made:
         return replace(post, content=content, summary=summary)
 
     files: dict[str, bytes] = {}
-    memo = EntryMemo()
+    memo = EntryMemo(making.readings)
     for spec, fmt in making.jobs:
         whole = replace(spec, posts=tuple(full(p) for p in spec.posts))
         data = WRITERS[fmt](whole, making.options)
@@ -449,7 +463,7 @@ def _make(making: _Making) -> _Made:
             links=spec.history_links(fmt) if spec.history else None,
             hub=making.options.hub,
         )
-    return _Made(files, problems, rendered)
+    return _Made(files, problems, rendered, memo.readings)
 
 
 def archive_formats(config: Config) -> list[str]:
@@ -563,6 +577,15 @@ def read_caches(config: Config) -> Caches | None:
         return None
 
 
+def read_readings(config: Config) -> dict[str, Reading]:
+    """feedparser's readings the last run kept (``feeds.readings``); none when missing
+    or not to be trusted."""
+    try:
+        return load_readings((config.state_dir / READINGS_FILE).read_bytes(), code_fingerprint())
+    except (OSError, ValueError):
+        return {}
+
+
 def _cache_fingerprint(config: Config) -> str:
     # The time zone changes how naive dates read; the rest of the config does not.
     return f"{code_fingerprint()}:{config.site.timezone}"
@@ -614,13 +637,14 @@ def regenerate(
             return replace(quick, seconds=time.monotonic() - started)
         state, state_problems = read_state(config.state_dir)
         caches = read_caches(config) if use_cache else None
+        earlier = read_readings(config) if use_cache else {}
         if not use_cache:
             state = replace(state, outputs={})
         loading = load_content(config, caches, progress, (found, listed))
         media: set[str] = set()
         resolved = resolve_posts(config, loading, state, now, media)
         digests = {item.source.path: item.digest for item in loading.loaded}
-        built = build_feeds(config, resolved, digests, state, caches, now, progress)
+        built = build_feeds(config, resolved, digests, state, caches, now, progress, earlier)
         for _ in range(MAX_REMAKES):
             # A post deleted or spoiled after it was read cannot be shown: its feeds are
             # made again without it (only that post is skipped), reusing what was rendered.
@@ -636,7 +660,8 @@ def regenerate(
             loading = replace(loading, cached=cached)
             old = caches.rendered if caches else {}
             reuse = Caches(cached, {**old, **built.rendered})
-            built = build_feeds(config, resolved, digests, state, reuse, now, progress)
+            earlier = {**earlier, **built.readings}
+            built = build_feeds(config, resolved, digests, state, reuse, now, progress, earlier)
         problems = (*state_problems, *loading.problems, *resolved.problems)
         feed_paths = built.feed_paths
 
@@ -682,6 +707,12 @@ def regenerate(
             if caches is None or _stale(caches, new_caches, loading.read) > slack:
                 cache = dump_caches(new_caches, _cache_fingerprint(config))
                 write_stream(config.state_dir / CACHE_FILE, cache)
+            if not built.readings.keys() <= earlier.keys():
+                room = sum(len(spec.posts) for spec in built.specs) * len(config.feeds.formats)
+                readings = kept(built.readings, earlier, room)
+                write_atomic(
+                    config.state_dir / READINGS_FILE, dump_readings(readings, code_fingerprint())
+                )
             finished = result(True, done)
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)
@@ -843,8 +874,10 @@ def _publish_quick(
         if shown.html is not None
     }
     resolved = Resolved(posts, full.future, State(), ())
+    readings = read_readings(config)
+    caches = Caches({}, rendered)
     built = build_feeds(
-        config, resolved, digests, State(outputs=outputs), Caches({}, rendered), now, progress
+        config, resolved, digests, State(outputs=outputs), caches, now, progress, readings
     )
     if any(p.level == "error" for p in built.problems) or not set(built.files) <= set(last.outputs):
         return None  # a full run reports it, or makes the new file

@@ -87,14 +87,15 @@ class RunResult:
         return 1 if self.skipped else 0
 
 
-#: the libraries whose version shapes the output
-SHAPING_LIBRARIES = ("feedgen", "cmarkgfm", "nh3", "lxml", "anyascii")
+#: the libraries whose version shapes the output, or judges it (feedparser: a feed kept
+#: because it was found valid is checked again when the validator's reader changes)
+SHAPING_LIBRARIES = ("feedgen", "cmarkgfm", "nh3", "lxml", "anyascii", "feedparser")
 
 
 @cache
 def code_fingerprint() -> str:
-    """Identifies this code and the libraries that shape the output: a cache made by
-    other code is never used.
+    """Identifies this code and the libraries that shape or judge the output: a cache
+    made by other code is never used.
 
     A library is identified by its installed files' path, size and time, which change
     with every install, without importing it (or importlib.metadata, slower still).

@@ -152,6 +152,7 @@ from lxml import etree
 
 from feeds.model import FH_NS, Level, Post, Problem
 from feeds.podcast import CATEGORIES
+from feeds.readings import Bozo, EntryReading, Reading, document_key
 
 __all__ = [
     "FORMATS",
@@ -728,7 +729,7 @@ class _Seen:
     #: the fields this entry carries, of ``_ENTRY_FIELDS``
     fields: tuple[str, ...]
     #: its values (authors None when it names none and inherits none)
-    read: _ParsedEntry
+    read: EntryReading
 
 
 @dataclass(frozen=True)
@@ -1075,7 +1076,7 @@ def _reparse(
     sink: _Sink,
 ) -> tuple[
     tuple[str, ...] | None,
-    list[tuple[etree._Element | None, _ParsedEntry]],
+    list[tuple[etree._Element | None, EntryReading]],
     dict[etree._Element, bytes],
 ]:
     """feedparser's reading of the document, in parts; reports ``bozo``.
@@ -1095,7 +1096,7 @@ def _reparse(
         sink.error("bozo", f"feedparser flags the feed: {head.bozo.detail}", line)
 
     label = "item" if fmt == "rss" else "entry"
-    entries: list[tuple[etree._Element | None, _ParsedEntry]] = []
+    entries: list[tuple[etree._Element | None, EntryReading]] = []
     wrappers: dict[etree._Element, tuple[bytes, bytes, int]] = {}
     documents: dict[etree._Element, bytes] = {}
     for number, element in enumerate(elements, 1):
@@ -1128,7 +1129,7 @@ def _entry_elements(root: etree._Element, fmt: str) -> list[etree._Element]:
     return root.findall(f"{_A}entry")
 
 
-def _whole_document_bozo(data: bytes) -> _Bozo | None:
+def _whole_document_bozo(data: bytes) -> Bozo | None:
     """What feedparser flags reading ``data`` whole, up to its own handlers: how it
     decodes the bytes, and whether its XML parser takes them so decoded.
 
@@ -1148,13 +1149,13 @@ def _whole_document_bozo(data: bytes) -> _Bozo | None:
         try:
             parser.Parse(converted, True)
         except expat.ExpatError as e:
-            return _Bozo(f"SAXParseException: {expat.ErrorString(e.code)}", e.lineno, e.offset)
+            return Bozo(f"SAXParseException: {expat.ErrorString(e.code)}", e.lineno, e.offset)
     return _bozo(result["bozo_exception"]) if result.get("bozo") else None
 
 
 def _read_head(
     root: etree._Element, elements: Sequence[etree._Element]
-) -> tuple[_Parsed, int | None]:
+) -> tuple[Reading, int | None]:
     """feedparser's reading of the document without ``elements``, and the line in
     the document of the bozo it flags, if any.
 
@@ -1239,39 +1240,6 @@ def _line_in_original(
     return found
 
 
-@dataclass(frozen=True)
-class _Bozo:
-    """Why feedparser flagged a document, and where (in that document)."""
-
-    detail: str
-    line: int | None
-    col: int | None
-
-
-@dataclass(frozen=True)
-class _ParsedEntry:
-    """What feedparser read of an entry, of the fields compared with posts."""
-
-    title: str | None
-    link: str | None
-    id: str | None
-    #: None when the entry names no author
-    authors: tuple[str, ...] | None
-    published: datetime | None
-    updated: datetime | None
-    summary: str | None
-
-
-@dataclass(frozen=True)
-class _Parsed:
-    """What feedparser read of one document: a feed's head or one wrapped entry."""
-
-    bozo: _Bozo | None
-    #: the feed's own author names (Atom entries without authors inherit them)
-    authors: tuple[str, ...] | None
-    entries: tuple[_ParsedEntry, ...]
-
-
 class _CleanShapes:
     """Which items or entries the structure checks found right, by the document
     each is read as (its bytes, with what it inherits): a post's entry is the same
@@ -1311,28 +1279,41 @@ class EntryMemo:
     keeps what feedparser read, never a verdict: every feed still compares its
     entries with its own posts. HTML scans of the summaries and contents are
     kept the same way. Not for sharing between threads.
+
+    ``earlier`` holds readings an earlier run kept (:mod:`feeds.readings`), by
+    document key: a document among them is not read again.
     """
 
-    def __init__(self) -> None:
-        self._read: dict[bytes, _Parsed] = {}
+    def __init__(self, earlier: Mapping[str, Reading] | None = None) -> None:
+        self._read: dict[bytes, Reading] = {}
+        self._earlier: Mapping[str, Reading] = earlier or {}
+        #: every reading given out, by document key: what a later run may reuse
+        self.readings: dict[str, Reading] = {}
+        #: how many documents feedparser itself has read
+        self.parsed = 0
         #: what scanning an HTML string for risks and relative URLs found
         self.scans: dict[tuple[str, bool], _Findings] = {}
         #: the entry documents whose elements the structure checks found right
         self.shaped: set[bytes] = set()
 
     def __len__(self) -> int:
-        """How many distinct entry documents feedparser has read."""
+        """How many distinct entry documents have been read (here or earlier)."""
         return len(self._read)
 
-    def read(self, document: bytes) -> _Parsed:
+    def read(self, document: bytes) -> Reading:
         """feedparser's reading of ``document`` (a wrapped entry), read once."""
         parsed = self._read.get(document)
         if parsed is None:
-            parsed = self._read[document] = _feedparse(document)
+            key = document_key(document)
+            parsed = self._earlier.get(key)
+            if parsed is None:
+                parsed = _feedparse(document)
+                self.parsed += 1
+            self._read[document] = self.readings[key] = parsed
         return parsed
 
 
-def _feedparse(document: bytes) -> _Parsed:
+def _feedparse(document: bytes) -> Reading:
     """feedparser's reading of a document, sanitizing and URL resolution off (they
     would hide defects).
 
@@ -1346,7 +1327,7 @@ def _feedparse(document: bytes) -> _Parsed:
             io.BytesIO(document), sanitize_html=False, resolve_relative_uris=False
         )
         entries = tuple(
-            _ParsedEntry(
+            EntryReading(
                 title=entry.get("title"),
                 link=entry.get("link"),
                 id=entry.get("id"),
@@ -1358,25 +1339,25 @@ def _feedparse(document: bytes) -> _Parsed:
             for entry in parsed.entries
         )
     bozo = _bozo(parsed.get("bozo_exception")) if parsed.get("bozo") else None
-    return _Parsed(bozo, _author_names(parsed.feed.get("authors")), entries)
+    return Reading(bozo, _author_names(parsed.feed.get("authors")), entries)
 
 
-def _bozo(exc: BaseException | None) -> _Bozo:
+def _bozo(exc: BaseException | None) -> Bozo:
     """A bozo exception as a problem's detail and position."""
     if exc is None:
-        return _Bozo("no detail", None, None)
+        return Bozo("no detail", None, None)
     if isinstance(exc, SAXParseException):
         # Its position goes in the problem's line and column, mapped to the document.
-        return _Bozo(
+        return Bozo(
             f"{type(exc).__name__}: {exc.getMessage()}",
             exc.getLineNumber(),
             exc.getColumnNumber(),
         )
-    return _Bozo(f"{type(exc).__name__}: {exc}", None, None)
+    return Bozo(f"{type(exc).__name__}: {exc}", None, None)
 
 
 def _seen_from_feedparser(
-    entries: Sequence[tuple[etree._Element | None, _ParsedEntry]],
+    entries: Sequence[tuple[etree._Element | None, EntryReading]],
     feed_authors: tuple[str, ...] | None,
     fmt: str,
 ) -> list[_Seen]:
@@ -2786,7 +2767,7 @@ def _seen_from_json(feed: dict[str, Any]) -> list[_Seen]:
             _Seen(
                 line=None,
                 fields=_ENTRY_FIELDS,
-                read=_ParsedEntry(
+                read=EntryReading(
                     title=string(item, "title"),
                     link=string(item, "url"),
                     id=string(item, "id"),

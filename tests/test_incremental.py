@@ -6,16 +6,18 @@ import os
 import random
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from feeds import pipeline
+from feeds import pipeline, validate
 from feeds.config import load_config
 from feeds.pipeline import CACHE_FILE, regenerate
-from feeds.runs import RunResult
+from feeds.readings import dump_readings, load_readings
+from feeds.runs import RunResult, code_fingerprint
 from tests.conftest import OLD_MTIME, Site
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -450,3 +452,65 @@ def test_an_index_whose_run_left_no_record_still_knows_what_that_run_read(
     result = regenerate(load_config(site.config_path), later, lock_wait=1)
     assert resolves == ["resolve_posts"] and result.posts == 13
     assert b"<title>Soon</title>" in (site.public / "rss.xml").read_bytes()
+
+
+def _entries_feedparser_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The item and entry documents feedparser is given from now on, in this process."""
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 1000)  # no worker: the spy sees every call
+    documents: list[bytes] = []
+    real = validate._feedparse
+
+    def spy(document: bytes) -> Any:
+        if b"<item" in document or b"<entry" in document:
+            documents.append(document)
+        return real(document)
+
+    monkeypatch.setattr(validate, "_feedparse", spy)
+    return documents
+
+
+@pytest.mark.parametrize("edit", ["a body", "a title"])
+def test_feedparser_reads_again_only_the_entries_of_edited_posts(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: str
+) -> None:
+    """Runs keep feedparser's readings: after one post is edited, through the index
+    (a body) or by a full run (a title), feedparser reads its RSS item and its Atom
+    entry and nothing else; every feed is still compared with its posts, and the
+    bytes are an uncached build's."""
+    indexed_site(site, 15)
+    _edit_body(site, 7, "A body edit.")
+    if edit == "a title":
+        METADATA_EDITS["its title"](site)  # post 4's, besides post 7's body
+    read = _entries_feedparser_reads(monkeypatch)
+    build(site)
+    edited = [b"A body edit." in d or b"Post four" in d for d in read]
+    assert len(read) == (2 if edit == "a body" else 4) and all(edited)
+    assert site.outputs() == uncached_twin(site, tmp_path, "twin")
+
+
+def test_readings_that_are_damaged_or_wrong_are_not_trusted(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A damaged file of readings is not used; one with a reading that is wrong but
+    written whole (the same file then holds what feedparser never read) cannot make
+    a feed pass: the feed is compared with its post and refused."""
+    indexed_site(site, 16)
+    readings = site.root / ".feeds" / pipeline.READINGS_FILE
+    kept = readings.read_bytes()
+    readings.write_bytes(kept.replace(b"Post 7", b"Post 8", 1))
+    _edit_body(site, 9, "Another edit.")
+    read = _entries_feedparser_reads(monkeypatch)
+    build(site)
+    assert any(b"<title>Post 7</title>" in d for d in read), "the damaged file was not used"
+
+    # Whole and signed as this code signs, but saying what feedparser would not.
+    loaded = load_readings(kept, code_fingerprint())
+    lying = {
+        key: replace(r, entries=tuple(replace(e, title="Forged") for e in r.entries))
+        for key, r in loaded.items()
+    }
+    readings.write_bytes(dump_readings(lying.items(), code_fingerprint()))
+    _edit_body(site, 9, "A third edit.", 2)
+    result = regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    assert not result.published
+    assert {p.code for p in result.feed_problems} == {"entry-mismatch"}

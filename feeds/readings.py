@@ -1,0 +1,169 @@
+"""feedparser's readings of feed entries, kept from one run to the next.
+
+The validator has feedparser read every item and entry of a feed on its own,
+wrapped in a minimal document (``validate._reparse``). What feedparser reads of
+such a document depends on its bytes and on feedparser alone, and most of a
+feed's entries have the same bytes run after run: a run that edits one post
+makes its feeds again, but only that post's entry is new. So a run keeps, in
+``state_dir``, the readings its validator had, by the digest of each document,
+and the next run hands them to its validator, which then has feedparser read
+only the documents it has not seen. Every feed is still compared, entry by
+entry, with the posts it was built from: a reading replaces feedparser's
+parse of the same bytes, never a verdict.
+
+Pure: readings to bytes and back. A file written by other code or another
+feedparser, or damaged in any way, is not used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import NoneType
+from typing import Any
+
+READINGS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Bozo:
+    """Why feedparser flagged a document, and where (in that document)."""
+
+    detail: str
+    line: int | None
+    col: int | None
+
+
+@dataclass(frozen=True)
+class EntryReading:
+    """What feedparser read of an entry, of the fields compared with posts."""
+
+    title: str | None
+    link: str | None
+    id: str | None
+    #: None when the entry names no author
+    authors: tuple[str, ...] | None
+    published: datetime | None
+    updated: datetime | None
+    summary: str | None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What feedparser read of one document: a feed's head or one wrapped entry."""
+
+    bozo: Bozo | None
+    #: the feed's own author names (Atom entries without authors inherit them)
+    authors: tuple[str, ...] | None
+    entries: tuple[EntryReading, ...]
+
+
+def document_key(document: bytes) -> str:
+    """The name a document's reading is kept under: the sha256 of its bytes."""
+    return hashlib.sha256(document).hexdigest()
+
+
+def dump_readings(readings: Iterable[tuple[str, Reading]], key: str) -> bytes:
+    """The readings (document key, reading) as JSON: a head line that names the code
+    that made them and the digest of the rest, then one line of readings."""
+    body = json.dumps(
+        [[name, *_reading_out(reading)] for name, reading in readings],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    head = {"digest": hashlib.sha256(body).hexdigest(), "key": key, "version": READINGS_VERSION}
+    return json.dumps(head, sort_keys=True).encode() + b"\n" + body + b"\n"
+
+
+def load_readings(data: bytes, key: str) -> dict[str, Reading]:
+    """What dump_readings wrote for ``key``, by document key; ValueError otherwise."""
+    head_line, _, body = data.partition(b"\n")
+    try:
+        head = json.loads(head_line)
+        if not isinstance(head, dict) or head.get("version") != READINGS_VERSION:
+            raise ValueError("written by another version")
+        if head.get("key") != key:
+            raise ValueError("written by other code")
+        if not body.endswith(b"\n") or hashlib.sha256(body[:-1]).hexdigest() != head["digest"]:
+            raise ValueError("damaged")
+        return {name: _reading_in(rest) for name, *rest in json.loads(body)}
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"unusable readings: {e}") from e
+
+
+def _reading_out(reading: Reading) -> list[Any]:
+    bozo = reading.bozo
+    return [
+        None if bozo is None else [bozo.detail, bozo.line, bozo.col],
+        _names_out(reading.authors),
+        [
+            [e.title, e.link, e.id, _names_out(e.authors), _date_out(e.published),
+             _date_out(e.updated), e.summary]
+            for e in reading.entries
+        ],
+    ]  # fmt: skip
+
+
+def _reading_in(record: list[Any]) -> Reading:
+    bozo, authors, entries = record
+    if bozo is not None:
+        detail, line, col = bozo
+        if type(detail) is not str or not {type(line), type(col)} <= {int, NoneType}:
+            raise ValueError("bad bozo")
+        bozo = Bozo(detail, line, col)
+    read = []
+    for title, link, ident, names, published, updated, summary in entries:
+        if not {type(title), type(link), type(ident), type(summary)} <= {str, NoneType}:
+            raise ValueError("bad entry")
+        read.append(
+            EntryReading(
+                title,
+                link,
+                ident,
+                _names_in(names),
+                _date_in(published),
+                _date_in(updated),
+                summary,
+            )
+        )
+    return Reading(bozo, _names_in(authors), tuple(read))
+
+
+def _names_out(names: tuple[str, ...] | None) -> list[str] | None:
+    return None if names is None else list(names)
+
+
+def _names_in(names: object) -> tuple[str, ...] | None:
+    if names is None:
+        return None
+    if type(names) is not list or not all(type(name) is str for name in names):
+        raise ValueError("bad author names")
+    return tuple(names)
+
+
+def _date_out(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _date_in(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise ValueError("bad date")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("naive date")
+    return parsed
+
+
+def kept(
+    used: Mapping[str, Reading], earlier: Mapping[str, Reading], room: int
+) -> list[tuple[str, Reading]]:
+    """The readings to keep for the next run: those this run used, then earlier ones
+    (the feeds this run did not make again still hold their entries), ``room`` at most."""
+    chosen = list(used.items())
+    chosen += ((name, r) for name, r in earlier.items() if name not in used)
+    return chosen[: max(room, len(used))]
