@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sys
@@ -19,7 +18,7 @@ from feeds.config import Config, load_config
 from feeds.exceptions import FeedsError
 from feeds.model import Problem
 from feeds.publish import read_state
-from feeds.runs import Progress, RunResult, shortcut
+from feeds.runs import Progress, RunResult, collector_paused, shortcut
 
 # The modules that make and check feeds (and the libraries they stand on) are imported
 # where they are used: a run with nothing to do, the most common cron run, never loads
@@ -158,17 +157,20 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     config = _load(config_path)
     now = datetime.now(UTC)
     try:
-        result, listing = shortcut(config, now, lock_wait=BUILD_LOCK_WAIT)
-        if result is None:
-            from feeds.pipeline import regenerate
+        # Paused from the start: loading the libraries that make feeds, too, makes
+        # thousands of objects that outlive the run.
+        with collector_paused():
+            result, listing = shortcut(config, now, lock_wait=BUILD_LOCK_WAIT)
+            if result is None:
+                from feeds.pipeline import regenerate
 
-            result = regenerate(
-                config,
-                now,
-                progress=_progress(quiet),
-                lock_wait=BUILD_LOCK_WAIT,
-                listing=listing,
-            )
+                result = regenerate(
+                    config,
+                    now,
+                    progress=_progress(quiet),
+                    lock_wait=BUILD_LOCK_WAIT,
+                    listing=listing,
+                )
     except FeedsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)
@@ -202,6 +204,8 @@ def _stop_requested(signum: int, frame: object) -> None:
 
 
 def _already_stopping(signum: int, frame: object) -> None:
+    import logging
+
     logging.getLogger("feeds").warning("already stopping: a run in progress finishes first")
 
 
@@ -215,6 +219,8 @@ def serve(config_path: Path, quiet: bool) -> None:
 
     Example: feeds serve -c /srv/site/config.yaml
     """
+    import logging
+
     import uvicorn
 
     from feeds.protocol import FeedProtocol

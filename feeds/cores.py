@@ -6,18 +6,20 @@ from this one when it runs no other thread (``feeds build``), and started from a
 fork server otherwise (``feeds serve`` has the scheduler's and the server's
 threads, and forking a process with threads can deadlock). Where processes cannot
 start at all (a sandbox), the work is done here, one piece after another.
+
+The process machinery is imported only when worker processes start: a run that
+makes a few feeds (a post edited) does without it.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing.context import BaseContext
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
 
 Piece = TypeVar("Piece")
 Result = TypeVar("Result")
@@ -36,6 +38,8 @@ def core_count() -> int:
 
 
 def _context() -> BaseContext:
+    import multiprocessing
+
     if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
@@ -57,6 +61,9 @@ def on_every_core(
     workers = min(core_count(), len(pieces))
     if workers < 2:
         return _here(work, pieces, done)
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     try:
         with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
             futures = [pool.submit(work, piece) for piece in pieces]

@@ -11,13 +11,14 @@ the libraries that make and check feeds (this module imports none of them).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import importlib.util
 import json
 import os
 import posixpath
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -85,6 +86,23 @@ class RunResult:
         if not self.published:
             return 3
         return 1 if self.skipped else 0
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector off for a run.
+
+    A run makes a few objects per post and frees them at its end; they hold no cycles
+    that outlive it, yet the collector would walk every one of them again and again,
+    which at 100,000 posts costs a fifth of the run. It resumes afterwards.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 #: the libraries whose version shapes the output, or judges it (feedparser: a feed kept

@@ -519,7 +519,9 @@ def _utc_second(when: datetime) -> datetime:
 # --------------------------------------------------------------------------
 # URLs
 
-_URI_CHARS_RE: Final = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%\u00a0-\U0010ffff]*")
+# RFC 3987's characters, as those outside them (a class of the wide range inside is
+# slow to compile): controls, space, "<>\\^`{|} and C1 controls.
+_URI_CHARS_RE: Final = re.compile(r'[^\x00-\x20"<>\\^`{|}\x7f-\x9f]*')
 _BAD_PERCENT_RE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SCHEME_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:")
 _TAG_URI_RE: Final = re.compile(
