@@ -44,7 +44,9 @@ from feeds.index import (
     Index,
     Indexed,
     Shown,
+    changed_files,
     dump_index,
+    file_line,
     listing_digest,
     load_index,
 )
@@ -725,13 +727,11 @@ def _index(
 ) -> Index:
     """The index of a full run that has just published (see ``feeds.index``)."""
     found, listed, listed_ns = listing
-    files = {}
-    for item in found:
+    files = []
+    for item in found:  # sorted by path
         entry = loading.cached.get(item.path)
-        if entry is None:
-            files[item.path] = Indexed(item.size, item.mtime_ns, None)
-        else:
-            files[item.path] = Indexed(item.size, item.mtime_ns, entry.digest)
+        digest = None if entry is None else entry.digest
+        files.append(file_line(item.path, item.size, item.mtime_ns, digest))
     posts = {post.path: post for spec in built.specs for post in spec.posts}
     shown = tuple(
         Shown(
@@ -779,17 +779,10 @@ def _quick_run(
         return None
     if not same_state or (full.future and now >= full.future[0]) or not untouched(config, last):
         return None
-    if index.listed != listing_digest(listed) or len(found) != len(index.files):
+    if index.listed != listing_digest(listed):
         return None
-    changed: list[tuple[FoundFile, Indexed]] = []
-    for item in found:
-        was = index.files.get(item.path)
-        if was is None:
-            return None  # a new file (and, the counts being equal, one gone)
-        # A file changed shortly before the run that indexed it may differ unseen.
-        moved = (item.size, item.mtime_ns) != (was.size, was.mtime_ns)
-        if moved or item.mtime_ns >= index.listed_ns - SETTLE_NS:
-            changed.append((item, was))
+    # A file changed shortly before the run that indexed it may differ unseen.
+    changed = changed_files(index, found, index.listed_ns - SETTLE_NS)
     if not changed or len(changed) > QUICK_MAX:
         return None
     digests = {shown.post.path: shown.digest for shown in index.shown}

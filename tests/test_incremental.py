@@ -411,6 +411,13 @@ def _other_changes() -> dict[str, Callable[[Site], object]]:
             b'{"fingerprint": 1}\n["0/post-007.md", 1]\n'
         ),
         "the index damaged": lambda site: (site.root / ".feeds/index.json").write_bytes(b"[1]"),
+        "a file's line in the index damaged": lambda site: (
+            site.root / ".feeds/index.json"
+        ).write_bytes(
+            (site.root / ".feeds/index.json")
+            .read_bytes()
+            .replace(b'"0/post-004.md",', b'"0/post-004.md",x', 1)
+        ),
         "more bodies than a quick run takes": many_bodies,
         "archives turned on": lambda site: site.configure("feeds: {archives: true}\n"),
     }
