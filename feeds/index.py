@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring
@@ -30,7 +30,7 @@ from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 #: lines encoded at a time: the index of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -70,6 +70,8 @@ class Index:
     listed: str
     #: the record of the run (``runs.dump_last_run``): what it read and reported
     run: bytes
+    #: every feed file of the run → the fingerprint of what it was made from
+    fingerprints: Mapping[str, str]
     #: every post file found, sorted by path, as :func:`file_line` writes it: a run
     #: compares its listing with these lines and parses only those that differ
     files: Sequence[str]
@@ -123,8 +125,9 @@ def dump_index(index: Index) -> Iterator[bytes]:
     """The index as JSON lines: a head, an array per file, their count, an array per
     shown post, their count."""
     encode = _ENCODER.encode
-    head = {"key": index.key, "listed": index.listed, "listed_ns": index.listed_ns,
-            "run": index.run.decode(), "state": index.state, "version": INDEX_VERSION}  # fmt: skip
+    head = {"fingerprints": dict(sorted(index.fingerprints.items())), "key": index.key,
+            "listed": index.listed, "listed_ns": index.listed_ns, "run": index.run.decode(),
+            "state": index.state, "version": INDEX_VERSION}  # fmt: skip
     yield (encode(head) + "\n").encode()
     files = index.files
     for start in range(0, len(files), _BATCH):
@@ -152,6 +155,9 @@ def load_index(lines: Iterable[bytes], key: str) -> Index:
             raise ValueError("bad head")
         if type(run) is not str:
             raise ValueError("bad record of the run")
+        fingerprints = head["fingerprints"]
+        if type(fingerprints) is not dict or not all(type(v) is str for v in fingerprints.values()):
+            raise ValueError("bad fingerprints")
         # Lines as written; checked where they are compared (``changed_files``).
         files: list[str] = []
         end: dict[str, Any] = {}
@@ -168,7 +174,7 @@ def load_index(lines: Iterable[bytes], key: str) -> Index:
             raise ValueError("cut short in its posts, or followed by more")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable index: {e}") from e
-    return Index(key, state, listed_ns, listed, run.encode(), files, shown)
+    return Index(key, state, listed_ns, listed, run.encode(), fingerprints, files, shown)
 
 
 def _date_in(value: object) -> datetime:

@@ -292,8 +292,9 @@ def _post_part(post: Post, digest: str) -> str:
     """What a feed's fingerprint takes from one of its posts."""
     # Only the instant matters (writers use UTC): a date read from a post and the
     # same date read back from the cache may carry different tzinfo objects.
-    at = replace(post, published=post.published.astimezone(UTC))
-    at = replace(at, updated=post.updated.astimezone(UTC))
+    at = replace(
+        post, published=post.published.astimezone(UTC), updated=post.updated.astimezone(UTC)
+    )
     return f"{at!r}{digest}"
 
 
@@ -747,6 +748,7 @@ def _index(
         listed_ns,
         listing_digest(listed),
         dump_last_run(last),
+        built.fingerprints,
         files,
         shown,
     )
@@ -832,17 +834,12 @@ def _publish_quick(
     """Make the feeds that show a changed post, and publish them (see ``_quick_run``):
     ``last`` is the record of the last run, ``full`` that of the last full run."""
     posts = tuple(shown.post for shown in index.shown)
-    options = _write_options(config)
-    # The files as the last run left them, with the fingerprints they were made from.
-    made_from = {shown.post.path: shown.digest for shown in index.shown}
+    # The files as the last run left them, with what the full run made them from.
     outputs = {}
-    for spec in plan_feeds(posts, config):
-        for fmt in config.feeds.formats:
-            path = spec.path(fmt)
-            if path not in last.outputs:
-                return None
-            size, mtime = last.outputs[path]
-            outputs[path] = Output(fingerprint(spec, fmt, made_from, options), size, mtime)
+    for path, made_from in index.fingerprints.items():
+        if path not in last.outputs:
+            return None
+        outputs[path] = Output(made_from, *last.outputs[path])
     rendered = {
         _render_key(shown.post, shown.digest, config): shown.html
         for shown in index.shown
