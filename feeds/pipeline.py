@@ -62,7 +62,7 @@ from feeds.publish import (
     write_state,
     write_stream,
 )
-from feeds.readings import Reading, dump_readings, kept, load_readings
+from feeds.readings import KeptReadings, dump_readings, load_readings, to_keep
 from feeds.runs import (
     LAST_RUN_FILE,
     SETTLE_NS,
@@ -144,8 +144,8 @@ class Built:
     fingerprints: dict[str, str]
     problems: list[Problem]
     rendered: dict[str, tuple[str, str]]
-    #: feedparser's readings of the entries of the feeds made, by document key
-    readings: dict[str, Reading]
+    #: what the validators read of the feeds made, for later runs
+    readings: KeptReadings
     #: the site feed's complete archive pages; files made this run are not in them yet
     sealed: tuple[Sealed, ...] = ()
     #: output paths of every complete archive page's files (kept or made)
@@ -306,7 +306,7 @@ def build_feeds(
     caches: Caches | None,
     now: datetime,
     progress: Progress = _quiet,
-    readings: Mapping[str, Reading] | None = None,
+    readings: KeptReadings | None = None,
 ) -> Built:
     """Make and validate every feed whose inputs changed since its file was written.
 
@@ -355,19 +355,20 @@ def build_feeds(
     for share in shares:
         shown = {keys[post.path] for spec, _ in share for post in spec.posts}
         known = {key: old_rendered[key] for key in shown if key in old_rendered}
-        pieces.append(_Making(tuple(share), keys, known, config, options, now, readings or {}))
+        earlier = readings or KeptReadings()
+        pieces.append(_Making(tuple(share), keys, known, config, options, now, earlier))
 
     def done(n: int) -> None:
         progress("building", sum(len(share) for share in shares[:n]), len(todo))
 
     files: dict[str, bytes] = {}
     rendered: dict[str, tuple[str, str]] = {}
-    used: dict[str, Reading] = {}
+    used = KeptReadings()
     for made in on_every_core(_make, pieces, done):
         files.update(made.files)
         problems += made.problems
         rendered.update(made.rendered)
-        used.update(made.readings)
+        used = used.joined(made.readings)
     # Kept feeds' posts keep their HTML in the cache, for when a neighbour changes; the
     # posts of complete archive pages do not (those pages are not made again).
     live_keys = {keys[post.path] for spec, _ in live for post in spec.posts}
@@ -412,8 +413,8 @@ class _Making:
     config: Config
     options: WriteOptions
     now: datetime
-    #: feedparser's readings an earlier run kept, by document key
-    readings: Mapping[str, Reading]
+    #: what the validators of an earlier run kept
+    readings: KeptReadings
 
 
 @dataclass(frozen=True)
@@ -423,8 +424,8 @@ class _Made:
     problems: list[Problem]
     #: render key → (content, summary) for every post the share's feeds show
     rendered: dict[str, tuple[str, str]]
-    #: feedparser's readings of the share's entries, by document key
-    readings: dict[str, Reading]
+    #: what the share's validators read, for later runs
+    readings: KeptReadings
 
 
 def _make(making: _Making) -> _Made:
@@ -465,7 +466,7 @@ def _make(making: _Making) -> _Made:
             links=spec.history_links(fmt) if spec.history else None,
             hub=making.options.hub,
         )
-    return _Made(files, problems, rendered, memo.readings)
+    return _Made(files, problems, rendered, memo.kept())
 
 
 def archive_formats(config: Config) -> list[str]:
@@ -579,13 +580,13 @@ def read_caches(config: Config) -> Caches | None:
         return None
 
 
-def read_readings(config: Config) -> dict[str, Reading]:
-    """feedparser's readings the last run kept (``feeds.readings``); none when missing
-    or not to be trusted."""
+def read_readings(config: Config) -> KeptReadings:
+    """What the last run's validators kept (``feeds.readings``); nothing when missing or
+    not to be trusted."""
     try:
         return load_readings((config.state_dir / READINGS_FILE).read_bytes(), code_fingerprint())
     except (OSError, ValueError):
-        return {}
+        return KeptReadings()
 
 
 def _cache_fingerprint(config: Config) -> str:
@@ -622,7 +623,7 @@ def regenerate(
             return replace(quick, seconds=time.monotonic() - started)
         state, state_problems = read_state(config.state_dir)
         caches = read_caches(config) if use_cache else None
-        earlier = read_readings(config) if use_cache else {}
+        earlier = read_readings(config) if use_cache else KeptReadings()
         if not use_cache:
             state = replace(state, outputs={})
         loading = load_content(config, caches, progress, (found, listed))
@@ -645,7 +646,7 @@ def regenerate(
             loading = replace(loading, cached=cached)
             old = caches.rendered if caches else {}
             reuse = Caches(cached, {**old, **built.rendered})
-            earlier = {**earlier, **built.readings}
+            earlier = earlier.joined(built.readings)
             built = build_feeds(config, resolved, digests, state, reuse, now, progress, earlier)
         problems = (*state_problems, *loading.problems, *resolved.problems)
         feed_paths = built.feed_paths
@@ -692,11 +693,11 @@ def regenerate(
             if caches is None or _stale(caches, new_caches, loading.read) > slack:
                 cache = dump_caches(new_caches, _cache_fingerprint(config))
                 write_stream(config.state_dir / CACHE_FILE, cache)
-            if not built.readings.keys() <= earlier.keys():
-                room = sum(len(spec.posts) for spec in built.specs) * len(config.feeds.formats)
-                readings = kept(built.readings, earlier, room)
+            room = sum(len(spec.posts) + 1 for spec in built.specs) * len(config.feeds.formats)
+            kept = to_keep(built.readings, earlier, room)
+            if kept != earlier:
                 write_atomic(
-                    config.state_dir / READINGS_FILE, dump_readings(readings, code_fingerprint())
+                    config.state_dir / READINGS_FILE, dump_readings(kept, code_fingerprint())
                 )
             finished = result(True, done)
             # The state's own problems are not the next run's: it reads the state written here.

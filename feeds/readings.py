@@ -9,7 +9,9 @@ makes its feeds again, but only that post's entry is new. So a run keeps, in
 and the next run hands them to its validator, which then has feedparser read
 only the documents it has not seen. Every feed is still compared, entry by
 entry, with the posts it was built from: a reading replaces feedparser's
-parse of the same bytes, never a verdict.
+parse of the same bytes, never a verdict on the feed. The one verdict kept is
+on the document alone: whether the structure checks found its elements right,
+which depends on nothing but its bytes.
 
 Pure: readings to bytes and back. A file written by other code or another
 feedparser, or damaged in any way, is not used.
@@ -19,8 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import NoneType
 from typing import Any
@@ -61,16 +63,30 @@ class Reading:
     entries: tuple[EntryReading, ...]
 
 
+@dataclass(frozen=True)
+class KeptReadings:
+    """What a run keeps for the next one's validator."""
+
+    #: feedparser's readings, by document key
+    readings: Mapping[str, Reading] = field(default_factory=dict)
+    #: the keys of the documents whose elements the structure checks found right
+    shaped: frozenset[str] = frozenset()
+
+    def joined(self, other: KeptReadings) -> KeptReadings:
+        """What both hold."""
+        return KeptReadings({**self.readings, **other.readings}, self.shaped | other.shaped)
+
+
 def document_key(document: bytes) -> str:
     """The name a document's reading is kept under: the sha256 of its bytes."""
     return hashlib.sha256(document).hexdigest()
 
 
-def dump_readings(readings: Iterable[tuple[str, Reading]], key: str) -> bytes:
-    """The readings (document key, reading) as JSON: a head line that names the code
-    that made them and the digest of the rest, then one line of readings."""
+def dump_readings(kept: KeptReadings, key: str) -> bytes:
+    """The readings as JSON: a head line that names the code that made them and the
+    digest of the rest, then one line of ``[document key, shaped, reading]`` records."""
     body = json.dumps(
-        [[name, *_reading_out(reading)] for name, reading in readings],
+        [[name, name in kept.shaped, *_reading_out(r)] for name, r in kept.readings.items()],
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode()
@@ -78,8 +94,8 @@ def dump_readings(readings: Iterable[tuple[str, Reading]], key: str) -> bytes:
     return json.dumps(head, sort_keys=True).encode() + b"\n" + body + b"\n"
 
 
-def load_readings(data: bytes, key: str) -> dict[str, Reading]:
-    """What dump_readings wrote for ``key``, by document key; ValueError otherwise."""
+def load_readings(data: bytes, key: str) -> KeptReadings:
+    """What dump_readings wrote for ``key``; ValueError otherwise."""
     head_line, _, body = data.partition(b"\n")
     try:
         head = json.loads(head_line)
@@ -89,9 +105,16 @@ def load_readings(data: bytes, key: str) -> dict[str, Reading]:
             raise ValueError("written by other code")
         if not body.endswith(b"\n") or hashlib.sha256(body[:-1]).hexdigest() != head["digest"]:
             raise ValueError("damaged")
-        return {name: _reading_in(rest) for name, *rest in json.loads(body)}
+        readings, shaped = {}, set()
+        for name, is_shaped, *rest in json.loads(body):
+            if type(name) is not str or type(is_shaped) is not bool:
+                raise ValueError("bad record")
+            readings[name] = _reading_in(rest)
+            if is_shaped:
+                shaped.add(name)
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable readings: {e}") from e
+    return KeptReadings(readings, frozenset(shaped))
 
 
 def _reading_out(reading: Reading) -> list[Any]:
@@ -159,11 +182,14 @@ def _date_in(value: object) -> datetime | None:
     return parsed
 
 
-def kept(
-    used: Mapping[str, Reading], earlier: Mapping[str, Reading], room: int
-) -> list[tuple[str, Reading]]:
-    """The readings to keep for the next run: those this run used, then earlier ones
-    (the feeds this run did not make again still hold their entries), ``room`` at most."""
-    chosen = list(used.items())
-    chosen += ((name, r) for name, r in earlier.items() if name not in used)
-    return chosen[: max(room, len(used))]
+def to_keep(used: KeptReadings, earlier: KeptReadings, room: int) -> KeptReadings:
+    """What to keep for the next run: what this run used, then what earlier runs kept
+    (the feeds this run did not make again still hold their entries), ``room``
+    readings at most."""
+    chosen = dict(used.readings)
+    for name, reading in earlier.readings.items():
+        if len(chosen) >= room:
+            break
+        chosen.setdefault(name, reading)
+    shaped = (used.shaped | earlier.shaped) & chosen.keys()
+    return KeptReadings(chosen, frozenset(shaped))

@@ -152,7 +152,7 @@ from lxml import etree
 
 from feeds.model import FH_NS, Level, Post, Problem
 from feeds.podcast import CATEGORIES
-from feeds.readings import Bozo, EntryReading, Reading, document_key
+from feeds.readings import Bozo, EntryReading, KeptReadings, Reading, document_key
 
 __all__ = [
     "FORMATS",
@@ -1093,7 +1093,7 @@ def _reparse(
     whole = _whole_document_bozo(data)
     if whole is not None:
         sink.error("bozo", f"feedparser flags the feed: {whole.detail}", whole.line, whole.col)
-    head, line = _read_head(root, elements)
+    head, line = _read_head(root, elements, memo)
     if head.bozo is not None and whole is None:
         sink.error("bozo", f"feedparser flags the feed: {head.bozo.detail}", line)
 
@@ -1156,7 +1156,7 @@ def _whole_document_bozo(data: bytes) -> Bozo | None:
 
 
 def _read_head(
-    root: etree._Element, elements: Sequence[etree._Element]
+    root: etree._Element, elements: Sequence[etree._Element], memo: EntryMemo
 ) -> tuple[Reading, int | None]:
     """feedparser's reading of the document without ``elements``, and the line in
     the document of the bozo it flags, if any.
@@ -1169,7 +1169,7 @@ def _read_head(
         parent.remove(element)
     try:
         document = etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=True)
-        head = _feedparse(document)
+        head = memo.read(document)
         line = None
         if head.bozo is not None and head.bozo.line is not None:
             line = _line_in_original(document, head.bozo.line, list(root.iter("*")))
@@ -1273,7 +1273,8 @@ _EVERY_SHAPE = _CleanShapes({}, set())
 
 
 class EntryMemo:
-    """feedparser's reading of the entry documents it has read, by their bytes.
+    """feedparser's reading of the documents it has read (wrapped entries and feed
+    heads), by their bytes.
 
     The feeds of a site share entries: a post's item is the same bytes in the site
     feed and in its tags' and authors' feeds. Passing one memo to every
@@ -1282,13 +1283,15 @@ class EntryMemo:
     entries with its own posts. HTML scans of the summaries and contents are
     kept the same way. Not for sharing between threads.
 
-    ``earlier`` holds readings an earlier run kept (:mod:`feeds.readings`), by
-    document key: a document among them is not read again.
+    ``earlier`` is what an earlier run kept (:mod:`feeds.readings`): a document it
+    holds a reading of is not read again, nor are its elements walked again when the
+    structure checks found them right (they check nothing but the document's bytes).
     """
 
-    def __init__(self, earlier: Mapping[str, Reading] | None = None) -> None:
+    def __init__(self, earlier: KeptReadings | None = None) -> None:
         self._read: dict[bytes, Reading] = {}
-        self._earlier: Mapping[str, Reading] = earlier or {}
+        self._keys: dict[bytes, str] = {}
+        self._earlier = earlier or KeptReadings()
         #: every reading given out, by document key: what a later run may reuse
         self.readings: dict[str, Reading] = {}
         #: how many documents feedparser itself has read
@@ -1299,20 +1302,28 @@ class EntryMemo:
         self.shaped: set[bytes] = set()
 
     def __len__(self) -> int:
-        """How many distinct entry documents have been read (here or earlier)."""
+        """How many distinct documents have been read (here or earlier)."""
         return len(self._read)
 
     def read(self, document: bytes) -> Reading:
-        """feedparser's reading of ``document`` (a wrapped entry), read once."""
+        """feedparser's reading of ``document`` (a wrapped entry or a head), read once."""
         parsed = self._read.get(document)
         if parsed is None:
-            key = document_key(document)
-            parsed = self._earlier.get(key)
+            key = self._keys[document] = document_key(document)
+            parsed = self._earlier.readings.get(key)
             if parsed is None:
                 parsed = _feedparse(document)
                 self.parsed += 1
             self._read[document] = self.readings[key] = parsed
+            if key in self._earlier.shaped:
+                self.shaped.add(document)
         return parsed
+
+    def kept(self) -> KeptReadings:
+        """What a later run may reuse: every reading given out, and which of those
+        documents the structure checks found right."""
+        shaped = frozenset(self._keys[d] for d in self.shaped if d in self._keys)
+        return KeptReadings(dict(self.readings), shaped)
 
 
 def _feedparse(document: bytes) -> Reading:

@@ -514,9 +514,10 @@ def test_readings_that_are_damaged_or_wrong_are_not_trusted(
     loaded = load_readings(kept, code_fingerprint())
     lying = {
         key: replace(r, entries=tuple(replace(e, title="Forged") for e in r.entries))
-        for key, r in loaded.items()
+        for key, r in loaded.readings.items()
     }
-    readings.write_bytes(dump_readings(lying.items(), code_fingerprint()))
+    forged = replace(loaded, readings=lying)
+    readings.write_bytes(dump_readings(forged, code_fingerprint()))
     _edit_body(site, 9, "A third edit.", 2)
     result = regenerate(load_config(site.config_path), NOW, lock_wait=1)
     assert not result.published

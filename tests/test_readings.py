@@ -6,17 +6,20 @@ import hashlib
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
+from feeds import validate
 from feeds.readings import (
     Bozo,
     EntryReading,
+    KeptReadings,
     Reading,
     document_key,
     dump_readings,
-    kept,
     load_readings,
+    to_keep,
 )
 from feeds.validate import EntryMemo, validate_feed
 from tests.test_validate import DATA, URLS, VALID, built_posts
@@ -31,7 +34,7 @@ ENTRY = EntryReading(
     updated=None,
     summary="<p>One &amp; two</p>",
 )
-READINGS = {
+BY_KEY = {
     document_key(b"<item/>"): Reading(None, None, (ENTRY,)),
     document_key(b"<entry/>"): Reading(Bozo("SAXParseException: junk", 3, 7), ("Desk",), ()),
     document_key(b"<x/>"): Reading(
@@ -41,25 +44,28 @@ READINGS = {
     ),
 }
 
+READINGS = KeptReadings(BY_KEY, frozenset([document_key(b"<item/>")]))
+
 
 def test_readings_come_back_as_they_were_written() -> None:
-    data = dump_readings(READINGS.items(), KEY)
+    data = dump_readings(READINGS, KEY)
     assert load_readings(data, KEY) == READINGS
-    assert dump_readings(load_readings(data, KEY).items(), KEY) == data
+    assert dump_readings(load_readings(data, KEY), KEY) == data
 
 
 def test_dates_come_back_as_the_same_instants() -> None:
     east = datetime(2024, 1, 5, 12, 30, tzinfo=timezone(timedelta(hours=2)))
     reading = Reading(None, None, (replace(ENTRY, published=east),))
-    back = load_readings(dump_readings([("k", reading)], KEY), KEY)["k"].entries[0].published
+    kept = KeptReadings({"k": reading})
+    back = load_readings(dump_readings(kept, KEY), KEY).readings["k"].entries[0].published
     assert back == ENTRY.published and back.utcoffset() == timedelta(hours=2)
 
 
 def _damages() -> dict[str, bytes]:
-    data = dump_readings(READINGS.items(), KEY)
+    data = dump_readings(READINGS, KEY)
     head, body = data.split(b"\n", 1)
     return {
-        "another key": dump_readings(READINGS.items(), "code-2"),
+        "another key": dump_readings(READINGS, "code-2"),
         "another version": data.replace(b'"version": 1', b'"version": 2'),
         "a changed byte": head + b"\n" + body.replace(b"Ana", b"Ann"),
         "cut short": data[:-20],
@@ -79,11 +85,13 @@ def test_readings_written_for_other_code_or_damaged_are_refused(damage: str) -> 
 @pytest.mark.parametrize(
     "record",
     [
-        [["k", "no bozo", None, []]],
-        [["k", None, "Ana", []]],
-        [["k", None, None, [[1, None, None, None, None, None, None]]]],
-        [["k", None, None, [[None, None, None, None, "2024-01-05T10:30:00", None, None]]]],
-        [["k", None, None, [[None, None, None, None, None, None]]]],
+        [["k", False, "no bozo", None, []]],
+        [["k", False, None, "Ana", []]],
+        [["k", False, None, None, [[1, None, None, None, None, None, None]]]],
+        [["k", False, None, None, [[None, None, None, None, "2024-01-05T10:30:00", None, None]]]],
+        [["k", False, None, None, [[None, None, None, None, None, None]]]],
+        [["k", 1, None, None, []]],
+        [[1, False, None, None, []]],
     ],
 )
 def test_readings_of_the_wrong_shape_are_refused_even_when_signed(record: object) -> None:
@@ -95,19 +103,30 @@ def test_readings_of_the_wrong_shape_are_refused_even_when_signed(record: object
 
 
 def test_kept_readings_are_this_runs_first_then_earlier_ones_up_to_the_room() -> None:
-    used = {"a": READINGS[document_key(b"<item/>")]}
-    earlier = dict(zip("bcd", READINGS.values(), strict=True))
-    earlier["a"] = Reading(None, None, ())
-    assert [name for name, _ in kept(used, earlier, 3)] == ["a", "b", "c"]
-    assert kept(used, earlier, 3)[0][1] is used["a"]
-    assert [name for name, _ in kept(used, earlier, 0)] == ["a"], "this run's always"
+    a, b, c, d = (*BY_KEY.values(), Reading(None, ("Zoe",), ()))
+    used = KeptReadings({"a": a}, frozenset({"a"}))
+    earlier = KeptReadings({"b": b, "a": d, "c": c, "d": d}, frozenset({"c", "d"}))
+    assert to_keep(used, earlier, 3) == KeptReadings({"a": a, "b": b, "c": c}, frozenset("ac"))
+    assert to_keep(used, earlier, 0) == used, "this run's always"
 
 
-def test_a_memo_given_earlier_readings_has_feedparser_read_nothing_again() -> None:
+def test_a_memo_given_earlier_readings_has_feedparser_read_nothing_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     data = (DATA / VALID["rss"]).read_bytes()
     first = EntryMemo()
     alone = validate_feed(data, URLS["rss"], expected=built_posts(), memo=first)
-    assert first.parsed == len(first.readings) == 2
-    later = EntryMemo(first.readings)
+    assert first.parsed == len(first.readings) == 3  # the head and two items
+    assert len(first.kept().shaped) == 2, "both items found right"
+    later = EntryMemo(first.kept())
+    walks: list[str] = []
+    walk = validate._check_rss_shape
+
+    def spy(element: object, label: str, *rest: Any) -> None:
+        walks.append(label)
+        walk(element, label, *rest)
+
+    monkeypatch.setattr(validate, "_check_rss_shape", spy)
     assert validate_feed(data, URLS["rss"], expected=built_posts(), memo=later) == alone
-    assert later.parsed == 0 and later.readings == first.readings
+    assert later.parsed == 0 and later.kept() == first.kept()
+    assert not [label for label in walks if label.startswith("item")], "found right before"
