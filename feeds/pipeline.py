@@ -234,16 +234,17 @@ def _read_post(
     if old is not None and old.digest == digest:
         return replace(old, size=item.size, mtime_ns=item.mtime_ns, settled=settled)
     try:
-        source = parse_post(data, item.path, config)
+        source = parse_post(data, item.path, config, with_body=False)
     except ContentError as e:
         return Problem("error", "bad-post", e.message, item.path, e.line)
-    return CachedPost(item.size, item.mtime_ns, digest, replace(source, body=""), settled)
+    return CachedPost(item.size, item.mtime_ns, digest, source, settled)
 
 
-def parse_post(data: bytes, path: str, config: Config) -> Source:
+def parse_post(data: bytes, path: str, config: Config, *, with_body: bool = True) -> Source:
     """A post file's bytes as its reader sees them, with decoding warnings attached."""
     text, warnings = decode(data, path)
-    source = READERS[posixpath.splitext(path)[1].lower()](text, path, config.site.tz)
+    read = READERS[posixpath.splitext(path)[1].lower()]
+    source = read(text, path, config.site.tz, with_body=with_body)
     if warnings:
         source = replace(source, warnings=(*warnings, *source.warnings))
     return source
@@ -819,7 +820,7 @@ def _same_metadata(
     found = find_metadata(cache, path, _cache_fingerprint(config))
     if found is None or found[0] != was.digest:
         return False
-    return source_record(parse_post(data, path, config)) == found[1]
+    return source_record(parse_post(data, path, config, with_body=False)) == found[1]
 
 
 def _publish_quick(

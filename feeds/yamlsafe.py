@@ -12,6 +12,7 @@ the same values, types and lines.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -204,7 +205,7 @@ def _load_simple(text: str) -> tuple[dict[str, Any], dict[str, int]] | None:
                 values[key] = None
                 open_key = key
             elif rest[0] == "[":
-                values[key] = _flow_sequence(rest)
+                values[key] = list(_flow_sequence(rest))
             else:
                 values[key] = _block_scalar(rest)
     except _Unsure:
@@ -231,7 +232,8 @@ def _block_scalar(text: str) -> Any:
     return _plain(text)
 
 
-def _flow_sequence(text: str) -> list[Any]:
+@functools.lru_cache(maxsize=4096)  # the same lists of tags and authors, post after post
+def _flow_sequence(text: str) -> tuple[Any, ...]:
     """The ``[a, "b", 'c']`` list at the start of ``text``, which must end after it."""
     items: list[Any] = []
     match = _EMPTY_FLOW.match(text)
@@ -246,7 +248,7 @@ def _flow_sequence(text: str) -> list[Any]:
             end, match = match.end(), None
     if _END_OF_LINE.fullmatch(text, match.end()) is None:
         raise _Unsure
-    return items
+    return tuple(items)
 
 
 def _unquote(double: str | None, single: str | None) -> str:
@@ -270,6 +272,7 @@ def _unescape(match: re.Match[str]) -> str:
     return chr(code)
 
 
+@functools.lru_cache(maxsize=4096)  # keys and names come again and again; values are immutable
 def _plain(text: str) -> Any:
     """A plain scalar as PyYAML resolves it (YAML 1.1 booleans, numbers, nulls), or text."""
     for tag, regexp in _RESOLVERS.get(text[:1], _WILDCARD):

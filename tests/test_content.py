@@ -121,6 +121,25 @@ def test_post_reads_as_expected(post: Path) -> None:
     assert source.body_format == expected.get("body_format", default_format)
 
 
+@pytest.mark.parametrize("post", CASES, ids=lambda p: p.name)
+def test_a_post_read_without_its_body_is_the_same_post_without_it(post: Path) -> None:
+    """A run reads every post's metadata and renders only the shown ones: reading
+    without the body gives the same fields, warnings and errors."""
+    read = READERS[post.suffix.lower()]
+    try:
+        text, _ = decode(post.read_bytes(), post.name)
+    except ContentError:
+        return  # not text: no reader sees it
+    try:
+        whole = read(text, post.name, TZ)
+    except ContentError as e:
+        with pytest.raises(ContentError) as caught:
+            read(text, post.name, TZ, with_body=False)
+        assert (caught.value.line, caught.value.message) == (e.line, e.message)
+        return
+    assert read(text, post.name, TZ, with_body=False) == replace(whole, body="")
+
+
 def test_saved_page_drops_share_buttons_and_footer() -> None:
     source = read_post(POSTS / "saved-page.txt")
     for chrome in ("Facebook", "Twitter", "Pinterest", "Site footer"):

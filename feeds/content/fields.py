@@ -98,6 +98,20 @@ def shared_author(name: str, email: str | None = None, url: str | None = None) -
     return Author(name, email, url)
 
 
+@functools.lru_cache(maxsize=4096)  # a site has a few hundred tags, on every post
+def _tag(text: str) -> tuple[str, str]:
+    """A tag as shown (clean text, one string object for every post) and the key that
+    makes "Python" and "python" one tag."""
+    tag = sys.intern(clean_text(text))
+    return tag.casefold(), tag
+
+
+@functools.lru_cache(maxsize=4096)  # a site has a few authors, on every post
+def _name(text: str) -> str:
+    """An author's name as shown."""
+    return clean_text(text)
+
+
 def without_date(stem: str) -> str:
     """A file name's stem without a leading date: ``2024-01-05-my-post`` → ``my-post``
     (empty when the stem is only a date)."""
@@ -218,10 +232,11 @@ class _Fields:
         for item in items:
             if item is None:
                 continue
-            tag = self._one_line("tags", item, "each of 'tags'")
+            text = item if type(item) is str else self._one_line("tags", item, "each of 'tags'")
+            key, tag = _tag(text)
             # "Python" and "python" are one tag; the first spelling wins.
             if tag:
-                tags.setdefault(tag.casefold(), sys.intern(tag))
+                tags.setdefault(key, tag)
         return tuple(tags.values())
 
     def authors(self) -> tuple[Author, ...]:
@@ -274,7 +289,7 @@ class _Fields:
             return shared_author(name, email or None, url or None)
         if isinstance(value, list):
             raise self.error(key, f"each of '{key}' must be a name or {{name, email, url}}")
-        name = self._one_line(key, value)
+        name = _name(value) if type(value) is str else self._one_line(key, value)
         if not name:
             raise self.error(key, f"'{key}' has an empty name")
         return shared_author(name)

@@ -17,8 +17,9 @@ from feeds.render import strip_illegal
 _META_FIELDS = {"author": "authors", "date": "date", "description": "summary", "keywords": "tags"}
 
 
-def read(text: str, path: str, tz: ZoneInfo) -> Source:
-    """Read an HTML post (text as given by ``decode``); the body is the inner HTML, as is.
+def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Source:
+    """Read an HTML post (text as given by ``decode``); the body is the inner HTML, as is
+    (``""`` without ``with_body``).
 
     ``<meta name="author">`` may repeat (one author each); ``description`` is plain text
     and becomes an escaped summary; ``keywords`` are comma-separated tags. Errors name
@@ -65,7 +66,7 @@ def read(text: str, path: str, tz: ZoneInfo) -> Source:
     container = next(doc.iter("article"), None)
     if container is None:
         container = doc.find("body")
-    body = _inner_html(container) if container is not None else ""
+    body = _inner_html(container) if container is not None and with_body else ""
     return make_source(path, values, lines, body=body, body_format="html", tz=tz)
 
 

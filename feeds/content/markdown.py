@@ -16,8 +16,9 @@ _FENCE = re.compile(r"---[^\S\n]*(?:\n|\Z)")
 _CLOSING_FENCE = re.compile(r"^---[^\S\n]*$", re.MULTILINE)
 
 
-def read(text: str, path: str, tz: ZoneInfo) -> Source:
-    """Read a Markdown post (text as given by ``decode``); the body stays Markdown.
+def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Source:
+    """Read a Markdown post (text as given by ``decode``); the body stays Markdown
+    (``""`` without ``with_body``).
 
     Front matter must start on the very first line. Without it the whole file is the
     body and the title comes from the file name. Errors name file lines: the front
@@ -26,7 +27,8 @@ def read(text: str, path: str, tz: ZoneInfo) -> Source:
     text = strip_illegal(text)
     opening = _FENCE.match(text)
     if opening is None:
-        return make_source(path, {}, {}, body=text, body_format="markdown", tz=tz)
+        body = text if with_body else ""
+        return make_source(path, {}, {}, body=body, body_format="markdown", tz=tz)
     closing = _CLOSING_FENCE.search(text, opening.end())
     if closing is None or opening.end() == len(text):
         raise ContentError(
@@ -43,5 +45,5 @@ def read(text: str, path: str, tz: ZoneInfo) -> Source:
         raise ContentError(path, line, f"invalid YAML front matter: {e.message}") from e
     # The front matter starts on line 2 of the file.
     file_lines = {key: line + 1 for key, line in key_lines.items()}
-    body = text[closing.end() + 1 :]
+    body = text[closing.end() + 1 :] if with_body else ""
     return make_source(path, values, file_lines, body=body, body_format="markdown", tz=tz)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from feeds.content.fields import KNOWN_KEYS, make_source
@@ -29,20 +30,28 @@ _SHARE_BUTTONS = frozenset(
 )  # fmt: skip
 
 
-def read(text: str, path: str, tz: ZoneInfo) -> Source:
-    """Read a ``.txt`` post (text as given by ``decode``); the body becomes HTML paragraphs."""
+def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Source:
+    """Read a ``.txt`` post (text as given by ``decode``); the body becomes HTML paragraphs
+    (``""`` without ``with_body``)."""
     lines = strip_illegal(text).split("\n")
     first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    body = paragraphs if with_body else _no_body
     if first < len(lines):
         header = _HEADER.fullmatch(lines[first].strip())
         if header and header.group(1).lower() in KNOWN_KEYS:
-            return _read_header(lines, first, path, tz)
+            return _read_header(lines, first, path, tz, body)
         if _BREADCRUMB.fullmatch(lines[first]):
-            return _read_saved_page(lines, first, path, tz)
-    return make_source(path, {}, {}, body=paragraphs(lines), body_format="html", tz=tz)
+            return _read_saved_page(lines, first, path, tz, body)
+    return make_source(path, {}, {}, body=body(lines), body_format="html", tz=tz)
 
 
-def _read_header(lines: list[str], first: int, path: str, tz: ZoneInfo) -> Source:
+def _no_body(lines: list[str]) -> str:
+    return ""
+
+
+def _read_header(
+    lines: list[str], first: int, path: str, tz: ZoneInfo, body: Callable[[list[str]], str]
+) -> Source:
     """``Key: value`` lines (indented lines continue a value) up to a blank line."""
     values: dict[str, object] = {}
     key_lines: dict[str, int] = {}
@@ -71,12 +80,12 @@ def _read_header(lines: list[str], first: int, path: str, tz: ZoneInfo) -> Sourc
         if name.lower() == "summary" and isinstance(values[name], str):
             # A text post's summary is text; the field holds HTML.
             values[name] = html.escape(str(values[name]), quote=False)
-    return make_source(
-        path, values, key_lines, body=paragraphs(lines[i:]), body_format="html", tz=tz
-    )
+    return make_source(path, values, key_lines, body=body(lines[i:]), body_format="html", tz=tz)
 
 
-def _read_saved_page(lines: list[str], first: int, path: str, tz: ZoneInfo) -> Source:
+def _read_saved_page(
+    lines: list[str], first: int, path: str, tz: ZoneInfo, body: Callable[[list[str]], str]
+) -> Source:
     """``Home / Author / Title``, the title line, the body, then share buttons (dropped)."""
     crumbs = [part.strip() for part in re.split(r"\s+/\s+", lines[first].strip())]
     values: dict[str, object] = {"author": crumbs[1], "title": crumbs[-1]}
@@ -90,7 +99,7 @@ def _read_saved_page(lines: list[str], first: int, path: str, tz: ZoneInfo) -> S
         start = title_at + 1
     end = _share_buttons(lines, start)
     return make_source(
-        path, values, key_lines, body=paragraphs(lines[start:end]), body_format="html", tz=tz
+        path, values, key_lines, body=body(lines[start:end]), body_format="html", tz=tz
     )
 
 
