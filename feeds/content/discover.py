@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -74,22 +75,19 @@ def discover(content_dir: Path, max_bytes: int) -> tuple[list[FoundFile], list[P
 
 def _walk(
     folder: Path, root: Path, problems: list[Problem], prefix: str = ""
-) -> list[tuple[str, os.DirEntry[str]]]:
-    """Every file below ``folder`` with its path relative to ``root`` (``prefix`` + name):
-    a list, not a generator, as each generator a file passes through costs time."""
+) -> Iterable[tuple[str, os.DirEntry[str]]]:
+    """Every entry below ``folder`` with its path relative to ``root`` (``prefix`` + name),
+    one folder's entries held at a time (all of a big site's at once weigh 30 MB)."""
     try:
-        with os.scandir(folder) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as e:
         rel = prefix.rstrip("/")
         problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
-        return []
-    files = []
+        return
     for entry in entries:
-        name = entry.name
-        if name.startswith("."):
+        if entry.name.startswith("."):
             continue
-        rel = prefix + name
+        rel = prefix + entry.name
         if entry.is_symlink():
             # Linked folders would walk posts twice or loop; linked files may not leave the site.
             try:
@@ -108,9 +106,8 @@ def _walk(
                     )
                 )
                 continue
-            files.append((rel, entry))
+            yield rel, entry
         elif entry.is_dir(follow_symlinks=False):
-            files += _walk(Path(entry.path), root, problems, rel + "/")
+            yield from _walk(Path(entry.path), root, problems, rel + "/")
         else:
-            files.append((rel, entry))
-    return files
+            yield rel, entry
