@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import functools
 import html
-import posixpath
 import re
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -105,7 +105,8 @@ def resolve(
         wanted_id = source.id or memory.id or tag_uri(site, slug, published)
         ident = _unique(wanted_id, source.path, ids, "id", problems)
         if memory.id != ident:
-            remembered[source.path] = replace(memory, id=ident)
+            # Made, not replaced: every new post passes here, and replace is slow.
+            remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest)
         post = Post(
             path=source.path,
             id=ident,
@@ -147,34 +148,41 @@ def render(post: Post, source: Source, site: SiteConfig) -> Post:
 
 def permalink(site: SiteConfig, slug: str, path: str, published: datetime) -> str:
     """The absolute URL of a post's page from ``site.permalink``."""
-    local = published.astimezone(site.tz)
-    top, slash, _ = path.partition("/")
-    section = slugify_name(top) if slash else ""
-    relative = site.permalink.format(
-        slug=slug,
-        year=f"{local.year:04d}",
-        month=f"{local.month:02d}",
-        day=f"{local.day:02d}",
-        section=section,
-    )
+    fields: dict[str, str] = {"slug": slug}
+    wanted = _fields_of(site.permalink)
+    if wanted & {"year", "month", "day"}:
+        local = published.astimezone(site.tz)
+        fields.update(year=f"{local.year:04d}", month=f"{local.month:02d}", day=f"{local.day:02d}")
+    if "section" in wanted:
+        top, slash, _ = path.partition("/")
+        fields["section"] = slugify_name(top) if slash else ""
+    relative = site.permalink.format(**fields)
     if "//" in relative:
         relative = re.sub(r"/{2,}", "/", relative)
     relative = relative.lstrip("/")
     return site.base_url + relative
 
 
+@functools.lru_cache(maxsize=16)
+def _fields_of(template: str) -> frozenset[str]:
+    """The fields a permalink template names (one site, many posts)."""
+    return frozenset(name for _, name, _, _ in string.Formatter().parse(template) if name)
+
+
 def tag_uri(site: SiteConfig, slug: str, published: datetime) -> str:
     """A RFC 4151 tag URI: stable because it names the post's first date and slug."""
     host, folder = _tag_authority(site.base_url)
     day = published.astimezone(site.tz).date().isoformat()
-    return f"tag:{host},{day}:{posixpath.join(folder, slug)}"
+    return f"tag:{host},{day}:{folder}{slug}"
 
 
 @functools.lru_cache(maxsize=16)
 def _tag_authority(base_url: str) -> tuple[str, str]:
-    """The host and path of ``base_url`` that tag URIs are made of (one site, many posts)."""
+    """The host of ``base_url`` and its path as a folder (ending in ``/``), that tag URIs
+    are made of (one site, many posts)."""
     parts = urlsplit(base_url)
-    return (parts.hostname or "localhost").lower(), parts.path or "/"
+    folder = parts.path or "/"
+    return (parts.hostname or "localhost").lower(), folder if folder.endswith("/") else folder + "/"
 
 
 def _remember(
@@ -209,12 +217,12 @@ def _remember(
 
     # A post first seen now is dated by its file time, never later than this run;
     # posts first seen together that would share a second are spread one apart.
-    def first_seen(item: Loaded) -> datetime:
-        return min(item.mtime, now).replace(microsecond=0)
-
+    seen_at = [
+        (min(item.mtime, now).replace(microsecond=0), item.source.path, item) for item in fresh
+    ]
+    seen_at.sort(key=lambda s: s[:2])
     last: datetime | None = None
-    for item in sorted(fresh, key=lambda i: (first_seen(i), i.source.path)):
-        seen = first_seen(item)
+    for seen, _, item in seen_at:
         if item.source.date is None:
             # In this order every time taken so far is at most `last`.
             if last is not None and seen <= last:
