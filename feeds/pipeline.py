@@ -314,8 +314,8 @@ def build_feeds(
     The feeds to make are shared among the cores, grouped by format (feeds of one
     format share entries, which the validator then reads once): each worker renders
     the posts its feeds show, unless the cache holds their HTML, writes the feeds and
-    validates them. ``readings`` are feedparser's readings an earlier run kept: the
-    validators do not have the same entries read again.
+    validates them. ``readings`` is what the validators of an earlier run kept
+    (``feeds.readings``): entries read then are not read again.
     """
     planned = plan_feeds(resolved.posts, config)
     options = _write_options(config)
@@ -353,10 +353,10 @@ def build_feeds(
     cores = core_count() if len(todo) >= PARALLEL_FROM else 1
     shares = [todo[k * len(todo) // cores : (k + 1) * len(todo) // cores] for k in range(cores)]
     pieces = []
+    earlier = readings or KeptReadings()
     for share in shares:
         shown = {keys[post.path] for spec, _ in share for post in spec.posts}
         known = {key: old_rendered[key] for key in shown if key in old_rendered}
-        earlier = readings or KeptReadings()
         pieces.append(_Making(tuple(share), keys, known, config, options, now, earlier))
 
     def done(n: int) -> None:
@@ -694,6 +694,7 @@ def regenerate(
             if caches is None or _stale(caches, new_caches, loading.read) > slack:
                 cache = dump_caches(new_caches, _cache_fingerprint(config))
                 write_stream(config.state_dir / CACHE_FILE, cache)
+            # Room for every entry and head the feeds hold now; older readings make way.
             room = sum(len(spec.posts) + 1 for spec in built.specs) * len(config.feeds.formats)
             kept = to_keep(built.readings, earlier, room)
             if kept != earlier:
