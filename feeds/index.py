@@ -30,7 +30,7 @@ from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 #: lines encoded at a time: the index of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -72,6 +72,10 @@ class Index:
     run: bytes
     #: every feed file of the run → the fingerprint of what it was made from
     fingerprints: Mapping[str, str]
+    #: post path → (digest, metadata as ``cache.source_record`` gives it) of each post the
+    #: run read whose record in ``cache.json`` it left out of date (a cache is written
+    #: again only once it misses enough)
+    records: Mapping[str, tuple[str, list[Any]]]
     #: every post file found, sorted by path, as :func:`file_line` writes it: a run
     #: compares its listing with these lines and parses only those that differ
     files: Sequence[str]
@@ -126,8 +130,9 @@ def dump_index(index: Index) -> Iterator[bytes]:
     shown post, their count."""
     encode = _ENCODER.encode
     head = {"fingerprints": dict(sorted(index.fingerprints.items())), "key": index.key,
-            "listed": index.listed, "listed_ns": index.listed_ns, "run": index.run.decode(),
-            "state": index.state, "version": INDEX_VERSION}  # fmt: skip
+            "listed": index.listed, "listed_ns": index.listed_ns,
+            "records": {path: list(r) for path, r in sorted(index.records.items())},
+            "run": index.run.decode(), "state": index.state, "version": INDEX_VERSION}  # fmt: skip
     yield (encode(head) + "\n").encode()
     files = index.files
     for start in range(0, len(files), _BATCH):
@@ -158,6 +163,11 @@ def load_index(lines: Iterable[bytes], key: str) -> Index:
         fingerprints = head["fingerprints"]
         if type(fingerprints) is not dict or not all(type(v) is str for v in fingerprints.values()):
             raise ValueError("bad fingerprints")
+        records = {}
+        for path, (digest, record) in head["records"].items():
+            if type(digest) is not str or type(record) is not list:
+                raise ValueError(f"bad metadata record for {path!r}")
+            records[path] = (digest, record)
         # Lines as written; checked where they are compared (``changed_files``).
         files: list[str] = []
         end: dict[str, Any] = {}
@@ -174,7 +184,7 @@ def load_index(lines: Iterable[bytes], key: str) -> Index:
             raise ValueError("cut short in its posts, or followed by more")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable index: {e}") from e
-    return Index(key, state, listed_ns, listed, run.encode(), fingerprints, files, shown)
+    return Index(key, state, listed_ns, listed, run.encode(), fingerprints, records, files, shown)
 
 
 def _date_in(value: object) -> datetime:

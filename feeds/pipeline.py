@@ -691,9 +691,13 @@ def regenerate(
                 write_state(config.state_dir, new_state)
             new_caches = Caches(loading.cached, built.rendered)
             slack = max(CACHE_SLACK[0], CACHE_SLACK[1] * len(new_caches.posts) // 100)
+            # The posts whose record in the cache file is out of date (none once written).
+            outdated: Mapping[str, CachedPost] = {}
             if caches is None or _stale(caches, new_caches, loading.read) > slack:
                 cache = dump_caches(new_caches, _cache_fingerprint(config))
                 write_stream(config.state_dir / CACHE_FILE, cache)
+            else:
+                outdated = _outdated(caches, new_caches)
             # Room for every entry and head the feeds hold now; older readings make way.
             room = sum(len(spec.posts) + 1 for spec in built.specs) * len(config.feeds.formats)
             kept = to_keep(built.readings, earlier, room)
@@ -708,7 +712,8 @@ def regenerate(
             if not config.feeds.archives:
                 # The index holds the record too: a run through it reports what this run
                 # read even when a crash keeps the record below from being written.
-                index = _index(config, (found, listed, listed_ns), loading, built, digests, last)
+                listing = (found, listed, listed_ns)
+                index = _index(config, listing, loading, built, digests, last, outdated)
                 write_stream(config.state_dir / INDEX_FILE, dump_index(index))
             write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
@@ -728,8 +733,10 @@ def _index(
     built: Built,
     digests: Mapping[str, str],
     last: LastRun,
+    outdated: Mapping[str, CachedPost],
 ) -> Index:
-    """The index of a full run that has just published (see ``feeds.index``)."""
+    """The index of a full run that has just published (see ``feeds.index``);
+    ``outdated`` are the posts whose record in the cache file is out of date."""
     found, listed, listed_ns = listing
     files = []
     for item in found:  # sorted by path
@@ -752,6 +759,7 @@ def _index(
         listing_digest(listed),
         dump_last_run(last),
         built.fingerprints,
+        {path: (c.digest, source_record(c.source)) for path, c in outdated.items()},
         files,
         shown,
     )
@@ -800,7 +808,9 @@ def _quick_run(
                 return None  # it could not be read then: its problem may be gone
             data = (config.content_dir / item.path).read_bytes()
             digest = hashlib.sha256(data).hexdigest()
-            if digest != was.digest and not _same_metadata(config, cache, item.path, was, data):
+            if digest != was.digest and not _same_metadata(
+                config, cache, was, index, item.path, data
+            ):
                 return None
             if item.path in digests:
                 digests[item.path] = digest
@@ -813,12 +823,13 @@ def _quick_run(
 
 
 def _same_metadata(
-    config: Config, cache: bytes | mmap.mmap, path: str, was: Indexed, data: bytes
+    config: Config, cache: bytes | mmap.mmap, was: Indexed, index: Index, path: str, data: bytes
 ) -> bool:
     """Whether the post file at ``path``, now holding ``data``, has the metadata it had
-    as the last full run read it: the cache holds that reading when its digest is the
-    one the run indexed (a cache a few runs old may not: then False)."""
-    found = find_metadata(cache, path, _cache_fingerprint(config))
+    as the last full run read it. The index holds that reading when the run left the
+    cache's out of date; else the cache does, when its digest is the indexed one (a
+    cache written by an older run may hold another reading: then False)."""
+    found = index.records.get(path) or find_metadata(cache, path, _cache_fingerprint(config))
     if found is None or found[0] != was.digest:
         return False
     return source_record(parse_post(data, path, config, with_body=False)) == found[1]
@@ -880,6 +891,15 @@ def _publish_quick(
     except PublishError:
         return None  # published, not recorded: the full run publishes the same bytes
     return result
+
+
+def _outdated(old: Caches, new: Caches) -> dict[str, CachedPost]:
+    """The posts of ``new`` whose record in ``old`` is missing or holds other bytes."""
+    return {
+        path: cached
+        for path, cached in new.posts.items()
+        if (was := old.posts.get(path)) is None or was.digest != cached.digest
+    }
 
 
 def _stale(old: Caches, new: Caches, read: int) -> int:

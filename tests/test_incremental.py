@@ -522,3 +522,24 @@ def test_readings_that_are_damaged_or_wrong_are_not_trusted(
     result = regenerate(load_config(site.config_path), NOW, lock_wait=1)
     assert not result.published
     assert {p.code for p in result.feed_problems} == {"entry-mismatch"}
+
+
+def test_a_post_edited_again_after_a_full_run_that_left_the_cache_behind_takes_the_index(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A body edited, a post added (a full run that reads the edited post again but
+    leaves the cache file as it was: it misses too little to be written again), then
+    the same body edited again: that run still goes through the index, which holds
+    the post's metadata as the full run read it."""
+    indexed_site(site, 17)
+    cache = (site.root / ".feeds" / CACHE_FILE).read_bytes()
+    _edit_body(site, 7, "First edit.", 1)
+    build(site)
+    write_post(site, random.Random(3), 30)
+    build(site)
+    assert (site.root / ".feeds" / CACHE_FILE).read_bytes() == cache, "the cache was kept"
+    _edit_body(site, 7, "Second edit.", 2)
+    resolves = counting(monkeypatch, pipeline, "resolve_posts")
+    result = build(site)
+    assert resolves == [] and 0 < result.built < result.feeds
+    assert site.outputs() == uncached_twin(site, tmp_path, "twin")
