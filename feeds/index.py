@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring
 from types import NoneType
-from typing import Any
+from typing import Any, overload
 
-from feeds.cache import json_records
+from feeds.cache import CachedPost, json_records
 from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
@@ -87,6 +87,34 @@ def file_line(path: str, size: int, mtime_ns: int, digest: str | None) -> str:
     """A post file's line in the index: ``[path, size, mtime_ns, digest]`` in JSON."""
     digest_out = "null" if digest is None else encode_basestring(digest)
     return f"{_file_head(path, size, mtime_ns)}{digest_out}]"
+
+
+class FileLines(Sequence[str]):
+    """The index lines of listed files, each made when it is read: a big site's, made
+    all at once, would weigh 16 MB more while the index is written."""
+
+    def __init__(self, found: Sequence[FoundFile], read: Mapping[str, CachedPost]) -> None:
+        #: the files as listed, sorted by path
+        self.found = found
+        #: path → how it was read, for each file read as a post
+        self.read = read
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self._line(item) for item in self.found[i]]
+        return self._line(self.found[i])
+
+    def _line(self, item: FoundFile) -> str:
+        entry = self.read.get(item.path)
+        digest = None if entry is None else entry.digest
+        return file_line(item.path, item.size, item.mtime_ns, digest)
 
 
 def _file_head(path: str, size: int, mtime_ns: int) -> str:

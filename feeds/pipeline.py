@@ -41,12 +41,12 @@ from feeds.content.readers import READERS
 from feeds.cores import core_count, on_every_core
 from feeds.exceptions import ContentError, PublishError
 from feeds.index import (
+    FileLines,
     Index,
     Indexed,
     Shown,
     changed_files,
     dump_index,
-    file_line,
     listing_digest,
     load_index,
 )
@@ -738,11 +738,6 @@ def _index(
     """The index of a full run that has just published (see ``feeds.index``);
     ``outdated`` are the posts whose record in the cache file is out of date."""
     found, listed, listed_ns = listing
-    files = []
-    for item in found:  # sorted by path
-        entry = loading.cached.get(item.path)
-        digest = None if entry is None else entry.digest
-        files.append(file_line(item.path, item.size, item.mtime_ns, digest))
     posts = {post.path: post for spec in built.specs for post in spec.posts}
     shown = tuple(
         Shown(
@@ -760,7 +755,7 @@ def _index(
         dump_last_run(last),
         built.fingerprints,
         {path: (c.digest, source_record(c.source)) for path, c in outdated.items()},
-        files,
+        FileLines(found, loading.cached),
         shown,
     )
 
