@@ -308,6 +308,7 @@ def build_feeds(
     now: datetime,
     progress: Progress = _quiet,
     readings: KeptReadings | None = None,
+    changed: frozenset[str] | None = None,
 ) -> Built:
     """Make and validate every feed whose inputs changed since its file was written.
 
@@ -315,7 +316,10 @@ def build_feeds(
     format share entries, which the validator then reads once): each worker renders
     the posts its feeds show, unless the cache holds their HTML, writes the feeds and
     validates them. ``readings`` is what the validators of an earlier run kept
-    (``feeds.readings``): entries read then are not read again.
+    (``feeds.readings``): entries read then are not read again. ``changed``, when
+    given, are the only posts whose files differ from the run that made the feeds
+    ``state.outputs`` records (a run through the index): a feed that shows none of
+    them keeps its recorded fingerprint, which is not worked out again.
     """
     planned = plan_feeds(resolved.posts, config)
     options = _write_options(config)
@@ -338,8 +342,12 @@ def build_feeds(
     fingerprints: dict[str, str] = {}
     for spec, fmt in live:
         path = spec.path(fmt)
-        fingerprints[path] = fingerprint(spec, fmt, digests, options)
-        if not _kept(config.output_dir / path, state.outputs.get(path), fingerprints[path]):
+        recorded = state.outputs.get(path)
+        if changed is not None and recorded and not any(p.path in changed for p in spec.posts):
+            fingerprints[path] = recorded.fingerprint
+        else:
+            fingerprints[path] = fingerprint(spec, fmt, digests, options)
+        if not _kept(config.output_dir / path, recorded, fingerprints[path]):
             todo.append((spec, fmt))
 
     keys: dict[str, str] = {}
@@ -843,12 +851,15 @@ def _publish_quick(
     """Make the feeds that show a changed post, and publish them (see ``_quick_run``):
     ``last`` is the record of the last run, ``full`` that of the last full run."""
     posts = tuple(shown.post for shown in index.shown)
-    # The files as the last run left them, with what the full run made them from.
+    # The files the full run left as it left them, with what it made them from. A file
+    # a run through the index wrote since holds what that run made it from, which no
+    # record names: it is made again (its post may have been put back as it was).
     outputs = {}
-    for path, made_from in index.fingerprints.items():
+    for path, recorded in index.fingerprints.items():
         if path not in last.outputs:
             return None
-        outputs[path] = Output(made_from, *last.outputs[path])
+        if last.outputs[path] == full.outputs.get(path):
+            outputs[path] = Output(recorded, *last.outputs[path])
     rendered = {
         _render_key(shown.post, shown.digest, config): shown.html
         for shown in index.shown
@@ -857,8 +868,9 @@ def _publish_quick(
     resolved = Resolved(posts, full.future, State(), ())
     readings = read_readings(config)
     caches = Caches({}, rendered)
+    changed = frozenset(s.post.path for s in index.shown if digests[s.post.path] != s.digest)
     built = build_feeds(
-        config, resolved, digests, State(outputs=outputs), caches, now, progress, readings
+        config, resolved, digests, State(outputs=outputs), caches, now, progress, readings, changed
     )
     if any(p.level == "error" for p in built.problems) or not set(built.files) <= set(last.outputs):
         return None  # a full run reports it, or makes the new file

@@ -543,3 +543,21 @@ def test_a_post_edited_again_after_a_full_run_that_left_the_cache_behind_takes_t
     result = build(site)
     assert resolves == [] and 0 < result.built < result.feeds
     assert site.outputs() == uncached_twin(site, tmp_path, "twin")
+
+
+def test_a_body_edited_then_put_back_gives_the_feeds_of_the_original(
+    site: Site, tmp_path: Path
+) -> None:
+    """Two runs through the index: one publishes an edited body, the next finds the
+    post's old bytes back. The feeds the first rewrote must be made again: their
+    files no longer hold what the full run made them from."""
+    indexed_site(site, 18)
+    path = next((site.root / "content").glob("*/post-007.md"))
+    original = path.read_bytes()
+    _edit_body(site, 7, "A passing edit.", 1)
+    build(site)
+    assert b"A passing edit." in (site.public / "rss.xml").read_bytes()
+    path.write_bytes(original)
+    os.utime(path, (OLD_MTIME + 2000, OLD_MTIME + 2000))
+    build(site)
+    assert site.outputs() == uncached_twin(site, tmp_path, "twin")
