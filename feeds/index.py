@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from json.encoder import encode_basestring
@@ -173,12 +173,14 @@ def dump_index(index: Index) -> Iterator[bytes]:
     yield (encode({"shown": len(index.shown)}) + "\n").encode()
 
 
-def load_index(lines: Iterable[bytes], key: str) -> Index:
-    """Parse what dump_index wrote for ``key``, a batch of lines at a time; ValueError
-    otherwise."""
-    lines = iter(lines)
+def load_index(data: bytes, key: str) -> Index:
+    """Parse what dump_index wrote for ``key``; ValueError otherwise."""
+    head_end = data.find(b"\n") + 1
+    # The file lines end at the first line that is an object: their count.
+    files_end = data.find(b"\n{", head_end - 1) + 1
+    lines = iter(data[files_end:].splitlines(keepends=True))
     try:
-        head = json.loads(next(lines, b"null"))
+        head = json.loads(data[:head_end] or b"null")
         if not isinstance(head, dict) or head.get("version") != INDEX_VERSION:
             raise ValueError("written by another version")
         if head.get("key") != key:
@@ -196,17 +198,16 @@ def load_index(lines: Iterable[bytes], key: str) -> Index:
             if type(digest) is not str or type(record) is not list:
                 raise ValueError(f"bad metadata record for {path!r}")
             records[path] = (digest, record)
-        # Lines as written; checked where they are compared (``changed_files``).
-        files: list[str] = []
-        end: dict[str, Any] = {}
-        for line in lines:
-            if not line.startswith(b"["):
-                end = json.loads(line)
-                break
-            files.append(line.decode().removesuffix("\n"))
-        if end != {"files": len(files)}:
+        # Lines as written, decoded at once; checked where they are compared
+        # (``changed_files``).
+        files = data[head_end : files_end - 1].decode().split("\n") if files_end > head_end else []
+        if (
+            not head_end
+            or not files_end
+            or json.loads(next(lines, b"null")) != {"files": len(files)}
+        ):
             raise ValueError("cut short in its files")
-        end = {}
+        end: dict[str, Any] = {}
         shown = tuple(_shown_in(record) for record in json_records(lines, end))
         if end != {"shown": len(shown)} or next(lines, None) is not None:
             raise ValueError("cut short in its posts, or followed by more")

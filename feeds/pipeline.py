@@ -787,13 +787,14 @@ def _quick_run(
     try:
         # What the last run, full or not, left on disk; what the last full run read.
         last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
-        with (config.state_dir / INDEX_FILE).open("rb") as lines:
-            index = load_index(lines, _index_key(config))
+        index = load_index((config.state_dir / INDEX_FILE).read_bytes(), _index_key(config))
         full = load_last_run(index.run)
-        same_state = state_digest(config).hex() == index.state
+        state = state_digest(config)
     except (OSError, ValueError):
         return None
-    if not same_state or (full.future and now >= full.future[0]) or not untouched(config, last):
+    if state.hex() != index.state or (full.future and now >= full.future[0]):
+        return None
+    if not untouched(config, last):
         return None
     if index.listed != listing_digest(listed):
         return None
@@ -893,7 +894,8 @@ def _publish_quick(
         built=len(set(built.files) & feed_paths),
     )
     try:
-        record_ = record(config, listing, result, full.problems, published, full.media)
+        state = bytes.fromhex(index.state)  # as _quick_run found it
+        record_ = record(config, listing, result, full.problems, published, full.media, state)
         write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
     except PublishError:
         return None  # published, not recorded: the full run publishes the same bytes

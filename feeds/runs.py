@@ -230,13 +230,14 @@ def record(
     problems: Sequence[Problem],
     published: Sequence[str],
     media: Iterable[str] = (),
+    state: bytes | None = None,
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
-    state it wrote."""
+    state it wrote (``state``: its digest, when the caller has just made it)."""
     found, listed, listed_ns = listing
     try:
-        state = state_digest(config)
+        state = state or state_digest(config)
     except OSError as e:
         raise PublishError(f"cannot read back {config.state_dir / STATE_FILE}: {e}") from e
     outputs = {}
