@@ -2,13 +2,15 @@
 
 Pure: turns the caches into bytes and back. Every entry is checked before use (a
 post's by its file's size, modification time and, when those moved, its digest),
-and a cache that does not parse, or was written by another version or for another
-time zone, is ignored and rebuilt: it is never trusted.
+and a cache that does not parse, does not match the digest of its bytes that ends
+it, or was written by another version or for another time zone, is ignored and
+rebuilt: it is never trusted.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import mmap
 import sys
@@ -21,7 +23,7 @@ from typing import Any, TypeVar
 from feeds.content.fields import shared_author
 from feeds.model import Author, EnclosureSource, Problem, Source
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,12 @@ _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 def dump_caches(caches: Caches, fingerprint: str) -> Iterator[bytes]:
     """The caches as JSON lines, in pieces (a site's whole cache is never one string in
     memory): a head; an array per post, then their count; an array per rendered post,
-    then their count. The counts tell a cache cut short at the end of a line."""
+    then their count; the sha256 of all that. The counts tell a cache cut short at the
+    end of a line, the digest one changed anywhere (a byte in a title still parses)."""
+    return signed(_cache_lines(caches, fingerprint))
+
+
+def _cache_lines(caches: Caches, fingerprint: str) -> Iterator[bytes]:
     encode = _ENCODER.encode
     yield (encode({"fingerprint": fingerprint, "version": CACHE_VERSION}) + "\n").encode()
     posts = sorted(caches.posts.items())
@@ -76,7 +83,8 @@ def dump_caches(caches: Caches, fingerprint: str) -> Iterator[bytes]:
 def load_caches(lines: Iterable[bytes], fingerprint: str) -> Caches:
     """Parse what dump_caches wrote for the same ``fingerprint``, a batch of lines at a
     time (a file object will do: it is never whole in memory); ValueError otherwise."""
-    lines = iter(lines)
+    signature = hashlib.sha256()
+    lines = _hashed(lines, signature)
     try:
         head = json.loads(next(lines, b"null"))
         if head != {"fingerprint": fingerprint, "version": CACHE_VERSION}:
@@ -99,11 +107,30 @@ def load_caches(lines: Iterable[bytes], fingerprint: str) -> Caches:
             if type(key) is not str or type(content) is not str or type(summary) is not str:
                 raise ValueError(f"bad rendered HTML for {key!r}")
             rendered[key] = (content, summary)
-        if end != {"rendered": len(rendered)} or next(lines, None) is not None:
-            raise ValueError("cut short in its HTML, or followed by more")
+        if end != {"rendered": len(rendered)}:
+            raise ValueError("cut short in its HTML")
+        expected = {"digest": signature.hexdigest()}
+        if json.loads(next(lines, b"null")) != expected or next(lines, None) is not None:
+            raise ValueError("changed since it was written, cut short, or followed by more")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable cache: {e}") from e
     return Caches(posts, rendered)
+
+
+def signed(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """``chunks``, then a line ``{"digest": …}`` with the sha256 of their bytes."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+        yield chunk
+    yield (_ENCODER.encode({"digest": digest.hexdigest()}) + "\n").encode()
+
+
+def _hashed(lines: Iterable[bytes], digest: Any) -> Iterator[bytes]:
+    """``lines``, each added to ``digest`` as it is read."""
+    for line in lines:
+        digest.update(line)
+        yield line
 
 
 def json_records(lines: Iterator[bytes], end: dict[str, Any]) -> Iterator[list[Any]]:
@@ -153,7 +180,9 @@ def find_metadata(
 ) -> tuple[str, list[Any]] | None:
     """The digest and the metadata (``source_record``) that the cache file ``cache``
     holds for the post file at ``path``, found without parsing the rest; None when it
-    holds none, or was written for another fingerprint."""
+    holds none, or was written for another fingerprint. The file's digest is not
+    checked: a record changed on disk can only differ from the post it is compared
+    with, which makes a full run."""
     head = cache[: cache.find(b"\n")]
     try:
         if json.loads(head) != {"fingerprint": fingerprint, "version": CACHE_VERSION}:

@@ -9,8 +9,9 @@ digest indexed here) would give every post the same id, slug, URL and dates and
 every feed the same posts. That run takes the shown posts from here instead of
 reading, resolving and planning every post again (``pipeline._quick_run``).
 
-Pure: turns the index into bytes and back. An index that does not parse, or was
-written by other code or for another config, is not used.
+Pure: turns the index into bytes and back. An index that does not parse, does not
+match the digest of its bytes that ends it, or was written by other code or for
+another config, is not used.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from json.encoder import encode_basestring
 from types import NoneType
 from typing import Any, overload
 
-from feeds.cache import CachedPost, json_records
+from feeds.cache import CachedPost, json_records, signed
 from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 #: lines encoded at a time: the index of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -155,7 +156,11 @@ def listing_digest(problems: Sequence[object]) -> str:
 
 def dump_index(index: Index) -> Iterator[bytes]:
     """The index as JSON lines: a head, an array per file, their count, an array per
-    shown post, their count."""
+    shown post, their count, the sha256 of all that."""
+    return signed(_index_lines(index))
+
+
+def _index_lines(index: Index) -> Iterator[bytes]:
     encode = _ENCODER.encode
     head = {"fingerprints": dict(sorted(index.fingerprints.items())), "key": index.key,
             "listed": index.listed, "listed_ns": index.listed_ns,
@@ -175,6 +180,11 @@ def dump_index(index: Index) -> Iterator[bytes]:
 
 def load_index(data: bytes, key: str) -> Index:
     """Parse what dump_index wrote for ``key``; ValueError otherwise."""
+    signature = data.rfind(b"\n", 0, len(data) - 1) + 1
+    digest = {"digest": hashlib.sha256(memoryview(data)[:signature]).hexdigest()}
+    if not data.endswith(b"\n") or json.loads(data[signature:] or b"null") != digest:
+        raise ValueError("unusable index: changed since it was written, or cut short")
+    data = data[:signature]
     head_end = data.find(b"\n") + 1
     # The file lines end at the first line that is an object: their count.
     files_end = data.find(b"\n{", head_end - 1) + 1

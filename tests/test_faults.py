@@ -519,7 +519,8 @@ def test_a_damaged_state_cannot_remove_files_outside_the_output_folder(site: Sit
 
 
 def _cache_damage() -> dict[str, Callable[[bytes], bytes]]:
-    """Ways cache.json can be damaged: cut, garbage, valid JSON of the wrong shapes."""
+    """Ways cache.json can be damaged: cut, garbage, valid JSON of the wrong shapes, a
+    letter changed."""
 
     def lines(change: Callable[[list[Any]], None], which: str) -> Callable[[bytes], bytes]:
         """``change`` each post line (a list of six) or each rendered line (of three)."""
@@ -559,6 +560,9 @@ def _cache_damage() -> dict[str, Callable[[bytes], bytes]]:
         "warnings-a-string": source(14, "oops"),
         "rendered-numbers": rendered([1, 2]),
         "rendered-short": rendered(["only one"]),
+        # Whole and of the right types: only the digest that ends the file tells.
+        "a-title-changed": lambda data: data.replace(b'"Alpha"', b'"Alphx"', 1),
+        "a-letter-of-html-changed": lambda data: data.replace(b"<p>", b"<b>", 1),
     }
 
 
