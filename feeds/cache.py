@@ -158,16 +158,21 @@ def _arrays(lines: list[bytes]) -> list[list[Any]]:
     return values  # type: ignore[no-any-return]
 
 
-def _date_out(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+def date_out(value: datetime | None) -> str | None:
+    """A date as the state files write it: ISO 8601 with its offset."""
+    return None if value is None else value.isoformat()
 
 
-def _date_in(value: str | None) -> datetime | None:
+def date_in(value: object) -> datetime | None:
+    """A date as ``date_out`` wrote it; ValueError for anything else, a date without
+    an offset included."""
     if value is None:
         return None
+    if type(value) is not str:
+        raise ValueError(f"bad date {value!r}")
     parsed = datetime.fromisoformat(value)
     if parsed.tzinfo is None:
-        raise ValueError("naive date in cache")
+        raise ValueError("naive date")
     return parsed
 
 
@@ -205,8 +210,8 @@ def source_record(s: Source) -> list[Any]:
     return [
         s.path,
         s.title,
-        _date_out(s.date),
-        _date_out(s.updated),
+        date_out(s.date),
+        date_out(s.updated),
         [[a.name, a.email, a.url] for a in s.authors],
         s.summary,
         list(s.tags),
@@ -277,8 +282,8 @@ def _source_in(v: list[Any], path: str) -> Source:
     return Source(
         path,
         title,
-        _date_in(date),
-        _date_in(updated),
+        date_in(date),
+        date_in(updated),
         tuple(_author_in(*author) for author in authors),
         summary,
         # sys.intern takes nothing but text: it checks each tag, too.

@@ -26,7 +26,7 @@ from json.encoder import encode_basestring
 from types import NoneType
 from typing import Any, overload
 
-from feeds.cache import CachedPost, json_records, signed
+from feeds.cache import CachedPost, date_in, json_records, signed
 from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
@@ -227,11 +227,10 @@ def load_index(data: bytes, key: str) -> Index:
 
 
 def _date_in(value: object) -> datetime:
-    if type(value) is not str:
-        raise ValueError(f"bad date {value!r}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError("naive date")
+    """A date a shown post must have."""
+    parsed = date_in(value)
+    if parsed is None:
+        raise ValueError("no date")
     return parsed
 
 

@@ -77,6 +77,7 @@ from feeds.runs import (
     load_last_run,
     record,
     state_digest,
+    state_read_back,
     unchanged,
     untouched,
 )
@@ -716,12 +717,13 @@ def regenerate(
             finished = result(True, done)
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)
-            last = record(config, (found, listed, listed_ns), finished, reported, published, media)
+            listing = (found, listed, listed_ns)
+            state_sum = state_read_back(config)
+            last = record(config, listing, finished, reported, published, media, state_sum)
             if not config.feeds.archives:
                 # The index holds the record too: a run through it reports what this run
                 # read even when a crash keeps the record below from being written.
-                listing = (found, listed, listed_ns)
-                index = _index(config, listing, loading, built, digests, last, outdated)
+                index = _index(config, listing, loading, built, digests, last, outdated, state_sum)
                 write_stream(config.state_dir / INDEX_FILE, dump_index(index))
             write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
@@ -742,9 +744,11 @@ def _index(
     digests: Mapping[str, str],
     last: LastRun,
     outdated: Mapping[str, CachedPost],
+    state: bytes,
 ) -> Index:
     """The index of a full run that has just published (see ``feeds.index``);
-    ``outdated`` are the posts whose record in the cache file is out of date."""
+    ``outdated`` are the posts whose record in the cache file is out of date, ``state``
+    the digest of the state file it wrote."""
     found, listed, listed_ns = listing
     posts = {post.path: post for spec in built.specs for post in spec.posts}
     shown = tuple(
@@ -757,7 +761,7 @@ def _index(
     )
     return Index(
         _index_key(config),
-        state_digest(config).hex(),
+        state.hex(),
         listed_ns,
         listing_digest(listed),
         dump_last_run(last),

@@ -27,6 +27,8 @@ from datetime import datetime
 from types import NoneType
 from typing import Any
 
+from feeds.cache import date_in, date_out
+
 READINGS_VERSION = 1
 
 
@@ -123,8 +125,8 @@ def _reading_out(reading: Reading) -> list[Any]:
         None if bozo is None else [bozo.detail, bozo.line, bozo.col],
         _names_out(reading.authors),
         [
-            [e.title, e.link, e.id, _names_out(e.authors), _date_out(e.published),
-             _date_out(e.updated), e.summary]
+            [e.title, e.link, e.id, _names_out(e.authors), date_out(e.published),
+             date_out(e.updated), e.summary]
             for e in reading.entries
         ],
     ]  # fmt: skip
@@ -147,8 +149,8 @@ def _reading_in(record: list[Any]) -> Reading:
                 link,
                 ident,
                 _names_in(names),
-                _date_in(published),
-                _date_in(updated),
+                date_in(published),
+                date_in(updated),
                 summary,
             )
         )
@@ -165,21 +167,6 @@ def _names_in(names: object) -> tuple[str, ...] | None:
     if type(names) is not list or not all(type(name) is str for name in names):
         raise ValueError("bad author names")
     return tuple(names)
-
-
-def _date_out(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
-
-
-def _date_in(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if type(value) is not str:
-        raise ValueError("bad date")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError("naive date")
-    return parsed
 
 
 def to_keep(used: KeptReadings, earlier: KeptReadings, room: int) -> KeptReadings:

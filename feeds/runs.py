@@ -229,17 +229,13 @@ def record(
     result: RunResult,
     problems: Sequence[Problem],
     published: Sequence[str],
-    media: Iterable[str] = (),
-    state: bytes | None = None,
+    media: Iterable[str],
+    state: bytes,
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
-    state it wrote (``state``: its digest, when the caller has just made it)."""
+    digest of the state it left (``state_read_back``)."""
     found, listed, listed_ns = listing
-    try:
-        state = state or state_digest(config)
-    except OSError as e:
-        raise PublishError(f"cannot read back {config.state_dir / STATE_FILE}: {e}") from e
     outputs = {}
     for path in published:
         with contextlib.suppress(OSError):  # not recorded: the next run is a full one
@@ -319,6 +315,15 @@ def untouched(config: Config, last: LastRun) -> bool:
         _stat(config.output_dir / path) == stat
         for path, stat in (*last.outputs.items(), *last.media.items())
     )
+
+
+def state_read_back(config: Config) -> bytes:
+    """The digest of the state file a run has just written; PublishError when it
+    cannot be read."""
+    try:
+        return state_digest(config)
+    except OSError as e:
+        raise PublishError(f"cannot read back {config.state_dir / STATE_FILE}: {e}") from e
 
 
 def state_digest(config: Config) -> bytes:
