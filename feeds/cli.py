@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,12 +50,33 @@ def cli() -> None:
 
 
 def main() -> None:
-    """Console entry point: no traceback ever reaches the user."""
+    """Console entry point: no traceback ever reaches the user.
+
+    Once the command is over and its output flushed, the process ends without the
+    interpreter's teardown, which frees one by one every module and object the run
+    loaded: 10 to 20 ms, a tenth of a run with nothing to do. Nothing is left to do
+    then: files are written and closed, worker processes joined. While other threads
+    run (they may still have work), the usual exit waits for them.
+    """
     try:
         cli(standalone_mode=True)
+        status: str | int | None = 0
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
-        sys.exit(130)
+        status = 130
+    except SystemExit as e:
+        status = e.code
+    if threading.active_count() > 1:
+        sys.exit(status)
+    if status is not None and not isinstance(status, int):
+        print(status, file=sys.stderr)  # as sys.exit does with a message
+        status = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or 1  # output lost (a closed pipe): as the usual exit would
+    os._exit(status or 0)
 
 
 def _load(config_path: Path) -> Config:
@@ -160,7 +183,9 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
         # Paused from the start: loading the libraries that make feeds, too, makes
         # thousands of objects that outlive the run.
         with collector_paused():
-            result, listing = shortcut(config, now, lock_wait=BUILD_LOCK_WAIT)
+            result, listing = shortcut(
+                config, now, lock_wait=BUILD_LOCK_WAIT, meanwhile=_import_builders
+            )
             if result is None:
                 from feeds.pipeline import regenerate
 
@@ -181,6 +206,34 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     if hub is not None and result.published and result.written_feeds:
         _ping_hub(hub, [config.site.base_url + path for path in result.written_feeds], quiet)
     sys.exit(result.exit_code)
+
+
+#: what a run that makes feeds imports (``feeds.pipeline`` and the libraries under it),
+#: in pieces of a few milliseconds, slowest first
+BUILDERS = (
+    "urllib.request",
+    "feedparser",
+    "lxml.etree",
+    "dateutil.parser",
+    "feedgen.feed",
+    "lxml.html",
+    "cmarkgfm",
+    "nh3",
+    "feeds.validate",
+    "feeds.writers",
+    "feeds.render",
+    "feeds.pipeline",
+)
+
+
+def _import_builders(listed: Callable[[], bool]) -> None:
+    """Import the modules that make and check feeds, a piece at a time, until the
+    content folder is listed: a run that has nothing to do stops there, and one that
+    makes feeds finds them loaded."""
+    for name in BUILDERS:
+        if listed():
+            return
+        importlib.import_module(name)
 
 
 def _ping_hub(hub: str, urls: list[str], quiet: bool) -> None:

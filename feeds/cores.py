@@ -9,11 +9,16 @@ start at all (a sandbox), the work is done here, one piece after another.
 
 The process machinery is imported only when worker processes start: a run that
 makes a few feeds (a post edited) does without it.
+
+A run also starts by doing two things at once (``alongside``): a forked child lists
+the content folder while this process loads the libraries that make feeds.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
+import select
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
@@ -22,6 +27,7 @@ if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
 
 Piece = TypeVar("Piece")
+Value = TypeVar("Value")
 Result = TypeVar("Result")
 
 #: never more worker processes than this, however many cores there are
@@ -85,3 +91,47 @@ def _here(
         results.append(work(piece))
         done(n)
     return results
+
+
+def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]], None]) -> Value:
+    """``work()``, done in a child forked from this process while ``meanwhile(done)``
+    runs here; ``done()`` tells whether the child has finished.
+
+    The child hands its result back pickled through a pipe. Where no child can be
+    forked (threads are running, or the system has no fork), or the child fails,
+    ``work()`` is done here once ``meanwhile`` has run: the result is the same, and an
+    exception it raises is raised here.
+    """
+    if threading.active_count() > 1 or not hasattr(os, "fork"):
+        meanwhile(lambda: True)
+        return work()
+    readable, writable = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(readable)
+        os.close(writable)
+        meanwhile(lambda: True)
+        return work()
+    if pid == 0:  # the child: whatever happens, it never returns into the caller's code
+        code = 1
+        try:
+            os.close(readable)
+            data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+            with open(writable, "wb") as pipe:  # noqa: PTH123
+                pipe.write(data)
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(writable)
+    data = b""
+    try:
+        with open(readable, "rb") as pipe:  # noqa: PTH123
+            meanwhile(lambda: bool(select.select([pipe], [], [], 0)[0]))
+            data = pipe.read()
+    finally:
+        _, status = os.waitpid(pid, 0)
+    if status == 0 and data:
+        result: Value = pickle.loads(data)
+        return result
+    return work()

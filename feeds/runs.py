@@ -26,6 +26,7 @@ from pathlib import Path
 
 from feeds.config import Config
 from feeds.content.discover import FoundFile, discover
+from feeds.cores import alongside
 from feeds.exceptions import PublishError
 from feeds.model import FEED_FILES, Problem
 from feeds.publish import STATE_FILE, run_lock
@@ -345,18 +346,34 @@ def _stat(file: Path) -> tuple[int, int]:
 Listing = tuple[list[FoundFile], list[Problem], int]
 
 
-def shortcut(config: Config, now: datetime, lock_wait: float) -> tuple[RunResult | None, Listing]:
-    """The last run's result when it still holds (see ``unchanged``), else None: then a
-    full run (``pipeline.regenerate``) is needed, and may reuse the listing returned.
+def shortcut(
+    config: Config,
+    now: datetime,
+    lock_wait: float,
+    meanwhile: Callable[[Callable[[], bool]], None] = lambda done: None,
+) -> tuple[RunResult | None, Listing | None]:
+    """The last run's result when it still holds (see ``unchanged``), else None and the
+    listing: then a full run (``pipeline.regenerate``) is needed, and may reuse it.
     Takes the run lock while it looks.
+
+    Listing a big content folder takes a while: it is done in a child process
+    (``cores.alongside``) while ``meanwhile(done)`` runs here; ``done()`` tells when the
+    listing is over. A run that may make feeds loads their libraries meanwhile.
 
     Raises LockError when another run keeps the lock past ``lock_wait`` seconds.
     """
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait):
-        listed_ns = time.time_ns()
-        found, listed = discover(config.content_dir, config.max_post_bytes)
-        same = unchanged(config, found, listed, now)
+        same, listing = alongside(lambda: _look(config, now), meanwhile)
     if same is not None:
         same = replace(same, seconds=time.monotonic() - started)
-    return same, (found, listed, listed_ns)
+    return same, listing
+
+
+def _look(config: Config, now: datetime) -> tuple[RunResult | None, Listing | None]:
+    """The last run's result when it still holds, else None and the listing."""
+    listed_ns = time.time_ns()
+    found, listed = discover(config.content_dir, config.max_post_bytes)
+    same = unchanged(config, found, listed, now)
+    # A run with nothing to do needs no listing: none is handed back.
+    return (same, None) if same is not None else (None, (found, listed, listed_ns))

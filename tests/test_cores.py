@@ -1,0 +1,102 @@
+"""Work in a forked child alongside this process (``feeds.cores.alongside``), and the
+libraries a run loads meanwhile."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from feeds.cli import BUILDERS
+from feeds.cores import alongside
+
+
+def test_the_work_is_done_in_a_child_while_this_process_goes_on(tmp_path: Path) -> None:
+    """The child waits for a file that only ``meanwhile`` writes, after it has seen the
+    child unfinished: both ran at once, and the child's result came back."""
+    marker = tmp_path / "meanwhile-ran"
+    seen: list[bool] = []
+
+    def work() -> tuple[int, str]:
+        deadline = time.monotonic() + 10
+        while not marker.exists():
+            assert time.monotonic() < deadline, "meanwhile never ran"
+            time.sleep(0.005)
+        return os.getpid(), "listed"
+
+    def meanwhile(done: Callable[[], bool]) -> None:
+        seen.append(done())
+        marker.write_text("")
+        deadline = time.monotonic() + 10
+        while not done():
+            assert time.monotonic() < deadline, "the child never finished"
+            time.sleep(0.005)
+        seen.append(done())
+
+    pid, text = alongside(work, meanwhile)
+    assert pid != os.getpid() and text == "listed"
+    assert seen == [False, True]
+
+
+def test_a_result_bigger_than_a_pipe_holds_comes_back_whole() -> None:
+    big = [(f"{n:05d}/post.md", n, n * 7) for n in range(50_000)]
+    assert alongside(lambda: big, lambda done: None) == big
+
+
+def test_a_child_that_fails_leaves_the_work_to_this_process() -> None:
+    """Killed, or a result that cannot be pickled: the work is done here instead."""
+    parent = os.getpid()
+
+    def dies_in_the_child() -> int:
+        if os.getpid() != parent:
+            os._exit(9)
+        return os.getpid()
+
+    def unpicklable_in_the_child() -> object:
+        return (lambda: None) if os.getpid() != parent else "here"
+
+    assert alongside(dies_in_the_child, lambda done: None) == parent
+    assert alongside(unpicklable_in_the_child, lambda done: None) == "here"
+
+
+def test_an_exception_of_the_work_is_raised_here() -> None:
+    def work() -> None:
+        raise ValueError("no such folder")
+
+    with pytest.raises(ValueError, match="no such folder"):
+        alongside(work, lambda done: None)
+
+
+def test_no_child_is_forked_while_other_threads_run() -> None:
+    """Forking a process with threads can deadlock the child: the work is done here,
+    after ``meanwhile``, which is told at once that it is done."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    told: list[bool] = []
+    try:
+        pid = alongside(os.getpid, lambda done: told.append(done()))
+    finally:
+        stop.set()
+        other.join()
+    assert pid == os.getpid() and told == [True]
+
+
+def test_the_modules_loaded_during_the_listing_are_those_a_full_run_imports() -> None:
+    """A name that no longer is imported by ``feeds.pipeline`` would be loaded for
+    nothing by every run."""
+    code = (
+        "import sys, feeds.pipeline\n"
+        "loaded = set(sys.modules)\n"
+        "from feeds.cli import BUILDERS\n"
+        "print(' '.join(n for n in BUILDERS if n not in loaded))\n"
+    )
+    # A fresh interpreter: this one has imported far more.
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.split() == [] and BUILDERS[-1] == "feeds.pipeline"
