@@ -74,6 +74,7 @@ from feeds.runs import (
     code_fingerprint,
     collector_paused,
     dump_last_run,
+    list_posts,
     load_last_run,
     record,
     state_digest,
@@ -621,22 +622,19 @@ def regenerate(
     """
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait), collector_paused():
-        if listing is not None:
-            # runs.shortcut has just listed the folder and found a full run needed.
-            found, listed, listed_ns = listing
-        else:
-            listed_ns = time.time_ns()
-            found, listed = discover(config.content_dir, config.max_post_bytes)
-            if use_cache and (same := unchanged(config, found, listed, now)):
+        # Else runs.shortcut has just listed the folder and found a full run needed.
+        if listing is None:
+            listing = list_posts(config)
+            if use_cache and (same := unchanged(config, listing, now)):
                 return replace(same, seconds=time.monotonic() - started)
-        if use_cache and (quick := _quick_run(config, now, (found, listed, listed_ns), progress)):
+        if use_cache and (quick := _quick_run(config, now, listing, progress)):
             return replace(quick, seconds=time.monotonic() - started)
         state, state_problems = read_state(config.state_dir)
         caches = read_caches(config) if use_cache else None
         earlier = read_readings(config) if use_cache else KeptReadings()
         if not use_cache:
             state = replace(state, outputs={})
-        loading = load_content(config, caches, progress, (found, listed))
+        loading = load_content(config, caches, progress, (listing.found, listing.problems))
         media: set[str] = set()
         resolved = resolve_posts(config, loading, state, now, media)
         digests = {item.source.path: item.digest for item in loading.loaded}
@@ -717,7 +715,6 @@ def regenerate(
             finished = result(True, done)
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)
-            listing = (found, listed, listed_ns)
             state_sum = state_read_back(config)
             last = record(config, listing, finished, reported, published, media, state_sum)
             if not config.feeds.archives:
@@ -749,7 +746,7 @@ def _index(
     """The index of a full run that has just published (see ``feeds.index``);
     ``outdated`` are the posts whose record in the cache file is out of date, ``state``
     the digest of the state file it wrote."""
-    found, listed, listed_ns = listing
+    found, listed, listed_ns, _ = listing
     posts = {post.path: post for spec in built.specs for post in spec.posts}
     shown = tuple(
         Shown(
@@ -785,7 +782,7 @@ def _quick_run(
     changed files again (they are few) and a full run finds the feeds it made here
     changed on disk and makes them again, with the same bytes.
     """
-    found, listed, _ = listing
+    found, listed, _, _ = listing
     if config.feeds.archives:
         return None  # complete archive pages are the state's business
     try:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from feeds.config import Config
 from feeds.content.discover import FoundFile, discover
@@ -139,6 +140,31 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+class Listing(NamedTuple):
+    """The content folder as listed (``list_posts``)."""
+
+    #: every post file, sorted by path
+    found: list[FoundFile]
+    #: what could not be listed, or was skipped
+    problems: list[Problem]
+    #: when the listing started, ns since the epoch
+    listed_ns: int
+    #: sha256 of the files' paths, sizes and times, and of the problems
+    digest: bytes
+
+
+def list_posts(config: Config) -> Listing:
+    """The post files in ``config.content_dir`` (see ``discover``), and their digest."""
+    listed_ns = time.time_ns()
+    found, problems = discover(config.content_dir, config.max_post_bytes)
+    digest = hashlib.sha256()
+    for start in range(0, len(found), _BATCH):
+        files = found[start : start + _BATCH]
+        digest.update("".join(f"{f.path}\x00{f.size}\x00{f.mtime_ns}\n" for f in files).encode())
+    digest.update(repr(tuple(problems)).encode())
+    return Listing(found, problems, listed_ns, digest.digest())
+
+
 @dataclass(frozen=True, slots=True)
 class LastRun:
     """What the last published run read, what it left on disk, and what it reported."""
@@ -209,24 +235,19 @@ def load_last_run(data: bytes) -> LastRun:
         raise ValueError(f"unusable record of the last run: {e}") from e
 
 
-def _inputs(
-    config: Config, found: Sequence[FoundFile], listed: Sequence[Problem], state: bytes
-) -> str:
+def _inputs(config: Config, listing: Listing, state: bytes) -> str:
     """A digest of everything a run's output depends on, but the clock (``now`` only
     matters when a future post falls due) and the post files' bytes (their sizes and
     times stand for them, once settled). ``state`` is the sha256 of the state file."""
     digest = hashlib.sha256(f"{code_fingerprint()}\x00{config!r}\x00".encode())
     digest.update(state)
-    for start in range(0, len(found), _BATCH):
-        files = found[start : start + _BATCH]
-        digest.update("".join(f"{f.path}\x00{f.size}\x00{f.mtime_ns}\n" for f in files).encode())
-    digest.update(repr(tuple(listed)).encode())
+    digest.update(listing.digest)
     return digest.hexdigest()
 
 
 def record(
     config: Config,
-    listing: tuple[Sequence[FoundFile], Sequence[Problem], int],
+    listing: Listing,
     result: RunResult,
     problems: Sequence[Problem],
     published: Sequence[str],
@@ -236,15 +257,14 @@ def record(
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
     digest of the state it left (``state_read_back``)."""
-    found, listed, listed_ns = listing
     outputs = {}
     for path in published:
         with contextlib.suppress(OSError):  # not recorded: the next run is a full one
             st = (config.output_dir / path).stat()
             outputs[path] = (st.st_size, st.st_mtime_ns)
     return LastRun(
-        inputs=_inputs(config, found, listed, state),
-        listed_ns=listed_ns,
+        inputs=_inputs(config, listing, state),
+        listed_ns=listing.listed_ns,
         outputs=outputs if len(outputs) == len(published) else {},
         media={path: _stat(config.output_dir / path) for path in sorted(media)},
         files=result.files,
@@ -256,9 +276,7 @@ def record(
     )
 
 
-def unchanged(
-    config: Config, found: Sequence[FoundFile], listed: Sequence[Problem], now: datetime
-) -> RunResult | None:
+def unchanged(config: Config, listing: Listing, now: datetime) -> RunResult | None:
     """The last published run's result when it still holds: same inputs, every file it
     published untouched since, and no future post fallen due. None otherwise."""
     try:
@@ -270,9 +288,9 @@ def unchanged(
         return None
     # A file modified shortly before the last run listed it may have changed since
     # without its size or time showing it: then its bytes must be read again.
-    if any(f.mtime_ns >= last.listed_ns - SETTLE_NS for f in found):
+    if any(f.mtime_ns >= last.listed_ns - SETTLE_NS for f in listing.found):
         return None
-    if _inputs(config, found, listed, state) != last.inputs:
+    if _inputs(config, listing, state) != last.inputs:
         return None
     if not untouched(config, last):
         return None
@@ -342,10 +360,6 @@ def _stat(file: Path) -> tuple[int, int]:
     return (st.st_size, st.st_mtime_ns)
 
 
-#: the post files as listed (``discover``), its problems, and when (ns since the epoch)
-Listing = tuple[list[FoundFile], list[Problem], int]
-
-
 def shortcut(
     config: Config,
     now: datetime,
@@ -372,8 +386,7 @@ def shortcut(
 
 def _look(config: Config, now: datetime) -> tuple[RunResult | None, Listing | None]:
     """The last run's result when it still holds, else None and the listing."""
-    listed_ns = time.time_ns()
-    found, listed = discover(config.content_dir, config.max_post_bytes)
-    same = unchanged(config, found, listed, now)
+    listing = list_posts(config)
+    same = unchanged(config, listing, now)
     # A run with nothing to do needs no listing: none is handed back.
-    return (same, None) if same is not None else (None, (found, listed, listed_ns))
+    return (same, None) if same is not None else (None, listing)
