@@ -14,7 +14,11 @@ from pathlib import Path
 import pytest
 
 from feeds.cli import BUILDERS
+from feeds.config import load_config
+from feeds.content.discover import FoundFile
 from feeds.cores import alongside
+from feeds.runs import Listing, list_posts
+from tests.conftest import Site
 
 
 def test_the_work_is_done_in_a_child_while_this_process_goes_on(tmp_path: Path) -> None:
@@ -47,6 +51,25 @@ def test_the_work_is_done_in_a_child_while_this_process_goes_on(tmp_path: Path) 
 def test_a_result_bigger_than_a_pipe_holds_comes_back_whole() -> None:
     big = [(f"{n:05d}/post.md", n, n * 7) for n in range(50_000)]
     assert alongside(lambda: big, lambda done: None) == big
+
+
+def test_a_listing_comes_back_from_the_child_as_it_was_made(site: Site) -> None:
+    """It crosses the pipe in columns: the same files, as FoundFile, the same
+    problems, time and digest; an empty folder too."""
+    site.post("b.md", "B")
+    site.post("2024/a.md", "A")
+    site.write("c.md", b"x" * 10)
+    site.write("huge.md", b"x" * 2_000)
+    site.configure("max_post_bytes: 1000\n")  # huge.md is skipped: a problem
+    config = load_config(site.config_path)
+    listing = list_posts(config)
+    assert [f.path for f in listing.found] == ["2024/a.md", "b.md", "c.md"]
+    assert [p.code for p in listing.problems] == ["too-large"]
+    back = alongside(lambda: listing, lambda done: None)
+    assert back == listing and isinstance(back, Listing)
+    assert all(type(f) is FoundFile for f in back.found)
+    empty = Listing([], [], 1, b"")
+    assert alongside(lambda: empty, lambda done: None) == empty
 
 
 def test_a_child_that_fails_leaves_the_work_to_this_process() -> None:

@@ -227,7 +227,7 @@ def kill_at_random(site: Path, duration: float, rng: random.Random, log: Path) -
         time.sleep(rng.uniform(0, duration))
     elif mode < 0.85:
         if _changed(public, marks[public], process):
-            time.sleep(rng.uniform(0, 0.03))
+            time.sleep(rng.uniform(0, 0.01))
     elif _changed(state_dir, marks[state_dir], process):
         time.sleep(rng.uniform(0, 0.003))
     if process.poll() is None:
