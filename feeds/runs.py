@@ -22,7 +22,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import cache
 from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -114,14 +113,24 @@ def collector_paused() -> Iterator[None]:
 SHAPING_LIBRARIES = ("feedgen", "cmarkgfm", "nh3", "lxml", "anyascii", "feedparser")
 
 
-@cache
+#: ``code_fingerprint()`` once worked out, in this process or in the one that listed
+_fingerprint: list[str] = []
+
+
 def code_fingerprint() -> str:
     """Identifies this code and the libraries that shape or judge the output: a cache
     made by other code is never used.
 
     A library is identified by its installed files' path, size and time, which change
     with every install, without importing it (or importlib.metadata, slower still).
+    Worked out once a process.
     """
+    if not _fingerprint:
+        _fingerprint.append(_fingerprint_of_files())
+    return _fingerprint[0]
+
+
+def _fingerprint_of_files() -> str:
     digest = hashlib.sha256()
     package = Path(__file__).parent
     # The code, and the files shipped with it (the browser view's stylesheet).
@@ -399,15 +408,18 @@ def shortcut(
     """
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait):
-        same, listing = alongside(lambda: _look(config, now), meanwhile)
+        same, listing, fingerprint = alongside(lambda: _look(config, now), meanwhile)
+    # Worked out where the files were listed, while this process was busy loading.
+    _fingerprint[:] = [fingerprint]
     if same is not None:
         same = replace(same, seconds=time.monotonic() - started)
     return same, listing
 
 
-def _look(config: Config, now: datetime) -> tuple[RunResult | None, Listing | None]:
-    """The last run's result when it still holds, else None and the listing."""
+def _look(config: Config, now: datetime) -> tuple[RunResult | None, Listing | None, str]:
+    """The last run's result when it still holds, else None and the listing; and the
+    code's fingerprint."""
     listing = list_posts(config)
     same = unchanged(config, listing, now)
     # A run with nothing to do needs no listing: none is handed back.
-    return (same, None) if same is not None else (None, listing)
+    return (same, None if same is not None else listing, code_fingerprint())
