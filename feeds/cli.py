@@ -209,19 +209,19 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
 
 
 #: what a run that makes feeds imports (``feeds.pipeline`` and the libraries under it),
-#: in pieces of a few milliseconds, slowest first
+#: in pieces of a few milliseconds, the smallest first: a small site is listed soon
 BUILDERS = (
-    "urllib.request",
-    "feedparser",
-    "lxml.etree",
-    "dateutil.parser",
-    "feedgen.feed",
-    "lxml.html",
     "cmarkgfm",
     "nh3",
-    "feeds.validate",
+    "lxml.etree",
+    "lxml.html",
+    "dateutil.parser",
+    "feedgen.feed",
+    "urllib.request",
+    "feedparser",
     "feeds.writers",
     "feeds.render",
+    "feeds.validate",
     "feeds.pipeline",
 )
 
