@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -125,6 +126,25 @@ def test_validate_a_missing_file_exits_1(tmp_path: Path) -> None:
 def test_module_and_version() -> None:
     run = feeds("--version")
     assert run.returncode == 0 and run.stdout.startswith("feeds, version ")
+
+
+def test_the_process_ends_with_its_output_flushed_and_its_exit_status() -> None:
+    """The entry point ends the process without the interpreter's teardown: what is
+    still buffered goes out first, and the status is click's."""
+    code = (
+        "import sys\n"
+        "from feeds.cli import main\n"
+        "sys.stdout.write('buffered')\n"
+        "sys.argv = ['feeds', *sys.argv[1:]]\n"
+        "main()\n"
+    )
+    # Buffered as on a user's machine: standard output to a pipe keeps what it is given.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    for args, status in ((["nonsense"], 2), (["new", "--help"], 0)):
+        run = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
+        )
+        assert run.returncode == status and run.stdout.startswith("buffered"), run
 
 
 def test_build_exit_3_when_nothing_can_be_published(site: Site) -> None:
