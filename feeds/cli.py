@@ -229,11 +229,15 @@ BUILDERS = (
 def _import_builders(listed: Callable[[], bool]) -> None:
     """Import the modules that make and check feeds, a piece at a time, until the
     content folder is listed: a run that has nothing to do stops there, and one that
-    makes feeds finds them loaded."""
+    makes feeds finds them loaded. One that cannot be loaded is left to the run that
+    needs it: a run with nothing to do never did."""
     for name in BUILDERS:
         if listed():
             return
-        importlib.import_module(name)
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            return
 
 
 def _ping_hub(hub: str, urls: list[str], quiet: bool) -> None:

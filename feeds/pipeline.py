@@ -622,7 +622,7 @@ def regenerate(
     """
     started = time.monotonic()
     with run_lock(config.state_dir, lock_wait), collector_paused():
-        # Else runs.shortcut has just listed the folder and found a full run needed.
+        # A listing given comes from runs.shortcut, which has just found a full run needed.
         if listing is None:
             listing = list_posts(config)
             if use_cache and (same := unchanged(config, listing, now)):

@@ -10,8 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+import feeds.cli as cli_module
 from feeds.cli import cli
 from tests.conftest import Site
 
@@ -145,6 +147,18 @@ def test_the_process_ends_with_its_output_flushed_and_its_exit_status() -> None:
             [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
         )
         assert run.returncode == status and run.stdout.startswith("buffered"), run
+
+
+def test_a_library_that_cannot_be_loaded_while_listing_is_left_to_the_run_that_needs_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``feeds build`` loads the libraries that make feeds while it lists the posts. A
+    run that then has nothing to do never needed them: one that fails to load stops the
+    loading, quietly, and a run that makes feeds meets the error where it imports it."""
+    monkeypatch.setattr(cli_module, "BUILDERS", ("feeds_no_such_module", "feeds.pipeline"))
+    monkeypatch.delitem(sys.modules, "feeds.pipeline", raising=False)
+    cli_module._import_builders(lambda: False)
+    assert "feeds.pipeline" not in sys.modules
 
 
 def test_build_exit_3_when_nothing_can_be_published(site: Site) -> None:
