@@ -127,7 +127,11 @@ def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]
     data = b""
     try:
         with open(readable, "rb") as pipe:  # noqa: PTH123
-            meanwhile(lambda: bool(select.select([pipe], [], [], 0)[0]))
+            # poll, not select: it takes any descriptor number; the child's end closing
+            # counts as done too.
+            child = select.poll()
+            child.register(readable, select.POLLIN)
+            meanwhile(lambda: bool(child.poll(0)))
             data = pipe.read()
     finally:
         _, status = os.waitpid(pid, 0)

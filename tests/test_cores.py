@@ -4,6 +4,7 @@ libraries a run loads meanwhile."""
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import threading
@@ -70,6 +71,28 @@ def test_a_listing_comes_back_from_the_child_as_it_was_made(site: Site) -> None:
     assert all(type(f) is FoundFile for f in back.found)
     empty = Listing([], [], 1, b"")
     assert alongside(lambda: empty, lambda done: None) == empty
+
+
+def test_a_process_with_more_than_1024_descriptors_open_waits_for_its_child() -> None:
+    """select() refuses a descriptor numbered 1024 or more; the pipe from the child may
+    be one in a process that holds many files open."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 2048), hard))
+    held = [os.dup(0) for _ in range(1030)]
+    try:
+
+        def meanwhile(done: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + 10
+            while not done():
+                assert time.monotonic() < deadline, "the child never finished"
+                time.sleep(0.005)
+
+        assert alongside(os.getpid, meanwhile) != os.getpid()
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_a_child_that_fails_leaves_the_work_to_this_process() -> None:
