@@ -10,16 +10,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from feeds import runs
 from feeds.cli import BUILDERS
 from feeds.config import load_config
 from feeds.content.discover import FoundFile
 from feeds.cores import alongside
 from feeds.runs import Listing, list_posts
 from tests.conftest import Site
+from tests.test_discover import mixed_folder
 
 
 def test_the_work_is_done_in_a_child_while_this_process_goes_on(tmp_path: Path) -> None:
@@ -93,6 +97,41 @@ def test_a_process_with_more_than_1024_descriptors_open_waits_for_its_child() ->
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_big_folder_is_listed_by_two_processes_as_by_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder that held ``LIST_IN_TWO_FROM`` post files or more at the last run is
+    listed half by a forked process: the same listing, to the digest."""
+    content = tmp_path / "content"
+    mixed_folder(content)
+    (tmp_path / "config.yaml").write_text("site: {title: T, base_url: 'https://e.org/'}\n")
+    config = load_config(tmp_path / "config.yaml")
+    one, two = list_posts(config), list_posts(config, in_two=True)
+    assert (two.found, two.problems, two.digest) == (one.found, one.problems, one.digest)
+    # Halves split between a folder and a file its name starts: "a.md" sorts before "a/".
+    for rel in ("a/x.md", "a.md"):
+        (small := tmp_path / "small" / rel).parent.mkdir(parents=True, exist_ok=True)
+        small.write_text("x")
+    config = replace(config, content_dir=tmp_path / "small")
+    assert [f.path for f in list_posts(config, in_two=True).found] == ["a.md", "a/x.md"]
+    # Which runs list in two: those after a run that listed that many files.
+    asked: list[bool] = []
+    monkeypatch.setattr(runs, "list_posts", lambda config, in_two: asked.append(in_two))
+    monkeypatch.setattr(runs, "unchanged", lambda config, listing, now: None)
+    last = config.state_dir / runs.LAST_RUN_FILE
+    for files in (None, runs.LIST_IN_TWO_FROM - 1, runs.LIST_IN_TWO_FROM):
+        if files is not None:
+            config.state_dir.mkdir(exist_ok=True)
+            last.write_bytes(runs.dump_last_run(recorded(files)))
+        runs._look(config, datetime.now(UTC))
+    assert asked == [False, False, True]
+
+
+def recorded(files: int) -> runs.LastRun:
+    """The record of a run that listed ``files`` post files."""
+    return runs.LastRun("x", 0, {}, {}, files, files, 0, (), (), 1)
 
 
 def test_a_child_that_fails_leaves_the_work_to_this_process() -> None:

@@ -72,3 +72,41 @@ def test_an_unreadable_folder_is_reported(tmp_path: Path) -> None:
     else:
         assert [f.path for f in found] == ["ok.md"]
         assert [(p.path, p.code) for p in problems] == [("locked", "unreadable")]
+
+
+def mixed_folder(content: Path) -> None:
+    """Posts at the top and below, hidden ones, assets, a link in and one out, a post
+    over the limit, and a top-level name that is a file's and a folder's prefix."""
+    for rel in [
+        "a.md", "a/x.md", "a.b/y.md", "b.md", "c/d/e.md", "c/f.txt", "z.html",
+        ".hidden.md", "c/.h/x.md", "img/p.jpg", "d.md~",
+    ]:  # fmt: skip
+        touch(content, rel)
+    touch(content, "m/big.md", b"x" * 200)
+    touch(content.parent / "outside", "s.md")
+    (content / "alias.md").symlink_to(content / "b.md")
+    (content / "out.md").symlink_to(content.parent / "outside" / "s.md")
+
+
+def test_shares_of_the_folder_together_are_the_whole(tmp_path: Path) -> None:
+    """n processes may each list a share (``runs.list_posts`` uses two): whatever n,
+    the shares' files and problems, put together, are those of the whole folder."""
+    content = tmp_path / "content"
+    mixed_folder(content)
+    whole = discover(content, 100)
+    assert [f.path for f in whole[0]] == [
+        "a.b/y.md", "a.md", "a/x.md", "alias.md", "b.md", "c/d/e.md", "c/f.txt", "z.html",
+    ]  # fmt: skip
+    assert sorted(p.code for p in whole[1]) == ["symlink", "too-large"]
+    for n in (1, 2, 3, 5, 40):
+        shares = [discover(content, 100, (k, n)) for k in range(n)]
+        found = sorted((f for share in shares for f in share[0]), key=lambda f: f.path)
+        problems = sorted((p for share in shares for p in share[1]), key=lambda p: p.path or "")
+        assert (found, problems) == whole, n
+
+
+def test_a_folder_that_cannot_be_listed_is_reported_by_one_share(tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    shares = [discover(missing, 100, (k, 2)) for k in range(2)]
+    assert [len(found) for found, _ in shares] == [0, 0]
+    assert [[p.code for p in problems] for _, problems in shares] == [["unreadable"], []]

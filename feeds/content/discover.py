@@ -37,16 +37,22 @@ def is_post_name(name: str) -> bool:
     return bool(stem) and stem[0] != "." and f".{suffix.lower()}" in POST_SUFFIXES
 
 
-def discover(content_dir: Path, max_bytes: int) -> tuple[list[FoundFile], list[Problem]]:
+def discover(
+    content_dir: Path, max_bytes: int, share: tuple[int, int] = (0, 1)
+) -> tuple[list[FoundFile], list[Problem]]:
     """Every post file under ``content_dir``, sorted by path, and problems with the others.
 
     Hidden files and folders are skipped. A linked file is read only when it points
     inside the content folder; linked folders are never followed (no loops, no twins).
+
+    ``share`` (k, n) lists only the k-th of n runs of the folder's own entries, in name
+    order, with all that lies below them: n processes can list a big site together.
+    The n shares' files and problems, together, are those of the whole folder.
     """
     found: list[FoundFile] = []
     problems: list[Problem] = []
     root = content_dir.resolve()
-    for rel, entry in _walk(root, root, problems):
+    for rel, entry in _walk(root, root, problems, share=share):
         if not is_post_name(entry.name):
             continue
         try:
@@ -74,16 +80,24 @@ def discover(content_dir: Path, max_bytes: int) -> tuple[list[FoundFile], list[P
 
 
 def _walk(
-    folder: Path, root: Path, problems: list[Problem], prefix: str = ""
+    folder: Path,
+    root: Path,
+    problems: list[Problem],
+    prefix: str = "",
+    share: tuple[int, int] = (0, 1),
 ) -> Iterable[tuple[str, os.DirEntry[str]]]:
     """Every entry below ``folder`` with its path relative to ``root`` (``prefix`` + name),
-    one folder's entries held at a time (all of a big site's at once weigh 30 MB)."""
+    one folder's entries held at a time (all of a big site's at once weigh 30 MB);
+    of ``folder``'s own entries, only the ``share`` (see ``discover``)."""
+    k, n = share
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as e:
-        rel = prefix.rstrip("/")
-        problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
+        if k == 0:  # one share says it
+            rel = prefix.rstrip("/")
+            problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
         return
+    entries = entries[k * len(entries) // n : (k + 1) * len(entries) // n]
     for entry in entries:
         if entry.name.startswith("."):
             continue
