@@ -201,6 +201,7 @@ def list_posts(config: Config, *, in_two: bool = False) -> Listing:
         )
         found = [*halves[0][0], *other.found]
         problems = [*halves[0][1], *other.problems]
+        # By path, as discover sorts: "a.md" comes before "a/x.md", whichever half had it.
         found.sort(key=itemgetter(0))
         problems.sort(key=lambda p: p.path or "")
     else:
