@@ -81,9 +81,12 @@ def test_a_process_with_more_than_1024_descriptors_open_waits_for_its_child() ->
     """select() refuses a descriptor numbered 1024 or more; the pipe from the child may
     be one in a process that holds many files open."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < 1100:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 2048), hard))
-    held = [os.dup(0) for _ in range(1030)]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 2048)), hard))
+    null = os.open(os.devnull, os.O_RDONLY)
+    # Every number up to 1100 taken: the pipe's ends come above.
+    held = [null]
+    while held[-1] < 1100:
+        held.append(os.dup(null))
     try:
 
         def meanwhile(done: Callable[[], bool]) -> None:
