@@ -16,6 +16,7 @@ the content folder while this process loads the libraries that make feeds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import select
@@ -43,10 +44,16 @@ def core_count() -> int:
     return max(1, min(count, MAX_WORKERS))
 
 
+def _may_fork() -> bool:
+    """Whether this process may fork: a process with other threads running may not (a
+    lock one of them holds stays locked in the child for good)."""
+    return threading.active_count() == 1 and hasattr(os, "fork")
+
+
 def _context() -> BaseContext:
     import multiprocessing
 
-    if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    if _may_fork():
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["feeds.pipeline"])
@@ -102,13 +109,11 @@ def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]
     ``work()`` is done here once ``meanwhile`` has run: the result is the same, and an
     exception it raises is raised here.
     """
-    if threading.active_count() > 1 or not hasattr(os, "fork"):
-        meanwhile(lambda: True)
-        return work()
-    readable, writable = os.pipe()
-    try:
-        pid = os.fork()
-    except OSError:
+    pid, (readable, writable) = None, os.pipe()
+    if _may_fork():
+        with contextlib.suppress(OSError):  # no process left to fork (a limit)
+            pid = os.fork()
+    if pid is None:
         os.close(readable)
         os.close(writable)
         meanwhile(lambda: True)
