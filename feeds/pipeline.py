@@ -74,6 +74,7 @@ from feeds.runs import (
     code_fingerprint,
     collector_paused,
     dump_last_run,
+    last_run,
     list_posts,
     load_last_run,
     record,
@@ -625,7 +626,7 @@ def regenerate(
         # A listing given comes from runs.shortcut, which has just found a full run needed.
         if listing is None:
             listing = list_posts(config)
-            if use_cache and (same := unchanged(config, listing, now)):
+            if use_cache and (same := unchanged(config, last_run(config), listing, now)):
                 return replace(same, seconds=time.monotonic() - started)
         if use_cache and (quick := _quick_run(config, now, listing, progress)):
             return replace(quick, seconds=time.monotonic() - started)

@@ -325,13 +325,26 @@ def record(
     )
 
 
-def unchanged(config: Config, listing: Listing, now: datetime) -> RunResult | None:
-    """The last published run's result when it still holds: same inputs, every file it
-    published untouched since, and no future post fallen due. None otherwise."""
+def last_run(config: Config) -> LastRun | None:
+    """The record the last published run left (``LAST_RUN_FILE``); None when there is
+    none, or none to be trusted."""
     try:
-        last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
-        state = state_digest(config)
+        return load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
     except (OSError, ValueError):
+        return None
+
+
+def unchanged(
+    config: Config, last: LastRun | None, listing: Listing, now: datetime
+) -> RunResult | None:
+    """The last published run's result (``last``, its record) when it still holds: same
+    inputs, every file it published untouched since, and no future post fallen due.
+    None otherwise."""
+    if last is None:
+        return None
+    try:
+        state = state_digest(config)
+    except OSError:
         return None
     if not last.outputs or (last.future and now >= last.future[0]):
         return None
@@ -438,12 +451,10 @@ def shortcut(
 def _look(config: Config, now: datetime) -> tuple[RunResult | None, Listing | None, str]:
     """The last run's result when it still holds, else None and the listing; and the
     code's fingerprint."""
-    try:
-        last_files = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes()).files
-    except (OSError, ValueError):
-        last_files = 0
+    last = last_run(config)
+    big = last is not None and last.files >= LIST_IN_TWO_FROM
     # Listing is stat calls and Python: two processes list a big folder in about half the time.
-    listing = list_posts(config, in_two=last_files >= LIST_IN_TWO_FROM and core_count() > 1)
-    same = unchanged(config, listing, now)
+    listing = list_posts(config, in_two=big and core_count() > 1)
+    same = unchanged(config, last, listing, now)
     # A run with nothing to do needs no listing: none is handed back.
     return (same, None if same is not None else listing, code_fingerprint())

@@ -123,7 +123,7 @@ def test_a_big_folder_is_listed_by_two_processes_as_by_one(
     # Which runs list in two: those after a run that listed that many files.
     asked: list[bool] = []
     monkeypatch.setattr(runs, "list_posts", lambda config, in_two: asked.append(in_two))
-    monkeypatch.setattr(runs, "unchanged", lambda config, listing, now: None)
+    monkeypatch.setattr(runs, "unchanged", lambda config, last, listing, now: None)
     last = config.state_dir / runs.LAST_RUN_FILE
     for files in (None, runs.LIST_IN_TWO_FROM - 1, runs.LIST_IN_TWO_FROM):
         if files is not None:
