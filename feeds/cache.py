@@ -126,6 +126,16 @@ def signed(chunks: Iterable[bytes]) -> Iterator[bytes]:
     yield (_ENCODER.encode({"digest": digest.hexdigest()}) + "\n").encode()
 
 
+def verified(data: bytes) -> bytes:
+    """``data`` without the digest line ``signed`` ended it with; ValueError when that
+    line is missing or does not match (the bytes changed since, or were cut short)."""
+    end = data.rfind(b"\n", 0, len(data) - 1) + 1
+    digest = {"digest": hashlib.sha256(memoryview(data)[:end]).hexdigest()}
+    if not data.endswith(b"\n") or json.loads(data[end:] or b"null") != digest:
+        raise ValueError("changed since it was written, or cut short")
+    return data[:end]
+
+
 def _hashed(lines: Iterable[bytes], digest: Any) -> Iterator[bytes]:
     """``lines``, each added to ``digest`` as it is read."""
     for line in lines:

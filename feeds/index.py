@@ -26,7 +26,7 @@ from json.encoder import encode_basestring
 from types import NoneType
 from typing import Any, overload
 
-from feeds.cache import CachedPost, date_in, json_records, signed
+from feeds.cache import CachedPost, date_in, json_records, signed, verified
 from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
@@ -180,11 +180,10 @@ def _index_lines(index: Index) -> Iterator[bytes]:
 
 def load_index(data: bytes, key: str) -> Index:
     """Parse what dump_index wrote for ``key``; ValueError otherwise."""
-    signature = data.rfind(b"\n", 0, len(data) - 1) + 1
-    digest = {"digest": hashlib.sha256(memoryview(data)[:signature]).hexdigest()}
-    if not data.endswith(b"\n") or json.loads(data[signature:] or b"null") != digest:
-        raise ValueError("unusable index: changed since it was written, or cut short")
-    data = data[:signature]
+    try:
+        data = verified(data)
+    except ValueError as e:
+        raise ValueError(f"unusable index: {e}") from e
     head_end = data.find(b"\n") + 1
     # The file lines end at the first line that is an object: their count.
     files_end = data.find(b"\n{", head_end - 1) + 1

@@ -27,9 +27,9 @@ from datetime import datetime
 from types import NoneType
 from typing import Any
 
-from feeds.cache import date_in, date_out
+from feeds.cache import date_in, date_out, signed, verified
 
-READINGS_VERSION = 1
+READINGS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -85,28 +85,27 @@ def document_key(document: bytes) -> str:
 
 
 def dump_readings(kept: KeptReadings, key: str) -> bytes:
-    """The readings as JSON: a head line that names the code that made them and the
-    digest of the rest, then one line of ``[document key, shaped, reading]`` records."""
+    """The readings as JSON lines: a head that names the code that made them, one line
+    of ``[document key, shaped, reading]`` records, and the sha256 of both
+    (``cache.signed``)."""
+    head = json.dumps({"key": key, "version": READINGS_VERSION}, sort_keys=True)
     body = json.dumps(
         [[name, name in kept.shaped, *_reading_out(r)] for name, r in kept.readings.items()],
         ensure_ascii=False,
         separators=(",", ":"),
-    ).encode()
-    head = {"digest": hashlib.sha256(body).hexdigest(), "key": key, "version": READINGS_VERSION}
-    return json.dumps(head, sort_keys=True).encode() + b"\n" + body + b"\n"
+    )
+    return b"".join(signed([f"{head}\n".encode(), f"{body}\n".encode()]))
 
 
 def load_readings(data: bytes, key: str) -> KeptReadings:
     """What dump_readings wrote for ``key``; ValueError otherwise."""
-    head_line, _, body = data.partition(b"\n")
     try:
+        head_line, _, body = verified(data).partition(b"\n")
         head = json.loads(head_line)
         if not isinstance(head, dict) or head.get("version") != READINGS_VERSION:
             raise ValueError("written by another version")
         if head.get("key") != key:
             raise ValueError("written by other code")
-        if not body.endswith(b"\n") or hashlib.sha256(body[:-1]).hexdigest() != head["digest"]:
-            raise ValueError("damaged")
         readings, shaped = {}, set()
         for name, is_shaped, *rest in json.loads(body):
             if type(name) is not str or type(is_shaped) is not bool:
