@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from json.encoder import encode_basestring
+from typing import Any
 
 STATE_VERSION = 1
 
@@ -144,7 +145,9 @@ def load_state(data: bytes) -> State:
     """Parse what dump_state wrote. Raises ValueError on anything else: a corrupt state is
     never trusted."""
     try:
-        doc = json.loads(data.decode("utf-8"))
+        # Each post's record becomes its Remembered as it is parsed: a big site's state
+        # never holds a dict per post (at 100,000 posts, some 20 MiB).
+        doc = json.loads(data.decode("utf-8"), object_pairs_hook=_object)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ValueError(f"not JSON: {e}") from e
     if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
@@ -155,16 +158,10 @@ def load_state(data: bytes) -> State:
         raise ValueError("state has no posts or published list")
     posts: dict[str, Remembered] = {}
     for path, entry in posts_raw.items():
-        if not isinstance(entry, dict):
+        if type(entry) is not Remembered:
             raise ValueError(f"bad entry for {path}")
-        ident, seen, digest = entry.get("id"), entry.get("first_seen"), entry.get("digest")
-        if not (isinstance(ident, str) and isinstance(seen, str) and isinstance(digest, str)):
-            raise ValueError(f"bad entry for {path}")
-        first_seen = datetime.fromisoformat(seen)
-        if first_seen.tzinfo is None:
-            raise ValueError(f"naive date for {path}")
         # Interned: the listing, the state and the cache name a post by one string.
-        posts[sys.intern(path)] = Remembered(ident, first_seen, sys.intern(digest))
+        posts[sys.intern(path)] = entry
     if not all(isinstance(p, str) for p in published):
         raise ValueError("bad published list")
     try:
@@ -179,3 +176,19 @@ def load_state(data: bytes) -> State:
         raise ValueError("bad archives list")
     archives = tuple(_load_sealed(raw, n) for n, raw in enumerate(archives_raw, 1))
     return State(posts, tuple(published), outputs, archives)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> Any:
+    """A JSON object of a state file: a post's record becomes its Remembered; anything
+    else, a record that does not read as one included, stays a dict."""
+    fields = dict(pairs)
+    ident, seen, digest = fields.get("id"), fields.get("first_seen"), fields.get("digest")
+    if type(ident) is not str or type(seen) is not str or type(digest) is not str:
+        return fields
+    try:
+        first_seen = datetime.fromisoformat(seen)
+    except ValueError:
+        return fields
+    if first_seen.tzinfo is None:
+        return fields
+    return Remembered(ident, first_seen, sys.intern(digest))

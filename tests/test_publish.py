@@ -118,3 +118,25 @@ def test_state_round_trip_and_corruption(tmp_path: Path) -> None:
     assert fresh == State()
     assert [p.code for p in problems] == ["state-corrupt"]
     assert read_state(tmp_path / "missing") == (State(), [])
+
+
+def test_a_state_record_reads_whatever_the_order_of_its_keys(tmp_path: Path) -> None:
+    """The first versions wrote a post's record as id, first_seen, digest: it still reads,
+    as does one with a key more; a record lacking a field is a damaged state."""
+    body = (
+        '{"outputs": {}, "posts": {\n'
+        ' "a.md": {"id": "tag:x,2024-01-02:/a", "first_seen": "2024-01-02T03:04:05+00:00",'
+        ' "digest": "d"},\n'
+        ' "b.md": {"digest": "e", "extra": 1, "first_seen": "2024-01-03T00:00:00+01:00",'
+        ' "id": "tag:x,2024-01-02:/b"}\n'
+        '}, "published": [], "version": 1}'
+    )
+    (tmp_path / STATE_FILE).write_text(body, encoding="utf-8")
+    state, problems = read_state(tmp_path)
+    assert problems == []
+    assert state.posts == {
+        "a.md": Remembered("tag:x,2024-01-02:/a", datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC), "d"),
+        "b.md": Remembered("tag:x,2024-01-02:/b", datetime(2024, 1, 2, 23, 0, tzinfo=UTC), "e"),
+    }
+    (tmp_path / STATE_FILE).write_text(body.replace('"digest": "e", ', ""), encoding="utf-8")
+    assert [p.code for p in read_state(tmp_path)[1]] == ["state-corrupt"]
