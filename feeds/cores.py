@@ -64,12 +64,17 @@ def on_every_core(
     work: Callable[[Piece], Result],
     pieces: Sequence[Piece],
     done: Callable[[int], None] = lambda n: None,
+    *,
+    first_here: bool = False,
 ) -> list[Result]:
     """``[work(p) for p in pieces]``, the pieces shared among worker processes.
 
     ``work`` must be a module-level function, and pieces and results picklable.
     ``done(n)`` is called here as each piece is finished (``n`` of them so far).
-    With one core or one piece, everything happens in this process.
+    With one core or one piece, everything happens in this process. With
+    ``first_here``, this process works on the first piece while one worker fewer
+    takes the others: for pieces of one size a core, whose results come back at the
+    end (each worker forked from a big process copies some of its memory).
     """
     workers = min(core_count(), len(pieces))
     if workers < 2:
@@ -77,11 +82,12 @@ def on_every_core(
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
+    here = 1 if first_here else 0
     try:
-        with ProcessPoolExecutor(workers, mp_context=_context()) as pool:
-            futures = [pool.submit(work, piece) for piece in pieces]
-            results = []
-            for n, future in enumerate(futures, 1):
+        with ProcessPoolExecutor(workers - here, mp_context=_context()) as pool:
+            futures = [pool.submit(work, piece) for piece in pieces[here:]]
+            results = _here(work, pieces[:here], done)
+            for n, future in enumerate(futures, here + 1):
                 results.append(future.result())
                 done(n)
             return results

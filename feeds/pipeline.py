@@ -376,7 +376,7 @@ def build_feeds(
     files: dict[str, bytes] = {}
     rendered: dict[str, tuple[str, str]] = {}
     used = KeptReadings()
-    for made in on_every_core(_make, pieces, done):
+    for made in on_every_core(_make, pieces, done, first_here=True):
         files.update(made.files)
         problems += made.problems
         rendered.update(made.rendered)

@@ -1,5 +1,6 @@
 """Work in a forked child alongside this process (``feeds.cores.alongside``), and the
-libraries a run loads meanwhile."""
+libraries a run loads meanwhile; work shared among worker processes
+(``feeds.cores.on_every_core``)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from feeds import runs
+from feeds import cores, runs
 from feeds.cli import BUILDERS
 from feeds.config import load_config
 from feeds.content.discover import FoundFile
-from feeds.cores import alongside
+from feeds.cores import alongside, on_every_core
 from feeds.runs import Listing, list_posts
 from tests.conftest import Site
 from tests.test_discover import mixed_folder
@@ -189,3 +190,26 @@ def test_the_modules_loaded_during_the_listing_are_those_a_full_run_imports() ->
     # A fresh interpreter: this one has imported far more.
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.split() == [] and BUILDERS[-1] == "feeds.pipeline"
+
+
+def _whose(piece: int) -> tuple[int, int]:
+    return piece, os.getpid()
+
+
+@pytest.mark.parametrize("first_here", [False, True])
+def test_pieces_are_shared_among_workers_and_this_process_takes_the_first_if_asked(
+    monkeypatch: pytest.MonkeyPatch, first_here: bool
+) -> None:
+    """Results come back in the order of the pieces, and ``done`` counts them all. With
+    ``first_here`` this process makes the first piece and one worker the rest (on two
+    cores); without it, workers make every piece."""
+    monkeypatch.setattr(cores, "core_count", lambda: 2)
+    counted: list[int] = []
+    results = on_every_core(_whose, [1, 2, 3], counted.append, first_here=first_here)
+    assert [piece for piece, _ in results] == [1, 2, 3]
+    assert counted == [1, 2, 3]
+    here = [piece for piece, pid in results if pid == os.getpid()]
+    assert here == ([1] if first_here else [])
+    workers = {pid for _, pid in results} - {os.getpid()}
+    if first_here:
+        assert len(workers) == 1  # one worker fewer than cores
