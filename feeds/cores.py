@@ -73,8 +73,10 @@ def on_every_core(
     ``done(n)`` is called here as each piece is finished (``n`` of them so far).
     With one core or one piece, everything happens in this process. With
     ``first_here``, this process works on the first piece while one worker fewer
-    takes the others: for pieces of one size a core, whose results come back at the
-    end (each worker forked from a big process copies some of its memory).
+    takes the others, when it may fork them: a worker forked from a big process
+    copies part of its memory. That suits pieces of one size a core, whose results
+    come back at the end. A process with other threads (``feeds serve``) leaves every
+    piece to workers, which start from a fork server: its threads keep the core.
     """
     workers = min(core_count(), len(pieces))
     if workers < 2:
@@ -82,7 +84,7 @@ def on_every_core(
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    here = 1 if first_here else 0
+    here = 1 if first_here and _may_fork() else 0
     try:
         with ProcessPoolExecutor(workers - here, mp_context=_context()) as pool:
             futures = [pool.submit(work, piece) for piece in pieces[here:]]

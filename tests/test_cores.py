@@ -213,3 +213,21 @@ def test_pieces_are_shared_among_workers_and_this_process_takes_the_first_if_ask
     workers = {pid for _, pid in results} - {os.getpid()}
     if first_here:
         assert len(workers) == 1  # one worker fewer than cores
+
+
+def test_a_process_with_other_threads_leaves_every_piece_to_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``feeds serve`` runs builds beside its server's threads: the first piece is not
+    made here, where it would hold the interpreter those threads need."""
+    monkeypatch.setattr(cores, "core_count", lambda: 2)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        results = on_every_core(_whose, [1, 2], first_here=True)
+    finally:
+        stop.set()
+        other.join()
+    assert [piece for piece, _ in results] == [1, 2]
+    assert os.getpid() not in {pid for _, pid in results}
