@@ -26,12 +26,12 @@ from json.encoder import encode_basestring
 from types import NoneType
 from typing import Any, overload
 
-from feeds.cache import CachedPost, date_in, json_records, signed, verified
+from feeds.cache import CachedPost, date_in, date_out, json_records, signed, verified
 from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 #: lines encoded at a time: the index of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -60,6 +60,19 @@ class Shown:
 
 
 @dataclass(frozen=True, slots=True)
+class Taken:
+    """What a post added since the run must not meet for the run's posts to resolve as
+    they did (``site.resolve_added``)."""
+
+    #: every slug a post took
+    slugs: frozenset[str]
+    #: every id a post took or keeps
+    ids: frozenset[str]
+    #: the latest ``updated`` of a published post; None when there is none
+    latest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Index:
     #: the code and config the run ran with (``pipeline``'s index key)
     key: str
@@ -82,6 +95,9 @@ class Index:
     files: Sequence[str]
     #: the posts the feeds show, newest first
     shown: tuple[Shown, ...]
+    #: what the run's posts took (``Taken``), as ``taken_line`` writes it: read by
+    #: ``taken_in`` only when a post was added since
+    taken: bytes
 
 
 def file_line(path: str, size: int, mtime_ns: int, digest: str | None) -> str:
@@ -125,28 +141,44 @@ def _file_head(path: str, size: int, mtime_ns: int) -> str:
 
 def changed_files(
     index: Index, found: Sequence[FoundFile], settled_ns: int
-) -> list[tuple[FoundFile, Indexed]] | None:
+) -> tuple[list[tuple[FoundFile, Indexed]], list[FoundFile]] | None:
     """The files of ``found`` that are not as the index has them, or changed at
     ``settled_ns`` or later (their time may not show a later change), each with how the
-    indexed run read it; None when ``found`` is not the same files."""
-    if len(found) != len(index.files):
+    indexed run read it; and the files added since. None when a file of the index is
+    gone (or its line is damaged)."""
+    extra = len(found) - len(index.files)
+    if extra < 0:
         return None
-    changed = []
-    for item, line in zip(found, index.files, strict=True):
+    changed: list[tuple[FoundFile, Indexed]] = []
+    added: list[FoundFile] = []
+    lines = index.files
+    at = 0  # the first line of the index no file has matched yet
+    for item in found:
+        line = lines[at] if at < len(lines) else ""
         if item.mtime_ns < settled_ns and line.startswith(
             _file_head(item.path, item.size, item.mtime_ns)
         ):
+            at += 1
             continue
-        try:
-            path, size, mtime, digest = json.loads(line)
-        except ValueError:
+        if line:
+            try:
+                path, size, mtime, digest = json.loads(line)
+            except ValueError:
+                return None
+            if path == item.path:
+                if type(size) is not int or type(mtime) is not int:
+                    return None
+                if type(digest) not in (str, NoneType):
+                    return None
+                changed.append((item, Indexed(size, mtime, digest)))
+                at += 1
+                continue
+        # Listed in the order of the index: a file that is not the next one indexed was
+        # added, or that one is gone, and then more files seem added than there are.
+        added.append(item)
+        if len(added) > extra:
             return None
-        if path != item.path:
-            return None  # one file gone, another come
-        if type(size) is not int or type(mtime) is not int or type(digest) not in (str, NoneType):
-            return None
-        changed.append((item, Indexed(size, mtime, digest)))
-    return changed
+    return (changed, added) if at == len(lines) else None
 
 
 def listing_digest(problems: Sequence[object]) -> str:
@@ -176,6 +208,7 @@ def _index_lines(index: Index) -> Iterator[bytes]:
             encode(_shown_out(shown)) + "\n" for shown in index.shown[start : start + _BATCH]
         ).encode()
     yield (encode({"shown": len(index.shown)}) + "\n").encode()
+    yield index.taken
 
 
 def load_index(data: bytes, key: str) -> Index:
@@ -218,11 +251,35 @@ def load_index(data: bytes, key: str) -> Index:
             raise ValueError("cut short in its files")
         end: dict[str, Any] = {}
         shown = tuple(_shown_in(record) for record in json_records(lines, end))
-        if end != {"shown": len(shown)} or next(lines, None) is not None:
-            raise ValueError("cut short in its posts, or followed by more")
+        if end != {"shown": len(shown)}:
+            raise ValueError("cut short in its posts")
+        taken = next(lines, b"")
+        if not taken.startswith(b'{"taken":') or next(lines, None) is not None:
+            raise ValueError("cut short in what its posts took, or followed by more")
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable index: {e}") from e
-    return Index(key, state, listed_ns, listed, run.encode(), fingerprints, records, files, shown)
+    return Index(
+        key, state, listed_ns, listed, run.encode(), fingerprints, records, files, shown, taken
+    )
+
+
+def taken_line(taken: Taken) -> bytes:
+    """``taken`` as the index's last line: ``{"taken": [slugs, ids, latest]}``, sorted."""
+    value = [sorted(taken.slugs), sorted(taken.ids), date_out(taken.latest)]
+    return (_ENCODER.encode({"taken": value}) + "\n").encode()
+
+
+def taken_in(line: bytes) -> Taken:
+    """What ``taken_line`` wrote; ValueError for anything else."""
+    try:
+        slugs, ids, latest = json.loads(line)["taken"]
+        if type(slugs) is not list or type(ids) is not list:
+            raise ValueError("not lists")
+        if not all(type(text) is str for text in (*slugs, *ids)):
+            raise ValueError("not text")
+        return Taken(frozenset(slugs), frozenset(ids), date_in(latest))
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"unusable index: bad taken names: {e}") from e
 
 
 def _date_in(value: object) -> datetime:

@@ -21,7 +21,7 @@ import os
 import posixpath
 import stat
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,10 +45,13 @@ from feeds.index import (
     Index,
     Indexed,
     Shown,
+    Taken,
     changed_files,
     dump_index,
     listing_digest,
     load_index,
+    taken_in,
+    taken_line,
 )
 from feeds.media import attach_enclosures
 from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
@@ -83,7 +86,7 @@ from feeds.runs import (
     unchanged,
     untouched,
 )
-from feeds.site import Loaded, Resolved, permalink, render, resolve
+from feeds.site import Loaded, Resolved, permalink, render, resolve, resolve_added
 from feeds.state import Output, Sealed, State
 from feeds.validate import EntryMemo, validate_feed
 from feeds.writers import STYLESHEET_FILE, WRITERS, WriteOptions, stylesheet
@@ -92,8 +95,8 @@ from feeds.writers.pages import index_html, opml
 CACHE_FILE = "cache.json"
 INDEX_FILE = "index.json"
 READINGS_FILE = "readings.json"
-#: the most post files whose bodies alone changed that a run takes through the index
-#: (``_quick_run``): more make a full run, which writes the index again
+#: the most post files whose bodies alone changed, or that were added, that a run takes
+#: through the index (``_quick_run``): more make a full run, which writes the index again
 QUICK_MAX = 20
 #: below this many feeds to validate, worker processes cost more than they save
 PARALLEL_FROM = 12
@@ -721,7 +724,9 @@ def regenerate(
             if not config.feeds.archives:
                 # The index holds the record too: a run through it reports what this run
                 # read even when a crash keeps the record below from being written.
-                index = _index(config, listing, loading, built, digests, last, outdated, state_sum)
+                index = _index(
+                    config, listing, loading, resolved, built, digests, last, outdated, state_sum
+                )
                 write_stream(config.state_dir / INDEX_FILE, dump_index(index))
             write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
@@ -738,6 +743,7 @@ def _index(
     config: Config,
     listing: Listing,
     loading: Loading,
+    resolved: Resolved,
     built: Built,
     digests: Mapping[str, str],
     last: LastRun,
@@ -767,6 +773,13 @@ def _index(
         {path: (c.digest, source_record(c.source)) for path, c in outdated.items()},
         FileLines(found, loading.cached),
         shown,
+        taken_line(
+            Taken(
+                resolved.slugs,
+                frozenset(r.id for r in resolved.state.posts.values()),
+                max((post.updated for post in resolved.posts), default=None),
+            )
+        ),
     )
 
 
@@ -774,14 +787,15 @@ def _quick_run(
     config: Config, now: datetime, listing: Listing, progress: Progress
 ) -> RunResult | None:
     """The run, when the post files changed since the last full run keep their metadata
-    (only bodies were edited): every post resolves as that run resolved it and every
-    feed shows the same posts, so those come from its index and only the feeds showing
-    a changed post are made again. None when anything else may have changed: then a
-    full run is needed.
+    (only bodies were edited), and the files added since are posts that change nothing
+    of the others (``site.resolve_added``): every post resolves as that run resolved it
+    and every feed shows the same posts, or an added one in place of its oldest, so
+    those come from its index and only the feeds showing a changed or added post are
+    made again. None when anything else may have changed: then a full run is needed.
 
     It writes the run's record, not the state, cache or index: the next runs read the
-    changed files again (they are few) and a full run finds the feeds it made here
-    changed on disk and makes them again, with the same bytes.
+    changed and added files again (they are few) and a full run finds the feeds it made
+    here changed on disk and makes them again, with the same bytes.
     """
     found, listed, _, _ = listing
     if config.feeds.archives:
@@ -801,9 +815,10 @@ def _quick_run(
     if index.listed != listing_digest(listed):
         return None
     # A file changed shortly before the run that indexed it may differ unseen.
-    changed = changed_files(index, found, index.listed_ns - SETTLE_NS)
-    if not changed or len(changed) > QUICK_MAX:
+    files = changed_files(index, found, index.listed_ns - SETTLE_NS)
+    if files is None or not any(files) or len(files[0]) + len(files[1]) > QUICK_MAX:
         return None
+    changed, added = files
     digests = {shown.post.path: shown.digest for shown in index.shown}
     cache: bytes | mmap.mmap = b""
     try:
@@ -820,12 +835,50 @@ def _quick_run(
                 return None
             if item.path in digests:
                 digests[item.path] = digest
+        new = _added(config, now, index, added, digests)
     except (OSError, ValueError, ContentError):
         return None  # no cache, an empty one, or a file gone or spoiled
     finally:
         if isinstance(cache, mmap.mmap):
             cache.close()
-    return _publish_quick(config, now, listing, index, last, full, digests, progress)
+    if new is None:
+        return None
+    return _publish_quick(config, now, listing, index, last, full, digests, progress, new)
+
+
+def _added(
+    config: Config, now: datetime, index: Index, added: Sequence[FoundFile],
+    digests: dict[str, str],
+) -> tuple[Post, ...] | None:  # fmt: skip
+    """The posts of the files ``added`` since the full run that wrote ``index``, each
+    resolved as that run would have resolved it (``site.resolve_added``), their digests
+    put in ``digests``; None when one of them cannot be (then every post is resolved
+    again). Raises ValueError, OSError or ContentError as their files are read."""
+    if not added:
+        return ()
+    taken = taken_in(index.taken)
+    posts = []
+    # The oldest first: each added post must come after those before it.
+    for source, digest in sorted(_sources(config, added), key=lambda s: _instant(s[0])):
+        post = resolve_added(source, taken, config.site, now)
+        if post is None:
+            return None
+        posts.append(post)
+        digests[post.path] = digest
+        taken = Taken(taken.slugs | {post.slug}, taken.ids | {post.id}, post.updated)
+    return tuple(posts)
+
+
+def _sources(config: Config, files: Sequence[FoundFile]) -> Iterator[tuple[Source, str]]:
+    """The metadata of the post files ``files``, each with the digest of its bytes."""
+    for item in files:
+        data = (config.content_dir / item.path).read_bytes()
+        yield parse_post(data, item.path, config, with_body=False), hashlib.sha256(data).hexdigest()
+
+
+def _instant(source: Source) -> datetime:
+    """When a post was last updated, as far as its metadata says (the oldest, undated)."""
+    return source.updated or source.date or datetime.min.replace(tzinfo=UTC)
 
 
 def _same_metadata(
@@ -850,10 +903,15 @@ def _publish_quick(
     full: LastRun,
     digests: Mapping[str, str],
     progress: Progress,
+    added: tuple[Post, ...],
 ) -> RunResult | None:
-    """Make the feeds that show a changed post, and publish them (see ``_quick_run``):
-    ``last`` is the record of the last run, ``full`` that of the last full run."""
+    """Make the feeds that show a changed or ``added`` post, and publish them (see
+    ``_quick_run``): ``last`` is the record of the last run, ``full`` that of the last
+    full run."""
     posts = tuple(shown.post for shown in index.shown)
+    if added:
+        # Each feed shows its newest posts: those it showed, or added ones.
+        posts = tuple(sorted((*posts, *added), key=lambda p: (p.published, p.path), reverse=True))
     # The files the full run left as it left them, with what it made them from. A file
     # a run through the index wrote since holds what that run made it from, which no
     # record names: it is made again (its post may have been put back as it was).
@@ -871,7 +929,10 @@ def _publish_quick(
     resolved = Resolved(posts, full.future, State(), ())
     readings = read_readings(config)
     caches = Caches({}, rendered)
-    changed = frozenset(s.post.path for s in index.shown if digests[s.post.path] != s.digest)
+    changed = frozenset(
+        (*(s.post.path for s in index.shown if digests[s.post.path] != s.digest),
+         *(post.path for post in added))
+    )  # fmt: skip
     built = build_feeds(
         config, resolved, digests, State(outputs=outputs), caches, now, progress, readings, changed
     )
@@ -895,6 +956,8 @@ def _publish_quick(
         removed=done.removed,
         built=len(set(built.files) & feed_paths),
     )
+    # Each added file is a post in the feeds' pool.
+    result = replace(result, files=result.files + len(added), posts=result.posts + len(added))
     try:
         state = bytes.fromhex(index.state)  # as _quick_run found it
         record_ = record(config, listing, result, full.problems, published, full.media, state)

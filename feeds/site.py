@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from feeds.config import SiteConfig
@@ -22,6 +23,9 @@ from feeds.model import Post, Problem, Source
 from feeds.render import body_html, clean_html, summarize
 from feeds.slugs import slugify, slugify_name
 from feeds.state import Remembered, State
+
+if TYPE_CHECKING:
+    from feeds.index import Taken
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -45,6 +49,8 @@ class Resolved:
     future: tuple[datetime, ...]
     state: State
     problems: tuple[Problem, ...]
+    #: every slug a post took, future posts' included
+    slugs: frozenset[str] = frozenset()
 
 
 def resolve(
@@ -107,23 +113,7 @@ def resolve(
         if memory.id != ident:
             # Made, not replaced: every new post passes here, and replace is slow.
             remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest)
-        post = Post(
-            path=source.path,
-            id=ident,
-            slug=slug,
-            url=source.link or permalink(site, slug, source.path, published),
-            title=source.title or PurePosixPath(source.path).stem,
-            published=published,
-            updated=updated,
-            authors=source.authors or (site.author,),
-            summary="",
-            content="",
-            tags=source.tags,
-            image=source.image,
-            # Made whole by feeds.media.attach_enclosures, which may read the site's file.
-            enclosure=None,
-            duration=source.duration,
-        )
+        post = _post(source, ident, slug, published, updated, site)
         if source.path in waiting:
             future.append(published)
         else:
@@ -131,7 +121,57 @@ def resolve(
 
     posts.sort(key=lambda p: (p.published, p.path), reverse=True)
     new_state = State(posts=remembered, published=state.published)
-    return Resolved(tuple(posts), tuple(sorted(future)), new_state, tuple(problems))
+    return Resolved(
+        tuple(posts), tuple(sorted(future)), new_state, tuple(problems), frozenset(slugs)
+    )
+
+
+def _post(
+    source: Source, ident: str, slug: str, published: datetime, updated: datetime,
+    site: SiteConfig,
+) -> Post:  # fmt: skip
+    """The post ``source`` resolves to, once its id, slug and dates are settled."""
+    return Post(
+        path=source.path,
+        id=ident,
+        slug=slug,
+        url=source.link or permalink(site, slug, source.path, published),
+        title=source.title or PurePosixPath(source.path).stem,
+        published=published,
+        updated=updated,
+        authors=source.authors or (site.author,),
+        summary="",
+        content="",
+        tags=source.tags,
+        image=source.image,
+        # Made whole by feeds.media.attach_enclosures, which may read the site's file.
+        enclosure=None,
+        duration=source.duration,
+    )
+
+
+def resolve_added(source: Source, taken: Taken, site: SiteConfig, now: datetime) -> Post | None:
+    """The post a file added since the last full run resolves to, as ``resolve`` would
+    resolve it beside the posts that run resolved, when adding it changes nothing of
+    theirs and needs nothing remembered; None otherwise.
+
+    That is a published post with its own date, not in the future, updated after every
+    post of that run (``taken.latest``), whose slug and id no post has taken, with no
+    enclosure (its file is the site's to check) and nothing to warn of.
+    """
+    if source.draft or source.warnings or source.enclosure is not None or source.date is None:
+        return None
+    published = source.date
+    updated = source.updated or published
+    if published > now or updated < published:
+        return None
+    if taken.latest is not None and updated <= taken.latest:
+        return None  # it would take a second from another post (_distinct_updates)
+    slug = slugify(source.slug) if source.slug else _slug_from_path(source.path)
+    ident = source.id or tag_uri(site, slug, published)
+    if slug in taken.slugs or ident in taken.ids:
+        return None
+    return _post(source, ident, slug, published, updated, site)
 
 
 def render(post: Post, source: Source, site: SiteConfig) -> Post:

@@ -445,6 +445,123 @@ def test_a_run_the_index_cannot_account_for_is_a_full_one(
     assert site.outputs() == uncached_twin(site, tmp_path, "twin")
 
 
+def _added(
+    site: Site, rel: str, date: str, front: str = "", *, tags: str = 'sea, "bread"',
+    author: str = "Ana", title: str = "Added", encoding: str = "utf-8",
+) -> None:  # fmt: skip
+    """A post file added after the site was indexed, by an author and with tags that
+    posts there have."""
+    site.write(
+        rel,
+        f'---\ntitle: "{title} {rel}"\ndate: {date}\nauthor: {author}\ntags: [{tags}]\n'
+        f"{front}---\n\nBody of the added {rel}, see [x](../x/).\n".encode(encoding),
+        mtime=OLD_MTIME + 3000,
+    )
+
+
+def test_posts_added_after_the_others_take_the_index_and_give_the_bytes_of_uncached_builds(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post added, then another beside a body edit, then two at once (one with its own
+    slug and id): no post is resolved again, only the feeds that show an added or edited
+    post are made; each run publishes what an uncached build would and counts the posts
+    and files it counts."""
+    indexed_site(site, 17)
+    steps: list[Callable[[], None]] = [
+        lambda: _added(site, "new/first.md", "2024-05-01T09:00:00Z"),
+        lambda: (
+            _added(site, "0/second.md", "2024-05-02T09:00:00+02:00"),
+            _edit_body(site, 3, "E."),
+        ),
+        lambda: (
+            _added(site, "new/third.md", "2024-05-03", "slug: own-slug\nid: urn:x:third\n"),
+            _added(site, "1/fourth.md", "2024-05-03T12:00:00Z", "updated: 2024-05-20T00:00:00Z\n"),
+        ),
+    ]
+    for step, change in enumerate(steps, 1):
+        change()
+        resolves = counting(monkeypatch, pipeline, "resolve_posts")
+        result = build(site)
+        assert resolves == [], step
+        assert 0 < result.built < result.feeds, step
+        assert site.outputs() == uncached_twin(site, tmp_path, f"step-{step}"), step
+        full = regenerate(load_config(site.config_path), NOW, lock_wait=1, use_cache=False)
+        same = (result.problems, result.posts, result.files, result.feeds)
+        assert same == (full.problems, full.posts, full.files, full.feeds), step
+        # The full run above wrote a new index: the next step adds to it.
+    assert "Added new/third.md" in site.outputs()["rss.xml"].decode()
+
+
+def _added_unaccounted() -> dict[str, Callable[[Site], object]]:
+    """Posts added since the index that change how others resolve, or need more."""
+    return {
+        "older than the latest post": lambda site: _added(site, "new/a.md", "2024-04-02T00:00:00Z"),
+        "updated when the latest post was": lambda site: _added(
+            site, "new/a.md", "2024-04-01T00:00:00Z", f"updated: {_latest(site)}\n"
+        ),
+        "with a slug taken": lambda site: _added(
+            site, "new/a.md", "2024-05-01", "slug: post-004\n"
+        ),
+        "with an id taken": lambda site: _added(
+            site, "new/a.md", "2024-05-01", f"id: {_an_id(site)}\n"
+        ),
+        "a draft": lambda site: _added(site, "new/a.md", "2024-05-01", "draft: true\n"),
+        "in the future": lambda site: _added(site, "new/a.md", "2024-07-01"),
+        "undated": lambda site: site.write("new/a.md", "---\ntitle: Undated\n---\n\nBody.\n"),
+        "with a new tag": lambda site: _added(site, "new/a.md", "2024-05-01", tags="brand-new"),
+        "by a new author": lambda site: _added(site, "new/a.md", "2024-05-01", author="Zoë"),
+        "with a warning": lambda site: _added(
+            site, "new/a.md", "2024-05-01", title="Café", encoding="cp1252"
+        ),
+        "unreadable": lambda site: site.write("new/a.md", "---\ntitle: [\n---\n\nBody.\n"),
+        "with an enclosure": lambda site: _added(
+            site,
+            "new/a.md",
+            "2024-05-01",
+            "enclosure: {url: https://cdn.example.org/a.mp3, length: 9, type: audio/mpeg}\n",
+        ),
+        "beside a deleted post": lambda site: (
+            _added(site, "new/a.md", "2024-05-01"),
+            (site.root / "content/1/post-005.md").unlink(),
+        ),
+        "two with one slug": lambda site: (
+            _added(site, "new/a.md", "2024-05-01", "slug: same\n"),
+            _added(site, "new/b.md", "2024-05-02", "slug: same\n"),
+        ),
+    }
+
+
+def _latest(site: Site) -> str:
+    """The latest ``updated`` instant of the site's posts, as the feeds give it."""
+    rss = (site.public / "rss.xml").read_text(encoding="utf-8")
+    return max(
+        datetime.strptime(d, "%a, %d %b %Y %H:%M:%S %z")
+        for d in (part.split("</pubDate>")[0] for part in rss.split("<pubDate>")[1:])
+    ).isoformat()
+
+
+def _an_id(site: Site) -> str:
+    rss = (site.public / "rss.xml").read_text(encoding="utf-8")
+    return rss.split('<guid isPermaLink="false">')[1].split("</guid>")[0]
+
+
+ADDED_UNACCOUNTED = _added_unaccounted()
+
+
+@pytest.mark.parametrize("change", ADDED_UNACCOUNTED)
+def test_an_added_post_the_index_cannot_account_for_makes_a_full_run(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Whatever an added post would change of the others, or needs beyond its file:
+    a full run, whose bytes equal an uncached build's."""
+    indexed_site(site, 13)
+    ADDED_UNACCOUNTED[change](site)
+    resolves = counting(monkeypatch, pipeline, "resolve_posts")
+    regenerate(load_config(site.config_path), NOW, lock_wait=1)
+    assert resolves == ["resolve_posts"]
+    assert site.outputs() == uncached_twin(site, tmp_path, "twin")
+
+
 def test_an_index_whose_run_left_no_record_still_knows_what_that_run_read(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
