@@ -137,11 +137,16 @@ def code_fingerprint() -> str:
 def _fingerprint_of_files() -> str:
     digest = hashlib.sha256()
     package = Path(__file__).parent
-    # The code, and the files shipped with it (the browser view's stylesheet).
-    for path in sorted(package.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(package).as_posix().encode())
-            digest.update(path.read_bytes())
+    # The code, and the files shipped with it (the browser view's stylesheet); os.walk,
+    # which skips the bytecode folders, takes a third of the time of Path.rglob.
+    files = []
+    for folder, subfolders, names in os.walk(package):
+        subfolders[:] = [name for name in subfolders if name != "__pycache__"]
+        inside = Path(folder).relative_to(package).as_posix()
+        files += [name if inside == "." else f"{inside}/{name}" for name in names]
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update((package / name).read_bytes())
     for name in SHAPING_LIBRARIES:
         spec = importlib.util.find_spec(name)
         origin = spec.origin if spec else None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import threading
@@ -231,3 +232,26 @@ def test_a_process_with_other_threads_leaves_every_piece_to_workers(
         other.join()
     assert [piece for piece, _ in results] == [1, 2]
     assert os.getpid() not in {pid for _, pid in results}
+
+
+def test_the_code_fingerprint_follows_every_file_of_the_package_but_bytecode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A byte changed in any file the package ships, in a subfolder too, makes another
+    fingerprint (caches, index and readings made by other code are never used);
+    bytecode written beside the code does not."""
+    copy = tmp_path / "feeds"
+    shutil.copytree(Path(runs.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(runs, "__file__", str(copy / "runs.py"))
+    first = runs._fingerprint_of_files()
+    (copy / "__pycache__").mkdir()
+    (copy / "__pycache__" / "runs.cpython-311.pyc").write_bytes(b"bytecode")
+    (copy / "content" / "__pycache__").mkdir()
+    (copy / "content" / "__pycache__" / "text.cpython-311.pyc").write_bytes(b"bytecode")
+    assert runs._fingerprint_of_files() == first
+    for name in ("content/text.py", "writers/feed.xsl", "pipeline.py"):
+        code = (copy / name).read_bytes()
+        (copy / name).write_bytes(code + b"\n")
+        assert runs._fingerprint_of_files() != first, name
+        (copy / name).write_bytes(code)
+        assert runs._fingerprint_of_files() == first, name
