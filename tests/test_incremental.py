@@ -7,7 +7,7 @@ import random
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -568,6 +568,56 @@ def test_an_added_post_the_index_cannot_account_for_makes_a_full_run(
     regenerate(load_config(site.config_path), NOW, lock_wait=1)
     assert resolves == ["resolve_posts"]
     assert site.outputs() == uncached_twin(site, tmp_path, "twin")
+
+
+def test_random_additions_edits_and_deletions_give_the_bytes_of_uncached_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six sites, each through seven random changes built one at a time: posts added
+    after the others (the usual new post), among them, with a new tag, or undated;
+    bodies and titles edited; posts deleted. Whether a run takes the index or not, it
+    publishes what an uncached build would; both kinds of run happen."""
+    resolves = counting(monkeypatch, pipeline, "resolve_posts")
+    through_index = 0
+    for seed in range(6):
+        rng = random.Random(seed)
+        (tmp_path / f"site-{seed}").mkdir()
+        site = Site(tmp_path / f"site-{seed}")
+        indexed_site(site, seed)
+        changes = _random_changes(site, rng)
+        for k in range(7):
+            rng.choice(changes)(k)
+            resolves.clear()
+            build(site)
+            through_index += not resolves
+            twin = uncached_twin(site, tmp_path, f"{seed}-{k}")
+            assert site.outputs() == twin, (seed, k)
+    assert 0 < through_index < 6 * 7, through_index
+
+
+def _random_changes(site: Site, rng: random.Random) -> list[Callable[[int], object]]:
+    """Changes of a site that ``indexed_site`` made, each given the step's number."""
+    newest = [datetime(2024, 5, 1, tzinfo=UTC)]
+
+    def posts() -> list[Path]:
+        return sorted((site.root / "content").rglob("post-*.md"))
+
+    def add_newest(k: int) -> None:
+        newest[0] += timedelta(hours=rng.randint(1, 30))
+        tags = ", ".join(rng.sample(TAGS, 2))
+        _added(site, f"{rng.randint(0, 4)}/post-{100 + k:03d}.md", newest[0].isoformat(),
+               tags=tags, author=rng.choice(AUTHORS))  # fmt: skip
+
+    return [
+        add_newest,
+        add_newest,
+        lambda k: _added(site, f"0/post-{100 + k:03d}.md", f"2024-04-{rng.randint(1, 28):02d}"),
+        lambda k: _added(site, f"new/post-{100 + k:03d}.md", newest[0].isoformat(), tags="x"),
+        lambda k: site.write(f"1/post-{100 + k:03d}.md", "---\ntitle: Undated\n---\n\nBody.\n"),
+        lambda k: _edit_body(site, int(rng.choice(posts()).stem[5:]), f"Edit {k}.", k),
+        lambda k: write_post(site, rng, int(rng.choice(posts()).stem[5:]) % 12, f"Retitled {k}"),
+        lambda k: rng.choice(posts()).unlink(),
+    ]
 
 
 def test_an_index_whose_run_left_no_record_still_knows_what_that_run_read(
