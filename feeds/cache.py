@@ -16,12 +16,12 @@ import mmap
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from types import NoneType
 from typing import Any, TypeVar
 
 from feeds.content.fields import shared_author
 from feeds.model import Author, EnclosureSource, Problem, Source
+from feeds.state import date_in, date_out
 
 CACHE_VERSION = 4
 
@@ -166,24 +166,6 @@ def _arrays(lines: list[bytes]) -> list[list[Any]]:
     if not all(type(value) is list for value in values):
         raise ValueError("a record that is not an array")
     return values  # type: ignore[no-any-return]
-
-
-def date_out(value: datetime | None) -> str | None:
-    """A date as the state files write it: ISO 8601 with its offset."""
-    return None if value is None else value.isoformat()
-
-
-def date_in(value: object) -> datetime | None:
-    """A date as ``date_out`` wrote it; ValueError for anything else, a date without
-    an offset included."""
-    if value is None:
-        return None
-    if type(value) is not str:
-        raise ValueError(f"bad date {value!r}")
-    parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:
-        raise ValueError("naive date")
-    return parsed
 
 
 def _post_record(path: str, c: CachedPost) -> list[Any]:

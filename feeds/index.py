@@ -26,10 +26,11 @@ from json.encoder import encode_basestring
 from types import NoneType
 from typing import Any, overload
 
-from feeds.cache import CachedPost, date_in, date_out, json_records, signed, verified
+from feeds.cache import CachedPost, json_records, signed, verified
 from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
+from feeds.state import date_in, date_out
 
 INDEX_VERSION = 5
 #: lines encoded at a time: the index of a big site is written in pieces

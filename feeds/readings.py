@@ -27,7 +27,8 @@ from datetime import datetime
 from types import NoneType
 from typing import Any
 
-from feeds.cache import date_in, date_out, signed, verified
+from feeds.cache import signed, verified
+from feeds.state import date_in, date_out
 
 READINGS_VERSION = 2
 

@@ -141,6 +141,24 @@ def _one_per_line(lines: Iterable[str], brackets: str = "{}") -> Iterator[bytes]
     yield f"\n{closing}".encode() if written else brackets.encode()
 
 
+def date_out(value: datetime | None) -> str | None:
+    """A date as the state files write it: ISO 8601 with its offset."""
+    return None if value is None else value.isoformat()
+
+
+def date_in(value: object) -> datetime | None:
+    """A date as ``date_out`` wrote it; ValueError for anything else, a date without
+    an offset included."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise ValueError(f"bad date {value!r}")
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("naive date")
+    return parsed
+
+
 def load_state(data: bytes) -> State:
     """Parse what dump_state wrote. Raises ValueError on anything else: a corrupt state is
     never trusted."""
@@ -182,13 +200,13 @@ def _object(pairs: list[tuple[str, Any]]) -> Any:
     """A JSON object of a state file: a post's record becomes its Remembered; anything
     else, a record that does not read as one included, stays a dict."""
     fields = dict(pairs)
-    ident, seen, digest = fields.get("id"), fields.get("first_seen"), fields.get("digest")
-    if type(ident) is not str or type(seen) is not str or type(digest) is not str:
+    ident, digest = fields.get("id"), fields.get("digest")
+    if type(ident) is not str or type(digest) is not str:
         return fields
     try:
-        first_seen = datetime.fromisoformat(seen)
+        first_seen = date_in(fields.get("first_seen"))
     except ValueError:
         return fields
-    if first_seen.tzinfo is None:
+    if first_seen is None:
         return fields
     return Remembered(ident, first_seen, sys.intern(digest))
