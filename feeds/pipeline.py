@@ -856,16 +856,20 @@ def _added(
     again). Raises ValueError, OSError or ContentError as their files are read."""
     if not added:
         return ()
-    taken = taken_in(index.taken)
-    posts = []
+    taken = indexed = taken_in(index.taken)
+    posts: list[Post] = []
     # The oldest first: each added post must come after those before it.
     for source, digest in sorted(_sources(config, added), key=lambda s: _instant(s[0])):
+        # What the posts added before this one took: a big site's sets are copied only
+        # for a second added post, not for the usual one.
+        if posts:
+            slugs, ids = {p.slug for p in posts}, {p.id for p in posts}
+            taken = Taken(indexed.slugs | slugs, indexed.ids | ids, posts[-1].updated)
         post = resolve_added(source, taken, config.site, now)
         if post is None:
             return None
         posts.append(post)
         digests[post.path] = digest
-        taken = Taken(taken.slugs | {post.slug}, taken.ids | {post.id}, post.updated)
     return tuple(posts)
 
 
