@@ -687,7 +687,11 @@ def regenerate(
             return result(False)
         try:
             keep = feed_paths - set(built.files)
-            done = publish_files(config.output_dir, built.files, state.published, keep)
+            # A run through the index since the state was written may have published more:
+            # the feed of a tag or author a post it added brought.
+            record_ = last_run(config)
+            previous = sorted({*state.published, *(record_.outputs if record_ else ())})
+            done = publish_files(config.output_dir, built.files, previous, keep)
             outputs = _outputs(config.output_dir, built.fingerprints)
             published = tuple(sorted({*built.files, *feed_paths}))
             new_state = replace(resolved.state, published=published, outputs=outputs)
@@ -940,17 +944,20 @@ def _publish_quick(
     built = build_feeds(
         config, resolved, digests, State(outputs=outputs), caches, now, progress, readings, changed
     )
-    if any(p.level == "error" for p in built.problems) or not set(built.files) <= set(last.outputs):
-        return None  # a full run reports it, or makes the new file
-    published = tuple(sorted(last.outputs))
+    feed_paths = built.feed_paths
+    if any(p.level == "error" for p in built.problems):
+        return None  # a full run reports it
+    # A feed comes with the first post of a new tag or author, and goes with the last
+    # one: an added post, or one gone that had only been added.
+    previous = sorted(last.outputs)
+    if not set(built.files) <= {*previous, *feed_paths}:
+        return None
+    kept = feed_paths - set(built.files)
     try:
-        done = publish_files(
-            config.output_dir, built.files, published, set(published) - set(built.files)
-        )
+        done = publish_files(config.output_dir, built.files, previous, kept)
     except PublishError:
         return None  # nothing was replaced: the full run meets the obstacle and reports it
-    feed_paths = built.feed_paths
-    kept = feed_paths - set(built.files)
+    published = tuple(sorted({*built.files, *feed_paths}))
     result = as_last(
         full,
         now,
@@ -960,8 +967,13 @@ def _publish_quick(
         removed=done.removed,
         built=len(set(built.files) & feed_paths),
     )
-    # Each added file is a post in the feeds' pool.
-    result = replace(result, files=result.files + len(added), posts=result.posts + len(added))
+    # Each added file is a post in the feeds' pool, and may bring a feed.
+    result = replace(
+        result,
+        files=result.files + len(added),
+        posts=result.posts + len(added),
+        feeds=len(feed_paths),
+    )
     try:
         state = bytes.fromhex(index.state)  # as _quick_run found it
         record_ = record(config, listing, result, full.problems, published, full.media, state)

@@ -500,6 +500,44 @@ def test_posts_added_after_the_others_take_the_index_and_give_the_bytes_of_uncac
     assert site.outputs() == uncached_twin(site, tmp_path, "after")
 
 
+def test_posts_added_with_a_new_tag_or_author_take_the_index_and_bring_their_feeds(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post with a tag no post had, then one by a new author, then a body edit: each
+    run takes the index, publishes the new feeds and counts them, as an uncached build
+    would. The new author's post deleted, a run through the index removes its feeds; the
+    new tag's post deleted beside an indexed post, the full run removes the tag's feeds,
+    which no full run had published."""
+    indexed_site(site, 19)
+    new_tag = ["tags/brand-new/rss.xml", "tags/brand-new/atom.xml", "tags/brand-new/feed.json"]
+    steps: list[Callable[[], object]] = [
+        lambda: _added(site, "new/first.md", "2024-05-01T09:00:00Z", tags="sea, Brand New"),
+        lambda: _added(site, "new/second.md", "2024-05-02T09:00:00Z", author="Zoë"),
+        lambda: _edit_body(site, 3, "E."),
+    ]
+    for step, change in enumerate(steps, 1):
+        change()
+        resolves = counting(monkeypatch, pipeline, "resolve_posts")
+        result = build(site)
+        assert resolves == [], step
+        outputs, full = uncached_twin_run(site, tmp_path, f"step-{step}")
+        assert site.outputs() == outputs, step
+        same = (result.problems, result.posts, result.files, result.feeds)
+        assert same == (full.problems, full.posts, full.files, full.feeds), step
+    assert {*new_tag, "authors/zoe/rss.xml"} <= set(site.outputs())
+    for gone, full_run, feed in (
+        (["new/second.md"], [], "authors/zoe/rss.xml"),
+        (["new/first.md", "1/post-005.md"], ["resolve_posts"], new_tag[0]),
+    ):
+        for rel in gone:
+            (site.root / "content" / rel).unlink()
+        resolves = counting(monkeypatch, pipeline, "resolve_posts")
+        result = build(site)
+        assert resolves == full_run
+        assert feed in result.removed
+        assert site.outputs() == uncached_twin(site, tmp_path, gone[0])
+
+
 def _added_unaccounted() -> dict[str, Callable[[Site], object]]:
     """Posts added since the index that change how others resolve, or need more."""
     return {
@@ -516,8 +554,6 @@ def _added_unaccounted() -> dict[str, Callable[[Site], object]]:
         "a draft": lambda site: _added(site, "new/a.md", "2024-05-01", "draft: true\n"),
         "in the future": lambda site: _added(site, "new/a.md", "2024-07-01"),
         "undated": lambda site: site.write("new/a.md", "---\ntitle: Undated\n---\n\nBody.\n"),
-        "with a new tag": lambda site: _added(site, "new/a.md", "2024-05-01", tags="brand-new"),
-        "by a new author": lambda site: _added(site, "new/a.md", "2024-05-01", author="Zoë"),
         "with a warning": lambda site: _added(
             site, "new/a.md", "2024-05-01", title="Café", encoding="cp1252"
         ),
