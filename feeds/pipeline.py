@@ -57,6 +57,7 @@ from feeds.media import attach_enclosures
 from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
 from feeds.plan import Archives, page_folder, plan_archives, plan_feeds
 from feeds.publish import (
+    STATE_FILE,
     Published,
     publish_files,
     read_state,
@@ -87,7 +88,7 @@ from feeds.runs import (
     untouched,
 )
 from feeds.site import Loaded, Resolved, permalink, render, resolve, resolve_added
-from feeds.state import Output, Sealed, State
+from feeds.state import Output, Sealed, State, load_archives
 from feeds.validate import EntryMemo, validate_feed
 from feeds.writers import STYLESHEET_FILE, WRITERS, WriteOptions, stylesheet
 from feeds.writers.pages import index_html, opml
@@ -156,6 +157,8 @@ class Built:
     sealed: tuple[Sealed, ...] = ()
     #: output paths of every complete archive page's files (kept or made)
     archived: frozenset[str] = frozenset()
+    #: the site feed's open archive page, when there is one: its posts are shown too
+    open_page: FeedSpec | None = None
 
     @property
     def feed_paths(self) -> set[str]:
@@ -349,7 +352,14 @@ def build_feeds(
     for spec, fmt in live:
         path = spec.path(fmt)
         recorded = state.outputs.get(path)
-        if changed is not None and recorded and not any(p.path in changed for p in spec.posts):
+        # The open archive page takes the main feed's oldest post without showing a
+        # changed one: the posts of the site feed's pages are always looked at.
+        if (
+            changed is not None
+            and recorded
+            and spec.history is None
+            and not any(p.path in changed for p in spec.posts)
+        ):
             fingerprints[path] = recorded.fingerprint
         else:
             fingerprints[path] = fingerprint(spec, fmt, digests, options)
@@ -397,8 +407,17 @@ def build_feeds(
     files["feeds.opml"] = opml(site.title, site.base_url, planned, formats)
     if config.feeds.stylesheet:
         files[STYLESHEET_FILE] = stylesheet()
+    open_page = archives.pages[-1] if archives is not None and archives.pages else None
     return Built(
-        planned, files, fingerprints, problems, rendered, used, sealed, frozenset(archived)
+        planned,
+        files,
+        fingerprints,
+        problems,
+        rendered,
+        used,
+        sealed,
+        frozenset(archived),
+        open_page,
     )
 
 
@@ -725,13 +744,12 @@ def regenerate(
             reported = (*loading.problems, *resolved.problems)
             state_sum = state_read_back(config)
             last = record(config, listing, finished, reported, published, media, state_sum)
-            if not config.feeds.archives:
-                # The index holds the record too: a run through it reports what this run
-                # read even when a crash keeps the record below from being written.
-                index = _index(
-                    config, listing, loading, resolved, built, digests, last, outdated, state_sum
-                )
-                write_stream(config.state_dir / INDEX_FILE, dump_index(index))
+            # The index holds the record too: a run through it reports what this run
+            # read even when a crash keeps the record below from being written.
+            index = _index(
+                config, listing, loading, resolved, built, digests, last, outdated, state_sum
+            )
+            write_stream(config.state_dir / INDEX_FILE, dump_index(index))
             write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])
@@ -758,7 +776,8 @@ def _index(
     ``outdated`` are the posts whose record in the cache file is out of date, ``state``
     the digest of the state file it wrote."""
     found, listed, listed_ns, _ = listing
-    posts = {post.path: post for spec in built.specs for post in spec.posts}
+    specs = (*built.specs, built.open_page) if built.open_page else built.specs
+    posts = {post.path: post for spec in specs for post in spec.posts}
     shown = tuple(
         Shown(
             post,
@@ -795,21 +814,27 @@ def _quick_run(
     of the others (``site.resolve_added``): every post resolves as that run resolved it
     and every feed shows the same posts, or an added one in place of its oldest, so
     those come from its index and only the feeds showing a changed or added post are
-    made again. None when anything else may have changed: then a full run is needed.
+    made again. With archives, the main feed and the open page are made again as their
+    posts change, as long as no page completes and the complete ones are intact on disk.
+    None when anything else may have changed: then a full run is needed.
 
     It writes the run's record, not the state, cache or index: the next runs read the
     changed and added files again (they are few) and a full run finds the feeds it made
     here changed on disk and makes them again, with the same bytes.
     """
     found, listed, _, _ = listing
-    if config.feeds.archives:
-        return None  # complete archive pages are the state's business
     try:
         # What the last run, full or not, left on disk; what the last full run read.
         last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
         index = load_index((config.state_dir / INDEX_FILE).read_bytes(), _index_key(config))
         full = load_last_run(index.run)
-        state = state_digest(config)
+        sealed: tuple[Sealed, ...] = ()
+        if config.feeds.archives:
+            # The complete archive pages, as the state that run wrote holds them.
+            data = (config.state_dir / STATE_FILE).read_bytes()
+            state, sealed = hashlib.sha256(data).digest(), load_archives(data)
+        else:
+            state = state_digest(config)
     except (OSError, ValueError):
         return None
     if state.hex() != index.state or (full.future and now >= full.future[0]):
@@ -847,7 +872,7 @@ def _quick_run(
             cache.close()
     if new is None:
         return None
-    return _publish_quick(config, now, listing, index, last, full, digests, progress, new)
+    return _publish_quick(config, now, listing, index, last, full, digests, progress, new, sealed)
 
 
 def _added(
@@ -912,10 +937,11 @@ def _publish_quick(
     digests: Mapping[str, str],
     progress: Progress,
     added: tuple[Post, ...],
+    sealed: tuple[Sealed, ...],
 ) -> RunResult | None:
     """Make the feeds that show a changed or ``added`` post, and publish them (see
     ``_quick_run``): ``last`` is the record of the last run, ``full`` that of the last
-    full run."""
+    full run, ``sealed`` the complete archive pages it left."""
     posts = tuple(shown.post for shown in index.shown)
     if added:
         # Each feed shows its newest posts: those it showed, or added ones.
@@ -941,12 +967,15 @@ def _publish_quick(
         (*(s.post.path for s in index.shown if digests[s.post.path] != s.digest),
          *(post.path for post in added))
     )  # fmt: skip
+    kept_state = State(outputs=outputs, archives=sealed)
     built = build_feeds(
-        config, resolved, digests, State(outputs=outputs), caches, now, progress, readings, changed
+        config, resolved, digests, kept_state, caches, now, progress, readings, changed
     )
     feed_paths = built.feed_paths
     if any(p.level == "error" for p in built.problems):
         return None  # a full run reports it
+    if built.sealed != sealed or set(built.files) & built.archived:
+        return None  # an archive page completed, or one changed on disk: the state records it
     # A feed comes with the first post of a new tag or author, and goes with the last
     # one: an added post, or one gone that had only been added.
     previous = sorted(last.outputs)

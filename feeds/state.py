@@ -196,6 +196,31 @@ def load_state(data: bytes) -> State:
     return State(posts, tuple(published), outputs, archives)
 
 
+#: how ``dump_state`` begins and ends the complete archive pages, which come first
+_ARCHIVES_START = b'{\n"archives": '
+_ARCHIVES_END = b'\n],\n"outputs": '
+_NO_ARCHIVES = b'{\n"outputs": '
+
+
+def load_archives(data: bytes) -> tuple[Sealed, ...]:
+    """The complete archive pages of a state file ``dump_state`` wrote (``data`` must be
+    its bytes, unchanged), read without the rest: a big site's posts come after them.
+    ValueError for anything else."""
+    if data.startswith(_NO_ARCHIVES):
+        return ()
+    # A JSON string holds no raw line break: the first such end is the list's.
+    end = data.find(_ARCHIVES_END)
+    if not data.startswith(_ARCHIVES_START) or end < 0:
+        raise ValueError("not a state file")
+    try:
+        raw = json.loads(data[len(_ARCHIVES_START) : end + 2].decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"not JSON: {e}") from e
+    if not isinstance(raw, list):
+        raise ValueError("bad archives list")
+    return tuple(_load_sealed(page, n) for n, page in enumerate(raw, 1))
+
+
 def _object(pairs: list[tuple[str, Any]]) -> Any:
     """A JSON object of a state file: a post's record becomes its Remembered; anything
     else, a record that does not read as one included, stays a dict."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from feeds import pipeline
 from feeds.config import load_config
 from feeds.model import Author, FeedSpec, Post
 from feeds.pipeline import RunResult, regenerate
@@ -264,25 +267,27 @@ def test_archives_on_a_site_with_fewer_posts_than_the_limit(site: Site) -> None:
     assert walk(site, "rss") == [f"Post {n}" for n in range(4, 0, -1)]
 
 
-def test_cached_and_uncached_builds_give_the_same_bytes(archived: Site, tmp_path: Path) -> None:
-    import shutil
+def uncached_twin(archived: Site, tmp_path: Path, name: str) -> dict[str, bytes]:
+    """The site built from scratch: content, state and the complete pages' files (the
+    published record a build never makes again), nothing cached."""
+    (tmp_path / name).mkdir()
+    copy = Site(tmp_path / name)
+    copy.configure(ARCHIVES)
+    shutil.rmtree(copy.root / "content")
+    shutil.copytree(archived.root / "content", copy.root / "content")
+    (copy.root / ".feeds").mkdir()
+    shutil.copy(archived.root / ".feeds/state.json", copy.root / ".feeds/state.json")
+    for rel, data in archive_files(archived).items():
+        if b"<fh:archive/>" in data:
+            (copy.public / rel).parent.mkdir(parents=True, exist_ok=True)
+            (copy.public / rel).write_bytes(data)
+    build(copy, use_cache=False)
+    return copy.outputs()
 
+
+def test_cached_and_uncached_builds_give_the_same_bytes(archived: Site, tmp_path: Path) -> None:
     def twin(name: str) -> dict[str, bytes]:
-        """The site built from scratch: content, state and the complete pages' files (the
-        published record a build never makes again), nothing cached."""
-        (tmp_path / name).mkdir()
-        copy = Site(tmp_path / name)
-        copy.configure(ARCHIVES)
-        shutil.rmtree(copy.root / "content")
-        shutil.copytree(archived.root / "content", copy.root / "content")
-        (copy.root / ".feeds").mkdir()
-        shutil.copy(archived.root / ".feeds/state.json", copy.root / ".feeds/state.json")
-        for rel, data in archive_files(archived).items():
-            if b"<fh:archive/>" in data:
-                (copy.public / rel).parent.mkdir(parents=True, exist_ok=True)
-                (copy.public / rel).write_bytes(data)
-        build(copy, use_cache=False)
-        return copy.outputs()
+        return uncached_twin(archived, tmp_path, name)
 
     build(archived)
     assert archived.outputs() == twin("t0")
@@ -298,3 +303,55 @@ def test_cached_and_uncached_builds_give_the_same_bytes(archived: Site, tmp_path
         step()
         build(archived)
         assert archived.outputs() == twin(f"t{i}"), f"step {i}"
+
+
+def edit_body(site: Site, n: int, step: int) -> None:
+    """Post ``n``'s body gets a sentence; its metadata stays (the file time moves on)."""
+    path = site.root / f"content/p{n:02d}.md"
+    path.write_bytes(path.read_bytes() + f"Edit {step}.\n".encode())
+    os.utime(path, (1_700_001_000 + step, 1_700_001_000 + step))
+
+
+def test_body_edits_and_new_posts_take_the_index_until_a_page_completes(
+    archived: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Bodies edited in the main feed and a complete page, a new post that moves the main
+    feed's oldest into the open page, a body edited there: runs through the index, which
+    make the main feed and the open page as their posts change and leave complete pages
+    alone. The post that completes the open page, a complete page's file changed on disk
+    and a back-dated post make full runs. Every run publishes an uncached build's bytes."""
+    build(archived)  # main feed: posts 10, 9, 8; pages 1 and 2 complete; page 3 holds 7
+    complete = {k: v for k, v in archive_files(archived).items() if b"<fh:archive/>" in v}
+    resolves: list[str] = []
+    real = pipeline.resolve_posts
+
+    def counted(*args: object, **kwargs: object) -> object:
+        resolves.append("resolve_posts")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "resolve_posts", counted)
+
+    def touch_page() -> None:
+        page = archived.public / "archive/1/rss.xml"
+        os.utime(page, (1_700_002_000, 1_700_002_000))
+
+    steps = [
+        ("main feed body", lambda: edit_body(archived, 9, 1), False, {"rss.xml"}),
+        ("complete page body", lambda: edit_body(archived, 2, 2), False, set()),
+        # Post 8 leaves the main feed for the open page, which shows no changed post.
+        ("new post", lambda: post(archived, 11), False, {"rss.xml", "archive/3/rss.xml"}),
+        ("open page body", lambda: edit_body(archived, 7, 3), False, {"archive/3/rss.xml"}),
+        ("open page completes", lambda: post(archived, 12), True, {"archive/4/rss.xml"}),
+        ("complete page touched", touch_page, True, set()),
+        ("back-dated post", lambda: post(archived, 98, day=1, title="Back-dated"), True, set()),
+    ]
+    for name, change, full, made in steps:
+        change()
+        resolves.clear()
+        result = build(archived)
+        assert resolves == (["resolve_posts"] if full else []), name
+        assert made <= set(result.written), name
+        assert archived.outputs() == uncached_twin(archived, tmp_path, name), name
+        now = archive_files(archived)
+        assert {k: now[k] for k in complete} == complete, name
+    assert walk(archived, "rss").count("Back-dated") == 1

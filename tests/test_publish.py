@@ -20,7 +20,7 @@ from feeds.publish import (
     write_atomic,
     write_state,
 )
-from feeds.state import Remembered, State
+from feeds.state import Output, Remembered, Sealed, State, dump_state, load_archives, load_state
 
 
 def test_write_atomic_writes_then_leaves_identical_bytes_alone(tmp_path: Path) -> None:
@@ -118,6 +118,24 @@ def test_state_round_trip_and_corruption(tmp_path: Path) -> None:
     assert fresh == State()
     assert [p.code for p in problems] == ["state-corrupt"]
     assert read_state(tmp_path / "missing") == (State(), [])
+
+
+def test_archive_pages_read_alone_from_a_state_are_those_it_holds() -> None:
+    """A run through the index reads the complete archive pages without the posts after
+    them: the same pages, an id that looks like the list's end included; none when there
+    are none; ValueError for what dump_state never writes."""
+    seen = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    posts = {"a.md": Remembered("tag:x,2024-01-02:/a", seen, "d")}
+    pages = (
+        Sealed(1, ("tag:x:1", 'tag:x:2\n],\n"outputs": '), {"rss": Output("f", 10, 20)}),
+        Sealed(2, ("tag:x:3",)),
+    )
+    for state in (State(posts, archives=pages), State(posts)):
+        data = b"".join(dump_state(state))
+        assert load_archives(data) == load_state(data).archives == state.archives
+    for bad in (b"", b"{}", b'{\n"archives": [\n', b'{\n"archives": [\n 1\n],\n"outputs": {}'):
+        with pytest.raises(ValueError):
+            load_archives(bad)
 
 
 def test_a_state_record_reads_whatever_the_order_of_its_keys(tmp_path: Path) -> None:
