@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -355,3 +357,64 @@ def test_body_edits_and_new_posts_take_the_index_until_a_page_completes(
         now = archive_files(archived)
         assert {k: now[k] for k in complete} == complete, name
     assert walk(archived, "rss").count("Back-dated") == 1
+
+
+def test_random_changes_of_an_archived_site_give_the_bytes_of_uncached_builds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four archived sites, each through eight random changes built one at a time: posts
+    added as the newest or back-dated, bodies and titles edited, posts deleted (a title
+    edited brings back a deleted post). Whether a run takes the index or not, it
+    publishes what an uncached build would (complete pages as they were written); both
+    kinds of run happen."""
+    resolves: list[str] = []
+    real = pipeline.resolve_posts
+
+    def counted(*args: object, **kwargs: object) -> object:
+        resolves.append("resolve_posts")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "resolve_posts", counted)
+    through_index = 0
+    for seed in range(4):
+        rng = random.Random(seed)
+        (tmp_path / f"site-{seed}").mkdir()
+        site = Site(tmp_path / f"site-{seed}")
+        site.configure(ARCHIVES)
+        for n in range(1, 9 + seed):
+            post(site, n)
+        build(site)
+        changes = _random_changes(site, rng, 8 + seed)
+        for k in range(8):
+            rng.choice(changes)(k)
+            resolves.clear()
+            build(site)
+            through_index += not resolves
+            assert site.outputs() == uncached_twin(site, tmp_path, f"{seed}-{k}"), (seed, k)
+    assert 0 < through_index < 4 * 8, through_index
+
+
+def _random_changes(site: Site, rng: random.Random, newest: int) -> list[Callable[[int], object]]:
+    """Changes of an archived site whose newest post is post ``newest``, each given the
+    step's number."""
+    last = [newest]
+
+    def add_newest(k: int) -> None:
+        last[0] += 1
+        post(site, last[0])
+
+    def numbers() -> list[int]:
+        return sorted(int(p.stem[1:]) for p in (site.root / "content").glob("p*.md"))
+
+    def retitle(k: int) -> None:
+        dated = [n for n in numbers() if n < 50] or [1]  # back-dated posts are 50 and up
+        post(site, rng.choice(dated), title=f"Retitled {k}")
+
+    return [
+        add_newest,
+        add_newest,
+        lambda k: post(site, 50 + k, day=1, title=f"Back-dated {k}"),
+        lambda k: edit_body(site, rng.choice(numbers()), k),
+        retitle,
+        lambda k: (site.root / f"content/p{rng.choice(numbers()):02d}.md").unlink(),
+    ]
