@@ -59,9 +59,12 @@ from feeds.plan import Archives, page_folder, plan_archives, plan_feeds
 from feeds.publish import (
     STATE_FILE,
     Published,
+    Staged,
+    discard,
     publish_files,
     read_state,
     run_lock,
+    stage,
     write_atomic,
     write_state,
     write_stream,
@@ -159,11 +162,19 @@ class Built:
     archived: frozenset[str] = frozenset()
     #: the site feed's open archive page, when there is one: its posts are shown too
     open_page: FeedSpec | None = None
+    #: output path → complete archive pages made this run, written beside their targets
+    #: already (a site's first archive may run to thousands of pages)
+    staged: Mapping[str, Staged] = field(default_factory=dict)
 
     @property
     def feed_paths(self) -> set[str]:
         """Every feed file of this run, made or kept."""
         return {*self.fingerprints, *self.archived}
+
+    @property
+    def made(self) -> set[str]:
+        """Every file this run made: held, or staged."""
+        return {*self.files, *self.staged}
 
 
 def load_content(
@@ -322,9 +333,11 @@ def build_feeds(
     """Make and validate every feed whose inputs changed since its file was written.
 
     The feeds to make are shared among the cores, grouped by format (feeds of one
-    format share entries, which the validator then reads once): each worker renders
-    the posts its feeds show, unless the cache holds their HTML, writes the feeds and
-    validates them. ``readings`` is what the validators of an earlier run kept
+    format share entries, which the validator then reads once), complete archive pages
+    last, page by page: each worker renders the posts its feeds show, unless the cache
+    holds their HTML, writes the feeds and validates them. A complete page is staged
+    beside its target at once (``Built.staged``), neither its bytes nor what was read
+    of it kept: a site's first archive holds nearly every post it has. ``readings`` is what the validators of an earlier run kept
     (``feeds.readings``): entries read then are not read again. ``changed``, when
     given, are the only posts whose files differ from the run that made the feeds
     ``state.outputs`` records (a run through the index): a feed that shows none of
@@ -372,8 +385,14 @@ def build_feeds(
             if post.path not in keys:
                 keys[post.path] = _render_key(post, digests[post.path], config)
     old_rendered = caches.rendered if caches else {}
-    # Feeds of one format next to each other; each core takes a run of them.
-    todo.sort(key=lambda job: job[1])
+    # Kept feeds' posts keep their HTML in the cache, for when a neighbour changes; the
+    # posts of complete archive pages do not (those pages are not made again).
+    live_keys = frozenset(keys[post.path] for spec, _ in live for post in spec.posts)
+    # Feeds of one format next to each other, then complete archive pages one page after
+    # another (each shows its own posts); each core takes a run of them.
+    todo.sort(
+        key=lambda job: (_complete(job[0]), job[0].folder if _complete(job[0]) else "", job[1])
+    )
     cores = core_count() if len(todo) >= PARALLEL_FROM else 1
     shares = [todo[k * len(todo) // cores : (k + 1) * len(todo) // cores] for k in range(cores)]
     pieces = []
@@ -381,22 +400,23 @@ def build_feeds(
     for share in shares:
         shown = {keys[post.path] for spec, _ in share for post in spec.posts}
         known = {key: old_rendered[key] for key in shown if key in old_rendered}
-        pieces.append(_Making(tuple(share), keys, known, config, options, now, earlier))
+        pieces.append(
+            _Making(tuple(share), keys, known, config, options, now, earlier, live_keys & shown)
+        )
 
     def done(n: int) -> None:
         progress("building", sum(len(share) for share in shares[:n]), len(todo))
 
     files: dict[str, bytes] = {}
+    staged: dict[str, Staged] = {}
     rendered: dict[str, tuple[str, str]] = {}
     used = KeptReadings()
     for made in on_every_core(_make, pieces, done, first_here=True):
         files.update(made.files)
+        staged.update(made.staged)
         problems += made.problems
         rendered.update(made.rendered)
         used = used.joined(made.readings)
-    # Kept feeds' posts keep their HTML in the cache, for when a neighbour changes; the
-    # posts of complete archive pages do not (those pages are not made again).
-    live_keys = {keys[post.path] for spec, _ in live for post in spec.posts}
     rendered = {key: html for key, html in rendered.items() if key in live_keys}
     for key in live_keys:
         if key not in rendered and key in old_rendered:
@@ -418,6 +438,7 @@ def build_feeds(
         sealed,
         frozenset(archived),
         open_page,
+        staged,
     )
 
 
@@ -449,14 +470,20 @@ class _Making:
     now: datetime
     #: what the validators of an earlier run kept
     readings: KeptReadings
+    #: render keys of the posts the share's feeds show that the cache keeps: the others
+    #: are shown by complete archive pages alone, each rendered for its one page
+    live: frozenset[str]
 
 
 @dataclass(frozen=True)
 class _Made:
     #: output path → bytes
     files: dict[str, bytes]
+    #: output path → what was staged of complete archive pages
+    staged: dict[str, Staged]
     problems: list[Problem]
-    #: render key → (content, summary) for every post the share's feeds show
+    #: render key → (content, summary) for the posts of the share's feeds that
+    #: ``_Making.live`` names
     rendered: dict[str, tuple[str, str]]
     #: what the share's validators read, for later runs
     readings: KeptReadings
@@ -466,11 +493,15 @@ def _make(making: _Making) -> _Made:
     """Render, write and validate a share of the feeds (in a worker process when
     there are many)."""
     rendered = dict(making.rendered)
+    # The HTML of posts that complete archive pages alone show, kept while their page is
+    # made (in each format) and no longer.
+    passing: dict[str, tuple[str, str]] = {}
     problems: list[Problem] = []
 
     def full(post: Post) -> Post:
         key = making.keys[post.path]
-        if key not in rendered:
+        held = rendered if key in making.live else passing
+        if key not in held:
             done = _render_from_disk(post, making.config)
             if isinstance(done, Problem):
                 problems.append(done)
@@ -478,17 +509,24 @@ def _make(making: _Making) -> _Made:
             if len(done.content) > MAX_CONTENT_CHARS:
                 problems.append(_content_too_long(post, len(done.content)))
                 done = replace(done, content="")
-            rendered[key] = (done.content, done.summary)
-        content, summary = rendered[key]
+            held[key] = (done.content, done.summary)
+        content, summary = held[key]
         return replace(post, content=content, summary=summary)
 
     files: dict[str, bytes] = {}
+    staged: dict[str, Staged] = {}
     memo = EntryMemo(making.readings)
+    folder = None
     for spec, fmt in making.jobs:
+        if spec.folder != folder:
+            folder = spec.folder
+            passing.clear()
         whole = replace(spec, posts=tuple(full(p) for p in spec.posts))
         data = WRITERS[fmt](whole, making.options)
         path = spec.path(fmt)
-        files[path] = data
+        # A complete archive page is made once: what the validator reads of it, and its
+        # bytes, are not kept (a site's first archive may hold every post it has).
+        complete = _complete(spec)
         problems += validate_feed(
             data,
             spec.url(fmt),
@@ -496,11 +534,23 @@ def _make(making: _Making) -> _Made:
             expected=whole.posts,
             path=path,
             now=making.now,
-            memo=memo,
+            memo=EntryMemo(making.readings) if complete else memo,
             links=spec.history_links(fmt) if spec.history else None,
             hub=making.options.hub,
         )
-    return _Made(files, problems, rendered, memo.kept())
+        if not complete:
+            files[path] = data
+            continue
+        try:
+            staged[path] = stage(making.config.output_dir, path, data)
+        except PublishError as e:
+            problems.append(Problem("error", "publish-failed", str(e), path))
+    return _Made(files, staged, problems, rendered, memo.kept())
+
+
+def _complete(spec: FeedSpec) -> bool:
+    """Whether ``spec`` is a complete archive page."""
+    return spec.history is not None and spec.history.complete
 
 
 def archive_formats(config: Config) -> list[str]:
@@ -556,7 +606,7 @@ def _intact(file: Path, record: Output) -> Output | None:
     return None
 
 
-def _seal(output_dir: Path, sealed: Sequence[Sealed], files: Mapping[str, bytes],
+def _seal(output_dir: Path, sealed: Sequence[Sealed], made: Mapping[str, Staged],
           formats: Sequence[str]) -> tuple[Sealed, ...]:  # fmt: skip
     """The complete pages' records with the files written this run added: their digest,
     size and time on disk."""
@@ -565,10 +615,9 @@ def _seal(output_dir: Path, sealed: Sequence[Sealed], files: Mapping[str, bytes]
         found = dict(page.files)
         for fmt in formats:
             path = f"{page_folder(page.page)}{FEED_FILES[fmt]}"
-            if fmt not in found and path in files:
+            if fmt not in found and path in made:
                 st = (output_dir / path).stat()
-                digest = hashlib.sha256(files[path]).hexdigest()
-                found[fmt] = Output(digest, st.st_size, st.st_mtime_ns)
+                found[fmt] = Output(made[path].digest, st.st_size, st.st_mtime_ns)
         records.append(replace(page, files=found))
     return tuple(records)
 
@@ -678,13 +727,14 @@ def regenerate(
             old = caches.rendered if caches else {}
             reuse = Caches(cached, {**old, **built.rendered})
             earlier = earlier.joined(built.readings)
+            discard(config.output_dir, built.staged)
             built = build_feeds(config, resolved, digests, state, reuse, now, progress, earlier)
         problems = (*state_problems, *loading.problems, *resolved.problems)
         feed_paths = built.feed_paths
 
         def result(published: bool, done: Published | None = None, extra: Sequence[Problem] = ()
                    ) -> RunResult:  # fmt: skip
-            kept = tuple(sorted(feed_paths - set(built.files)))
+            kept = tuple(sorted(feed_paths - built.made))
             return RunResult(
                 started=now,
                 seconds=time.monotonic() - started,
@@ -699,24 +749,25 @@ def regenerate(
                 written=done.written if done else (),
                 unchanged=tuple(sorted((*done.unchanged, *kept))) if done else (),
                 removed=done.removed if done else (),
-                built=len(set(built.files) & feed_paths),
+                built=len(built.made & feed_paths),
             )
 
         if any(p.level == "error" for p in built.problems):
+            discard(config.output_dir, built.staged)
             return result(False)
         try:
-            keep = feed_paths - set(built.files)
+            keep = feed_paths - built.made
             # A run through the index since the state was written may have published more:
             # the feed of a tag or author a post it added brought.
             record_ = last_run(config)
             previous = sorted({*state.published, *(record_.outputs if record_ else ())})
-            done = publish_files(config.output_dir, built.files, previous, keep)
+            done = publish_files(config.output_dir, built.files, previous, keep, built.staged)
             outputs = _outputs(config.output_dir, built.fingerprints)
-            published = tuple(sorted({*built.files, *feed_paths}))
+            published = tuple(sorted({*built.made, *feed_paths}))
             new_state = replace(resolved.state, published=published, outputs=outputs)
             if config.feeds.archives:
                 kinds = archive_formats(config)
-                sealed = _seal(config.output_dir, built.sealed, built.files, kinds)
+                sealed = _seal(config.output_dir, built.sealed, built.staged, kinds)
                 new_state = replace(new_state, archives=sealed)
             else:
                 # Kept while archives are off: turned on again, pages hold what they held.
@@ -974,13 +1025,12 @@ def _publish_quick(
     feed_paths = built.feed_paths
     if any(p.level == "error" for p in built.problems):
         return None  # a full run reports it
-    if built.sealed != sealed or set(built.files) & built.archived:
+    if built.sealed != sealed or built.staged:
+        discard(config.output_dir, built.staged)
         return None  # an archive page completed, or one changed on disk: the state records it
     # A feed comes with the first post of a new tag or author, and goes with the last
     # one: an added post, or one gone that had only been added.
     previous = sorted(last.outputs)
-    if not set(built.files) <= {*previous, *feed_paths}:
-        return None
     kept = feed_paths - set(built.files)
     try:
         done = publish_files(config.output_dir, built.files, previous, kept)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import hashlib
 import os
 import re
 import time
@@ -27,6 +28,17 @@ class Published:
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
     removed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A file made early in a run and written in full beside its target (``stage``), to
+    be renamed into place with the others by ``publish_files``."""
+
+    #: the temporary file; None when the target already holds the same bytes
+    tmp: Path | None
+    #: sha256 (hex) of its bytes
+    digest: str
 
 
 @contextlib.contextmanager
@@ -137,47 +149,66 @@ def _commit(tmp: Path, path: Path) -> None:
         raise PublishError(f"cannot write {path}: {e.strerror}") from e
 
 
+def stage(output_dir: Path, rel: str, data: bytes) -> Staged:
+    """Write a file of ``output_dir`` in full beside its target now, to be published
+    later with the others (``publish_files``) or thrown away (``discard``): a run that
+    makes thousands of files need not hold their bytes."""
+    return Staged(_stage(output_dir / rel, data), hashlib.sha256(data).hexdigest())
+
+
+def discard(output_dir: Path, staged: Mapping[str, Staged]) -> None:
+    """Remove the temporary files of ``staged``, which will not be published."""
+    for done in staged.values():
+        if done.tmp is not None:
+            done.tmp.unlink(missing_ok=True)
+            _remove_empty_parents(done.tmp.parent, output_dir)
+
+
 def publish_files(
     output_dir: Path,
     files: Mapping[str, bytes],
     previous: Iterable[str],
     keep: Iterable[str] = (),
+    staged: Mapping[str, Staged] | None = None,
 ) -> Published:
-    """Write every changed file under ``output_dir``, then remove files that the last run
-    published and this one neither makes nor ``keep``s (only ours: others stay).
+    """Write every changed file under ``output_dir`` (``files``, and ``staged``, written
+    beside their targets already), then remove files that the last run published and
+    this one neither makes nor ``keep``s (only ours: others stay).
 
     All or nothing as far as the disk decides: every changed file is first written in
     full beside its target, and only then are they renamed into place, so a full disk or
     an unwritable folder replaces no file. Temporary files of a killed run are removed.
     """
+    ready = {rel: done.tmp for rel, done in (staged or {}).items()}
     previous = [rel for rel in previous if _inside(rel)]  # the state is not trusted
-    _remove_leftovers(output_dir, {*files, *previous})
-    staged: list[tuple[str, Path]] = []
+    _remove_leftovers(output_dir, {*files, *ready, *previous}, set(ready.values()))
+    to_commit: list[tuple[str, Path]] = []
     unchanged: list[str] = []
     try:
-        for rel in sorted(files):
-            tmp = _stage(output_dir / rel, files[rel])
+        for rel in sorted({*files, *ready}):
+            tmp = ready[rel] if rel in ready else _stage(output_dir / rel, files[rel])
             if tmp is None:
                 unchanged.append(rel)
             else:
-                staged.append((rel, tmp))
+                to_commit.append((rel, tmp))
     except PublishError:
-        for _, tmp in staged:
-            tmp.unlink(missing_ok=True)
-            _remove_empty_parents(tmp.parent, output_dir)
+        for tmp in {*(tmp for _, tmp in to_commit), *ready.values()}:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+                _remove_empty_parents(tmp.parent, output_dir)
         raise
     written: list[str] = []
     try:
-        for rel, tmp in staged:
+        for rel, tmp in to_commit:
             _commit(tmp, output_dir / rel)
             written.append(rel)
     finally:
-        for _, tmp in staged[len(written) + 1 :]:
+        for _, tmp in to_commit[len(written) + 1 :]:
             tmp.unlink(missing_ok=True)
     for folder in sorted({(output_dir / rel).parent for rel in written}):
         _fsync_dir(folder)
     removed: list[str] = []
-    for rel in sorted(set(previous) - set(files) - set(keep)):
+    for rel in sorted(set(previous) - set(files) - set(ready) - set(keep)):
         target = output_dir / rel
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
@@ -192,9 +223,10 @@ def _inside(rel: str) -> bool:
     return bool(rel) and not path.is_absolute() and ".." not in path.parts
 
 
-def _remove_leftovers(output_dir: Path, names: Iterable[str]) -> None:
+def _remove_leftovers(output_dir: Path, names: Iterable[str], spare: set[Path | None]) -> None:
     """Remove what a killed run's ``_stage`` left beside our files (under the lock, no
-    other run is writing them): ``.<name>.<random>.tmp``, never anything else."""
+    other run is writing them): ``.<name>.<random>.tmp``, never anything else, and never
+    the ones of this run (``spare``)."""
     by_folder: dict[Path, set[str]] = {}
     for rel in names:
         target = output_dir / rel
@@ -205,7 +237,11 @@ def _remove_leftovers(output_dir: Path, names: Iterable[str]) -> None:
         except OSError:
             continue
         for entry in entries:
-            if _LEFTOVER.fullmatch(entry.name) and entry.name[1:].rsplit(".", 2)[0] in own:
+            if (
+                _LEFTOVER.fullmatch(entry.name)
+                and entry.name[1:].rsplit(".", 2)[0] in own
+                and entry not in spare
+            ):
                 with contextlib.suppress(OSError):
                     entry.unlink()
 

@@ -418,3 +418,39 @@ def _random_changes(site: Site, rng: random.Random, newest: int) -> list[Callabl
         retitle,
         lambda k: (site.root / f"content/p{rng.choice(numbers()):02d}.md").unlink(),
     ]
+
+
+def test_complete_pages_staged_by_a_run_that_fails_leave_nothing_behind(
+    archived: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Complete pages are written beside their targets as soon as they are made: a run
+    whose feeds then fail validation, or whose page cannot be written, publishes nothing
+    and leaves no temporary file; the next healthy run publishes every page."""
+    from feeds.writers._history import HistoryExtension
+
+    real = HistoryExtension.set
+
+    def crossed(self: HistoryExtension, spec: FeedSpec, fmt: str) -> None:
+        real(self, spec, fmt)
+        if spec.folder == "" and "prev-archive" in self.links:
+            self.links["prev-archive"] = f"{BASE}elsewhere.xml"  # the main feed's link is wrong
+
+    with monkeypatch.context() as patched:
+        patched.setattr(HistoryExtension, "set", crossed)
+        result = regenerate(load_config(archived.config_path), NOW, lock_wait=1)
+    assert not result.published
+    assert {p.code for p in result.feed_problems} == {"history-mismatch"}
+    assert not archived.public.exists() or not list(archived.public.rglob("*"))
+
+    archived.public.mkdir(exist_ok=True)
+    (archived.public / "archive").write_bytes(b"a file where the pages' folder must go")
+    result = regenerate(load_config(archived.config_path), NOW, lock_wait=1)
+    assert not result.published
+    failed = [p for p in result.feed_problems if p.code == "publish-failed"]
+    assert failed and all(p.path and p.path.startswith("archive/") for p in failed)
+    assert [p.name for p in archived.public.rglob("*")] == ["archive"]
+
+    (archived.public / "archive").unlink()
+    build(archived)
+    assert walk(archived, "rss") == [f"Post {n}" for n in range(10, 0, -1)]
+    assert not [p for p in archived.public.rglob("*") if p.name.endswith(".tmp")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -14,9 +15,11 @@ import pytest
 from feeds.exceptions import LockError, PublishError
 from feeds.publish import (
     STATE_FILE,
+    discard,
     publish_files,
     read_state,
     run_lock,
+    stage,
     write_atomic,
     write_state,
 )
@@ -77,6 +80,41 @@ def test_publish_removes_only_files_it_published_before(tmp_path: Path) -> None:
     assert second.removed == ("tags/x/rss.xml",)
     assert not (out / "tags").exists()
     assert (out / "robots.txt").read_bytes() == b"mine"
+
+
+def test_files_staged_early_are_published_with_the_others_or_thrown_away(
+    tmp_path: Path,
+) -> None:
+    """A file staged beside its target while the run goes on is renamed into place with
+    the files published at the end, counted as written, or as unchanged when its target
+    held its bytes; a killed run's leftovers go, this run's staged files stay until
+    published. A failure while publishing throws the staged files away too, as does
+    ``discard``."""
+    out = tmp_path / "public"
+    publish_files(out, {"archive/1/rss.xml": b"old page"}, ())
+    leftover = out / "archive/2/.rss.xml.abcd1234.tmp"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"a killed run's")
+    staged = {
+        "archive/1/rss.xml": stage(out, "archive/1/rss.xml", b"old page"),
+        "archive/2/rss.xml": stage(out, "archive/2/rss.xml", b"new page"),
+    }
+    assert staged["archive/1/rss.xml"].tmp is None
+    assert staged["archive/2/rss.xml"].digest == hashlib.sha256(b"new page").hexdigest()
+    done = publish_files(out, {"rss.xml": b"main"}, ("archive/1/rss.xml",), staged=staged)
+    assert done.written == ("archive/2/rss.xml", "rss.xml")
+    assert done.unchanged == ("archive/1/rss.xml",) and done.removed == ()
+    assert (out / "archive/2/rss.xml").read_bytes() == b"new page"
+    assert sorted(p.name for p in (out / "archive/2").iterdir()) == ["rss.xml"]
+
+    thrown = {"archive/3/rss.xml": stage(out, "archive/3/rss.xml", b"page 3")}
+    (out / "tags").write_bytes(b"a file where a folder must go")
+    with pytest.raises(PublishError, match="cannot write in"):
+        publish_files(out, {"tags/x/rss.xml": b"x"}, (), staged=thrown)
+    assert not (out / "archive/3").exists()
+    again = {"archive/3/rss.xml": stage(out, "archive/3/rss.xml", b"page 3")}
+    discard(out, again)
+    assert not (out / "archive/3").exists()
 
 
 def test_lock_excludes_a_second_process(tmp_path: Path) -> None:
