@@ -337,11 +337,13 @@ def build_feeds(
     last, page by page: each worker renders the posts its feeds show, unless the cache
     holds their HTML, writes the feeds and validates them. A complete page is staged
     beside its target at once (``Built.staged``), neither its bytes nor what was read
-    of it kept: a site's first archive holds nearly every post it has. ``readings`` is what the validators of an earlier run kept
-    (``feeds.readings``): entries read then are not read again. ``changed``, when
-    given, are the only posts whose files differ from the run that made the feeds
-    ``state.outputs`` records (a run through the index): a feed that shows none of
-    them keeps its recorded fingerprint, which is not worked out again.
+    of it kept: a site's first archive holds nearly every post it has.
+
+    ``readings`` is what the validators of an earlier run kept (``feeds.readings``):
+    entries read then are not read again. ``changed``, when given, are the only posts
+    whose files differ from the run that made the feeds ``state.outputs`` records (a run
+    through the index): a feed that shows none of them keeps its recorded fingerprint,
+    which is not worked out again (the site feed's archive pages aside).
     """
     planned = plan_feeds(resolved.posts, config)
     options = _write_options(config)
@@ -390,9 +392,7 @@ def build_feeds(
     live_keys = frozenset(keys[post.path] for spec, _ in live for post in spec.posts)
     # Feeds of one format next to each other, then complete archive pages one page after
     # another (each shows its own posts); each core takes a run of them.
-    todo.sort(
-        key=lambda job: (_complete(job[0]), job[0].folder if _complete(job[0]) else "", job[1])
-    )
+    todo.sort(key=_making_order)
     cores = core_count() if len(todo) >= PARALLEL_FROM else 1
     shares = [todo[k * len(todo) // cores : (k + 1) * len(todo) // cores] for k in range(cores)]
     pieces = []
@@ -551,6 +551,13 @@ def _make(making: _Making) -> _Made:
 def _complete(spec: FeedSpec) -> bool:
     """Whether ``spec`` is a complete archive page."""
     return spec.history is not None and spec.history.complete
+
+
+def _making_order(job: tuple[FeedSpec, str]) -> tuple[bool, str, str]:
+    """Feeds by format, then complete archive pages by page (``build_feeds``)."""
+    spec, fmt = job
+    complete = _complete(spec)
+    return complete, spec.folder if complete else "", fmt
 
 
 def archive_formats(config: Config) -> list[str]:
