@@ -227,6 +227,7 @@ BUILDERS = (
     "feedparser.html",
     "feedparser.mixin",
     "feedparser",
+    "ctypes",
     "feeds.writers",
     "feeds.render",
     "feeds.cache",

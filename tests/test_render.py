@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import lxml.html
 import pytest
 from hypothesis import given, settings
@@ -18,6 +22,8 @@ from feeds.render import (
     summarize,
 )
 from tests.conftest import blank_source
+
+REPO = Path(__file__).resolve().parent.parent
 
 POST = "https://example.org/blog/2024/post/"
 
@@ -250,3 +256,22 @@ def test_the_quick_legality_check_knows_every_illegal_character() -> None:
     # U+1FFFE...U+10FFFF.
     assert len(illegal) == 29 + 33 + 2048 + 32 + 1 + 3 + 32
     assert [ch for ch in illegal if render._is_legal(ch)] == []
+
+
+def test_rendering_markdown_gives_back_the_memory_cmark_takes() -> None:
+    """cmark hands back HTML its caller must free: 3,000 renders of a 3 KB post hold no
+    more memory than 200 do (unfreed, they hold some 12 MB more)."""
+    code = (
+        "import resource\n"
+        "from feeds.render import body_html\n"
+        "from tests.test_render import source\n"
+        "post = source('A *line* of [text](x/) ' * 150, 'markdown')\n"
+        "for _ in range(200): body_html(post)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "for _ in range(3000): body_html(post)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    assert int(out.stdout) < 3000, f"{out.stdout} KiB more"  # ru_maxrss is in KiB
