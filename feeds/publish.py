@@ -181,7 +181,8 @@ def publish_files(
     """
     ready = {rel: done.tmp for rel, done in (staged or {}).items()}
     previous = [rel for rel in previous if _inside(rel)]  # the state is not trusted
-    _remove_leftovers(output_dir, {*files, *ready, *previous}, set(ready.values()))
+    ours = {tmp for tmp in ready.values() if tmp is not None}
+    _remove_leftovers(output_dir, {*files, *ready, *previous}, ours)
     to_commit: list[tuple[str, Path]] = []
     unchanged: list[str] = []
     try:
@@ -192,10 +193,9 @@ def publish_files(
             else:
                 to_commit.append((rel, tmp))
     except PublishError:
-        for tmp in {*(tmp for _, tmp in to_commit), *ready.values()}:
-            if tmp is not None:
-                tmp.unlink(missing_ok=True)
-                _remove_empty_parents(tmp.parent, output_dir)
+        for tmp in {*(tmp for _, tmp in to_commit), *ours}:
+            tmp.unlink(missing_ok=True)
+            _remove_empty_parents(tmp.parent, output_dir)
         raise
     written: list[str] = []
     try:
@@ -223,7 +223,7 @@ def _inside(rel: str) -> bool:
     return bool(rel) and not path.is_absolute() and ".." not in path.parts
 
 
-def _remove_leftovers(output_dir: Path, names: Iterable[str], spare: set[Path | None]) -> None:
+def _remove_leftovers(output_dir: Path, names: Iterable[str], spare: set[Path]) -> None:
     """Remove what a killed run's ``_stage`` left beside our files (under the lock, no
     other run is writing them): ``.<name>.<random>.tmp``, never anything else, and never
     the ones of this run (``spare``)."""
