@@ -1030,11 +1030,11 @@ def _publish_quick(
         config, resolved, digests, kept_state, caches, now, progress, readings, changed
     )
     feed_paths = built.feed_paths
-    if any(p.level == "error" for p in built.problems):
-        return None  # a full run reports it
     if built.sealed != sealed or built.staged:
         discard(config.output_dir, built.staged)
         return None  # an archive page completed, or one changed on disk: the state records it
+    if any(p.level == "error" for p in built.problems):
+        return None  # a full run reports it
     # A feed comes with the first post of a new tag or author, and goes with the last
     # one: an added post, or one gone that had only been added.
     previous = sorted(last.outputs)

@@ -22,6 +22,7 @@ from feeds.plan import page_folder, plan_archives
 from feeds.state import Sealed
 from feeds.validate import validate_feed
 from tests.conftest import Site
+from tests.test_incremental import counting
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 BASE = "https://example.org/"
@@ -314,19 +315,6 @@ def edit_body(site: Site, n: int, step: int) -> None:
     os.utime(path, (1_700_001_000 + step, 1_700_001_000 + step))
 
 
-def counting_resolves(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """A list that gets an item each time a run resolves every post (a full run)."""
-    resolves: list[str] = []
-    real = pipeline.resolve_posts
-
-    def counted(*args: object, **kwargs: object) -> object:
-        resolves.append("resolve_posts")
-        return real(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pipeline, "resolve_posts", counted)
-    return resolves
-
-
 def test_body_edits_and_new_posts_take_the_index_until_a_page_completes(
     archived: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -337,7 +325,7 @@ def test_body_edits_and_new_posts_take_the_index_until_a_page_completes(
     and a back-dated post make full runs. Every run publishes an uncached build's bytes."""
     build(archived)  # main feed: posts 10, 9, 8; pages 1 and 2 complete; page 3 holds 7
     complete = {k: v for k, v in archive_files(archived).items() if b"<fh:archive/>" in v}
-    resolves = counting_resolves(monkeypatch)
+    resolves = counting(monkeypatch, pipeline, "resolve_posts")
 
     def touch_page() -> None:
         page = archived.public / "archive/1/rss.xml"
@@ -373,7 +361,7 @@ def test_random_changes_of_an_archived_site_give_the_bytes_of_uncached_builds(
     edited brings back a deleted post). Whether a run takes the index or not, it
     publishes what an uncached build would (complete pages as they were written); both
     kinds of run happen."""
-    resolves = counting_resolves(monkeypatch)
+    resolves = counting(monkeypatch, pipeline, "resolve_posts")
     through_index = 0
     for seed in range(4):
         rng = random.Random(seed)
