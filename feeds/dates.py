@@ -28,6 +28,14 @@ FIRST_YEAR, LAST_YEAR = 1000, 9000
 
 _EXAMPLE = "2024-01-05, 2024-01-05 10:30 or 2024-01-05T10:30:00+01:00"
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def epoch_us(moment: datetime) -> int:
+    """An aware datetime as whole microseconds since the epoch (exact, unlike a float)."""
+    return (moment - _EPOCH) // _MICROSECOND
+
 
 def parse_date(value: object, tz: ZoneInfo) -> datetime:
     """Read a post date; return a timezone-aware datetime with whole seconds.

@@ -30,9 +30,9 @@ from feeds.cache import CachedPost, json_records, signed, verified
 from feeds.content.discover import FoundFile
 from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
-from feeds.state import date_in, date_out
+from feeds.state import date_in
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 #: lines encoded at a time: the index of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -69,8 +69,9 @@ class Taken:
     slugs: frozenset[str]
     #: every id a post took or keeps
     ids: frozenset[str]
-    #: the latest ``updated`` of a published post; None when there is none
-    latest: datetime | None
+    #: the ``updated`` instant of every published post, in microseconds since the epoch
+    #: (``dates.epoch_us``), sorted
+    updates: tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,20 +266,22 @@ def load_index(data: bytes, key: str) -> Index:
 
 
 def taken_line(taken: Taken) -> bytes:
-    """``taken`` as the index's last line: ``{"taken": [slugs, ids, latest]}``, sorted."""
-    value = [sorted(taken.slugs), sorted(taken.ids), date_out(taken.latest)]
+    """``taken`` as the index's last line: ``{"taken": [slugs, ids, updates]}``, sorted."""
+    value = [sorted(taken.slugs), sorted(taken.ids), taken.updates]
     return (_ENCODER.encode({"taken": value}) + "\n").encode()
 
 
 def taken_in(line: bytes) -> Taken:
     """What ``taken_line`` wrote; ValueError for anything else."""
     try:
-        slugs, ids, latest = json.loads(line)["taken"]
-        if type(slugs) is not list or type(ids) is not list:
+        slugs, ids, updates = json.loads(line)["taken"]
+        if type(slugs) is not list or type(ids) is not list or type(updates) is not list:
             raise ValueError("not lists")
         if not all(type(text) is str for text in (*slugs, *ids)):
             raise ValueError("not text")
-        return Taken(frozenset(slugs), frozenset(ids), date_in(latest))
+        if not all(type(n) is int for n in updates) or updates != sorted(updates):
+            raise ValueError("instants not sorted whole numbers")
+        return Taken(frozenset(slugs), frozenset(ids), tuple(updates))
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"unusable index: bad taken names: {e}") from e
 

@@ -39,6 +39,7 @@ from feeds.content import decode
 from feeds.content.discover import FoundFile, discover
 from feeds.content.readers import READERS
 from feeds.cores import core_count, on_every_core
+from feeds.dates import epoch_us
 from feeds.exceptions import ContentError, PublishError
 from feeds.index import (
     FileLines,
@@ -858,7 +859,7 @@ def _index(
             Taken(
                 resolved.slugs,
                 frozenset(r.id for r in resolved.state.posts.values()),
-                max((post.updated for post in resolved.posts), default=None),
+                tuple(sorted(epoch_us(post.updated) for post in resolved.posts)),
             )
         ),
     )
@@ -945,13 +946,15 @@ def _added(
         return ()
     taken = indexed = taken_in(index.taken)
     posts: list[Post] = []
-    # The oldest first: each added post must come after those before it.
+    # The oldest first: an added post is checked against those added before it, whose
+    # instants may lie in the second up to its own.
     for source, digest in sorted(_sources(config, added), key=lambda s: _instant(s[0])):
         # What the posts added before this one took: a big site's sets are copied only
         # for a second added post, not for the usual one.
         if posts:
             slugs, ids = {p.slug for p in posts}, {p.id for p in posts}
-            taken = Taken(indexed.slugs | slugs, indexed.ids | ids, posts[-1].updated)
+            updates = sorted((*indexed.updates, *(epoch_us(p.updated) for p in posts)))
+            taken = Taken(indexed.slugs | slugs, indexed.ids | ids, tuple(updates))
         post = resolve_added(source, taken, config.site, now)
         if post is None:
             return None

@@ -6,6 +6,7 @@ goes out. Bodies are rendered later, and only for posts some feed shows.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import html
 import re
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 from feeds.config import SiteConfig
 from feeds.content.fields import without_date
+from feeds.dates import epoch_us
 from feeds.model import Post, Problem, Source
 from feeds.render import body_html, clean_html, summarize
 from feeds.slugs import slugify, slugify_name
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from feeds.index import Taken
 
 _ONE_SECOND = timedelta(seconds=1)
+_ONE_SECOND_US = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,9 +158,10 @@ def resolve_added(source: Source, taken: Taken, site: SiteConfig, now: datetime)
     resolve it beside the posts that run resolved, when adding it changes nothing of
     theirs and needs nothing remembered; None otherwise.
 
-    That is a published post with its own date, not in the future, updated after every
-    post of that run (``taken.latest``), whose slug and id no post has taken, with no
-    enclosure (its file is the site's to check) and nothing to warn of.
+    That is a published post with its own date, not in the future, updated at an instant
+    that keeps it and moves no other post's (``_keeps_instant``), whose slug and id no
+    post has taken, with no enclosure (its file is the site's to check) and nothing to
+    warn of.
     """
     if source.draft or source.warnings or source.enclosure is not None or source.date is None:
         return None
@@ -165,13 +169,28 @@ def resolve_added(source: Source, taken: Taken, site: SiteConfig, now: datetime)
     updated = source.updated or published
     if published > now or updated < published:
         return None
-    if taken.latest is not None and updated <= taken.latest:
-        return None  # it would take a second from another post (_distinct_updates)
+    if not _keeps_instant(updated, taken.updates):
+        return None  # it would take a second from another post, or push one on
     slug = slugify(source.slug) if source.slug else _slug_from_path(source.path)
     ident = source.id or tag_uri(site, slug, published)
     if slug in taken.slugs or ident in taken.ids:
         return None
     return _post(source, ident, slug, published, updated, site)
+
+
+def _keeps_instant(updated: datetime, updates: Sequence[int]) -> bool:
+    """Whether a post updated at ``updated``, resolved beside posts updated at
+    ``updates`` (``Taken.updates``), keeps that instant and moves none of theirs
+    (``_distinct_updates``): whether none of theirs lies in the second up to it.
+
+    Posts are taken oldest first, and one that meets the instant of the one before is
+    moved a second past it. A post before ``updated`` moved to it, or past it, follows
+    a second behind another, back to one that kept its own instant, before ``updated``:
+    one of those lies in that second.
+    """
+    at = epoch_us(updated)
+    before = bisect.bisect_right(updates, at)
+    return before == 0 or updates[before - 1] <= at - _ONE_SECOND_US
 
 
 def render(post: Post, source: Source, site: SiteConfig) -> Post:

@@ -244,7 +244,8 @@ def _corrupt_state(site: Site) -> None:
 
 CHANGES: dict[str, Callable[[Site], object]] = {
     "a post edited": _edit,
-    "a post added": lambda site: write_post(site, random.Random(2), 30),
+    # (at another post's instant: any other added post may take the index)
+    "a post added": lambda site: _added(site, "new/a.md", "2024-04-05T04:00:00Z"),
     "a post deleted": lambda site: (site.root / "content/1/post-005.md").unlink(),
     "a post rewritten within the clock tick": _rewrite_within_the_tick,
     "an output touched": lambda site: os.utime(site.public / "rss.xml", (1, 1)),
@@ -407,7 +408,9 @@ def _other_changes() -> dict[str, Callable[[Site], object]]:
             _edit_body(site, n, f"Many {n}.", n)
 
     return {
-        "a post added": lambda site: write_post(site, random.Random(5), 30),
+        "a post added at another's instant": lambda site: _added(
+            site, "new/a.md", "2024-04-05T04:00:00Z"
+        ),
         "a post deleted": lambda site: (site.root / "content/1/post-005.md").unlink(),
         "a post moved": lambda site: (site.root / "content/1/post-005.md").rename(
             site.root / "content/2/post-005.md"
@@ -538,10 +541,48 @@ def test_posts_added_with_a_new_tag_or_author_take_the_index_and_bring_their_fee
         assert site.outputs() == uncached_twin(site, tmp_path, gone[0])
 
 
+def test_back_dated_posts_take_the_index_when_they_move_no_other_post(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post dated among the others, then one older than all of them, then two at once
+    (one a second after another post's instant, one a second before): no post is
+    resolved again, and each run publishes and counts what an uncached build would.
+    Posts that would take another's instant or move it are in ``ADDED_UNACCOUNTED``."""
+    indexed_site(site, 18)
+    steps: list[Callable[[], object]] = [
+        lambda: _added(site, "new/among.md", "2024-04-05T07:30:00Z", tags="sea, Brand New"),
+        lambda: _added(site, "new/oldest.md", "2024-03-01T00:00:00+01:00"),
+        lambda: (
+            _added(site, "new/after.md", "2024-04-05T04:00:01Z"),
+            _added(site, "new/before.md", "2024-04-05T03:59:59Z"),
+        ),
+    ]
+    for step, change in enumerate(steps, 1):
+        change()
+        resolves = counting(monkeypatch, pipeline, "resolve_posts")
+        result = build(site)
+        assert resolves == [], step
+        outputs, full = uncached_twin_run(site, tmp_path, f"step-{step}")
+        assert site.outputs() == outputs, step
+        same = (result.problems, result.posts, result.files, result.feeds)
+        assert same == (full.problems, full.posts, full.files, full.feeds), step
+    rss = site.outputs()["rss.xml"].decode()
+    assert all(f"Added new/{name}.md" in rss for name in ("among", "oldest", "after", "before"))
+
+
 def _added_unaccounted() -> dict[str, Callable[[Site], object]]:
     """Posts added since the index that change how others resolve, or need more."""
     return {
-        "older than the latest post": lambda site: _added(site, "new/a.md", "2024-04-02T00:00:00Z"),
+        "dated when another post was": lambda site: _added(
+            site, "new/a.md", "2024-04-05T04:00:00Z"
+        ),
+        "dated half a second after another post": lambda site: _added(
+            site, "new/a.md", "2024-04-05T04:00:00.5Z"
+        ),
+        "two half a second apart": lambda site: (
+            _added(site, "new/a.md", "2024-04-20T10:30:00.5Z"),
+            _added(site, "new/b.md", "2024-04-20T10:30:00Z"),
+        ),
         "updated when the latest post was": lambda site: _added(
             site, "new/a.md", "2024-04-01T00:00:00Z", f"updated: {_latest(site)}\n"
         ),

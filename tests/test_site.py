@@ -7,10 +7,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds.config import SiteConfig, load_config
+from feeds.dates import epoch_us
+from feeds.index import Taken
 from feeds.model import Author, Source
-from feeds.site import Loaded, permalink, render, resolve, tag_uri
+from feeds.site import Loaded, permalink, render, resolve, resolve_added, tag_uri
 from feeds.state import State
 from tests.conftest import blank_source
 
@@ -231,3 +235,42 @@ def test_spreading_times_never_makes_a_due_post_future(site_config: SiteConfig) 
     items = [loaded(source(f"n{i}.md", date=NOW)) for i in range(3)]
     result = run(items, site_config)
     assert len(result.posts) == 3 and result.future == ()
+
+
+#: half-seconds within a few seconds: posts meet, and are moved in chains
+_HALF_SECONDS = st.integers(min_value=0, max_value=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(dates=st.lists(_HALF_SECONDS, max_size=8), added=_HALF_SECONDS)
+def test_a_post_resolved_alone_beside_others_is_resolved_as_with_them(
+    dates: list[int], added: int
+) -> None:
+    """Whenever ``resolve_added`` takes a post dated among others (their instants may
+    meet, and be moved apart), resolving it with them gives it the same post and changes
+    none of theirs; it takes the post at least when no other lies in the second up to it."""
+    site = _SITE
+    base = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+    at = [base + timedelta(milliseconds=500 * n) for n in dates]
+    items = [loaded(source(f"p{i}.md", date=d)) for i, d in enumerate(at)]
+    before = run(items, site)
+    updates = tuple(sorted(epoch_us(p.updated) for p in before.posts))
+    ids = frozenset(r.id for r in before.state.posts.values())
+    added_at = base + timedelta(milliseconds=500 * added)
+    new = loaded(source("new.md", date=added_at))
+    post = resolve_added(new.source, Taken(before.slugs, ids, updates), site, NOW)
+    free = all(not 0 <= epoch_us(added_at) - u < 1_000_000 for u in updates)
+    assert post is not None or not free
+    if post is not None:
+        after = run([*items, new], site)
+        assert {p.path: p for p in after.posts} == {p.path: p for p in (*before.posts, post)}
+
+
+def _site() -> SiteConfig:
+    return SiteConfig(
+        title="T", base_url="https://example.org/blog/", description="", language="en",
+        timezone="UTC", author=Author("Desk"), permalink="/{slug}/",
+    )  # fmt: skip
+
+
+_SITE = _site()
