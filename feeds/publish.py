@@ -269,7 +269,8 @@ def read_state(state_dir: Path) -> tuple[State, list[Problem]]:
             "warning",
             "state-corrupt",
             f"ignored a damaged state file ({e}); remembered dates and ids start over",
-            str(path),
+            # Absolute: a problem's relative path is a post's, in the content folder.
+            str(path.absolute()),
         )
         return State(), [problem]
 

@@ -485,17 +485,21 @@ STATE_DAMAGE = _state_damage()
 
 
 @pytest.mark.parametrize("damage", sorted(STATE_DAMAGE))
-def test_a_damaged_state_file_is_reported_and_replaced(site: Site, damage: str) -> None:
+def test_a_damaged_state_file_is_reported_and_replaced(
+    site: Site, damage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A damaged state.json is named in a warning, never trusted and never a traceback;
     the feeds keep their bytes (dated posts keep their ids), and the run writes a good
     state that the next run reads without a word."""
     good = good_site(site)
     state = site.root / ".feeds" / "state.json"
     state.write_bytes(STATE_DAMAGE[damage](state.read_bytes()))
-    code, out = invoke_build(site.config_path)
+    # Run from the site's folder, as a crontab line does (`cd site && feeds build`).
+    monkeypatch.chdir(site.root)
+    code, out = invoke_build(Path("config.yaml"))
     assert code == 0, out
-    # The path is shown relative to the working folder when that is shorter.
-    assert ".feeds/state.json: warning: ignored a damaged state file" in out, out
+    # The path is shown relative to the working folder.
+    assert "\n  .feeds/state.json: warning: ignored a damaged state file" in out, out
     assert site.outputs() == good
     assert_recovers(site, ["Beta", "Alpha"])
     assert site.outputs() == good
