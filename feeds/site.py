@@ -183,10 +183,12 @@ def _keeps_instant(updated: datetime, updates: Sequence[int]) -> bool:
     ``updates`` (``Taken.updates``), keeps that instant and moves none of theirs
     (``_distinct_updates``): whether none of theirs lies in the second up to it.
 
-    Posts are taken oldest first, and one that meets the instant of the one before is
-    moved a second past it. A post before ``updated`` moved to it, or past it, follows
-    a second behind another, back to one that kept its own instant, before ``updated``:
-    one of those lies in that second.
+    Posts are taken in the order of their own instants, and one that is not after the
+    one taken before it is moved to a second after that one. A post before ``updated``
+    moved to it or past it would follow, a second at a time, one that kept its own
+    instant before ``updated``: one of them would lie in that second. With none there,
+    the post keeps ``updated``, and those after it are moved as they were: none before
+    them ends later than it did.
     """
     at = epoch_us(updated)
     before = bisect.bisect_right(updates, at)
