@@ -575,11 +575,12 @@ def _check_sealed(
     records: list[Sealed] = []
     remade: list[tuple[FeedSpec, str]] = []
     problems: list[Problem] = []
+    folder = os.fspath(output_dir)  # OS paths: a site's archive may run to thousands of pages
     for spec, page in zip(archives.pages[:-1], archives.sealed, strict=True):
         files: dict[str, Output] = {}
         for fmt in formats:
             record = page.files.get(fmt)
-            found = _intact(output_dir / spec.path(fmt), record) if record else None
+            found = _intact(f"{folder}/{spec.path(fmt)}", record) if record else None
             if found is not None:
                 files[fmt] = found
                 continue
@@ -598,17 +599,18 @@ def _check_sealed(
     return tuple(records), remade, problems
 
 
-def _intact(file: Path, record: Output) -> Output | None:
+def _intact(file: str, record: Output) -> Output | None:
     """The record of ``file`` when it still holds the bytes it was written with (its size
     and time unchanged, or else its digest), else None."""
     try:
-        st = file.stat()
+        st = os.stat(file)  # noqa: PTH116
         if (st.st_size, st.st_mtime_ns) == (record.size, record.mtime_ns):
             return record
-        if st.st_size == record.size and hashlib.sha256(file.read_bytes()).hexdigest() == (
-            record.fingerprint
-        ):
-            return Output(record.fingerprint, st.st_size, st.st_mtime_ns)
+        if st.st_size != record.size:
+            return None
+        with open(file, "rb") as data:  # noqa: PTH123
+            if hashlib.file_digest(data, "sha256").hexdigest() == record.fingerprint:
+                return Output(record.fingerprint, st.st_size, st.st_mtime_ns)
     except OSError:
         pass
     return None
