@@ -32,6 +32,11 @@ class ContentError(LocatedError):
     """A post cannot be read."""
 
 
+class ContentFolderError(FeedsError):
+    """The content folder itself cannot be listed (missing, not a folder, unreadable):
+    a run cannot tell posts deleted from posts unseen, and does nothing."""
+
+
 class ValidationError(FeedsError):
     """A built feed failed validation; carries every problem found."""
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from feeds.content.discover import discover
+from feeds.exceptions import ContentFolderError
 
 
 def touch(root: Path, rel: str, data: bytes = b"x") -> Path:
@@ -105,8 +108,14 @@ def test_shares_of_the_folder_together_are_the_whole(tmp_path: Path) -> None:
         assert (found, problems) == whole, n
 
 
-def test_a_folder_that_cannot_be_listed_is_reported_by_one_share(tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere"
-    shares = [discover(missing, 100, (k, 2)) for k in range(2)]
-    assert [len(found) for found, _ in shares] == [0, 0]
-    assert [[p.code for p in problems] for _, problems in shares] == [["unreadable"], []]
+@pytest.mark.parametrize("share", [(0, 1), (0, 2), (1, 2)])
+def test_a_content_folder_that_cannot_be_listed_is_an_error_for_every_share(
+    tmp_path: Path, share: tuple[int, int]
+) -> None:
+    """Missing, or a file: no share may take it for a folder without posts (every post
+    would look deleted)."""
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
+    for folder in (tmp_path / "nowhere", tmp_path / "a-file"):
+        expected = f"cannot list the content folder {folder.resolve()}"
+        with pytest.raises(ContentFolderError, match=expected):
+            discover(folder, 100, share)

@@ -505,6 +505,29 @@ def test_a_damaged_state_file_is_reported_and_replaced(
     assert site.outputs() == good
 
 
+@pytest.mark.parametrize("gone", ["renamed", "mistyped in the config", "a file"])
+def test_a_content_folder_that_cannot_be_listed_changes_nothing(site: Site, gone: str) -> None:
+    """A content folder gone (renamed, its name mistyped, a file in its place) is a
+    usage error: exit 2, the folder named, and nothing published or removed (every post
+    would otherwise look deleted, its feeds emptied or removed)."""
+    good = good_site(site)
+    state = {p.name: p.read_bytes() for p in (site.root / ".feeds").iterdir()}
+    content = site.root / "content"
+    if gone == "renamed":
+        content.rename(site.root / "posts")
+    elif gone == "mistyped in the config":
+        config = site.config_path.read_text(encoding="utf-8")
+        site.config_path.write_text(config.replace("content_dir: content", "content_dir: contnt"))
+    else:
+        shutil.rmtree(content)
+        content.write_text("a file where the folder was\n", encoding="utf-8")
+    code, out = invoke_build(site.config_path)
+    assert code == 2, out
+    assert "error: cannot list the content folder" in out and "(content_dir)" in out, out
+    assert site.outputs() == good
+    assert {p.name: p.read_bytes() for p in (site.root / ".feeds").iterdir()} == state
+
+
 def test_a_damaged_state_cannot_remove_files_outside_the_output_folder(site: Site) -> None:
     """Paths in state.json's list of published files are not trusted: a damaged or
     planted entry pointing outside the output folder never makes a run delete there."""

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from feeds.exceptions import ContentFolderError
 from feeds.model import Problem
 
 #: suffixes of post files; everything else (images, PDFs…) is an asset and ignored
@@ -48,6 +49,8 @@ def discover(
     ``share`` (k, n) lists only the k-th of n runs of the folder's own entries, in name
     order, with all that lies below them: n processes can list a big site together.
     The n shares' files and problems, together, are those of the whole folder.
+
+    Raises ContentFolderError when ``content_dir`` itself cannot be listed.
     """
     found: list[FoundFile] = []
     problems: list[Problem] = []
@@ -93,9 +96,13 @@ def _walk(
     try:
         entries = sorted(os.scandir(folder), key=lambda e: e.name)
     except OSError as e:
-        if k == 0:  # one share says it
-            rel = prefix.rstrip("/")
-            problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
+        if not prefix:
+            # Every post would look deleted: their feeds emptied, and removed.
+            raise ContentFolderError(
+                f"cannot list the content folder {folder} (content_dir): {e.strerror}"
+            ) from e
+        rel = prefix.rstrip("/")
+        problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
         return
     entries = entries[k * len(entries) // n : (k + 1) * len(entries) // n]
     for entry in entries:
