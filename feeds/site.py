@@ -277,20 +277,28 @@ def _remember(
             fresh.append(item)
 
     # A post first seen now is dated by its file time, never later than this run;
-    # posts first seen together that would share a second are spread one apart.
+    # undated posts first seen together that would share a second are spread one apart,
+    # and those that would then pass the run's second are moved back before it (else
+    # they would wait for a later run: files copied together share their time).
     seen_at = [
         (min(item.mtime, now).replace(microsecond=0), item.source.path, item) for item in fresh
     ]
     seen_at.sort(key=lambda s: s[:2])
-    last: datetime | None = None
+    undated: list[tuple[datetime, Loaded]] = []
     for seen, _, item in seen_at:
         if item.source.date is None:
-            # In this order every time taken so far is at most `last`.
-            if last is not None and seen <= last:
-                seen = last + _ONE_SECOND
-            last = seen
+            # In this order every time taken so far is at most the last one's.
+            if undated and seen <= undated[-1][0]:
+                seen = undated[-1][0] + _ONE_SECOND
+            undated.append((seen, item))
         # The id is made once the slug is known (resolve fills it in).
         memory[item.source.path] = Remembered("", seen, item.digest)
+    latest = now.replace(microsecond=0)
+    for seen, item in reversed(undated):
+        if seen <= latest:
+            break  # this one and those before keep their times
+        memory[item.source.path] = Remembered("", latest, item.digest)
+        latest -= _ONE_SECOND
     # Memories of unreadable-but-present files are kept for their next good run.
     for path, r in state.posts.items():
         if path in present and path not in memory:

@@ -157,6 +157,28 @@ def test_undated_posts_seen_together_are_spread_a_second_apart(site_config: Site
     }
 
 
+def test_undated_posts_seen_together_at_the_run_are_spread_back_and_none_waits(
+    site_config: SiteConfig,
+) -> None:
+    """Files copied together just before the run share its second: spread a second
+    apart they would pass it and wait for a later run; they go back before it instead,
+    in the same order. A post seen earlier keeps its time."""
+    at_run = NOW.replace(microsecond=0)
+    items = [
+        loaded(source(f"p{i}.md", date=None), mtime=NOW + timedelta(milliseconds=i))
+        for i in (3, 1, 2)
+    ]
+    items.append(loaded(source("early.md", date=None), mtime=NOW - timedelta(seconds=10)))
+    result = run(items, site_config)
+    assert result.future == ()
+    assert {p.path: p.published for p in result.posts} == {
+        "early.md": at_run - timedelta(seconds=10),
+        "p1.md": at_run - timedelta(seconds=2),
+        "p2.md": at_run - timedelta(seconds=1),
+        "p3.md": at_run,
+    }
+
+
 def test_no_two_posts_share_an_updated_time(site_config: SiteConfig) -> None:
     same_day = datetime(2024, 3, 3, tzinfo=UTC)
     items = [loaded(source(f"d{i}.md", date=same_day)) for i in range(4)]
