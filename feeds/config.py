@@ -10,7 +10,7 @@ from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.exceptions import ConfigError
-from feeds.model import FEED_FILES, Author, Podcast
+from feeds.model import FEED_FILES, LANGUAGE_TAG, Author, Podcast
 from feeds.podcast import split_category
 from feeds.yamlsafe import YamlError, load_mapping
 
@@ -274,11 +274,17 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
     else:
         raise r.error("site.author", "'site.author' must be a name or {name, email, url}")
 
+    language = r.string(s, "language", "site.language", "en")
+    if not LANGUAGE_TAG.fullmatch(language):
+        raise r.error(
+            "site.language",
+            f"'site.language' {language!r} is not a language tag such as en or en-GB",
+        )
     site = SiteConfig(
         title=title,
         base_url=base_url,
         description=r.string(s, "description", "site.description", ""),
-        language=r.string(s, "language", "site.language", "en"),
+        language=language,
         timezone=timezone,
         author=author,
         permalink=permalink,

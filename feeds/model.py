@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -209,3 +210,6 @@ class FeedSpec:
 
 #: file name of each format, relative to the feed's folder
 FEED_FILES: dict[str, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
+
+#: a language tag (RFC 3066, as RSS and xml:lang take it): an ISO 639 code, then subtags
+LANGUAGE_TAG = re.compile(r"(?:[A-Za-z]{2,3}|[iIxX])(?:-[A-Za-z0-9]{1,8})*")

@@ -150,7 +150,7 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 from lxml import etree
 
-from feeds.model import FH_NS, Level, Post, Problem
+from feeds.model import FH_NS, LANGUAGE_TAG, Level, Post, Problem
 from feeds.podcast import CATEGORIES
 from feeds.readings import Bozo, EntryReading, KeptReadings, Reading, document_key
 
@@ -1470,12 +1470,9 @@ def _check_hub(hubs: Sequence[str], hub: str, where: str, sink: _Sink) -> None:
         sink.error("missing-hub", f"{where} does not link to the WebSub hub {hub}{named}")
 
 
-_LANGUAGE_RE: Final = re.compile(r"(?:[A-Za-z]{2,3}|[iIxX])(?:-[A-Za-z0-9]{1,8})*")
-
-
 def _check_language(value: str, what: str, line: int | None, sink: _Sink) -> None:
     """Report ``value`` unless it is a language tag (RFC 3066: ISO 639 code, subtags)."""
-    if not _LANGUAGE_RE.fullmatch(value):
+    if not LANGUAGE_TAG.fullmatch(value):
         sink.error(
             "bad-language", f"{what} {_show(value)} is not a language tag such as en or en-GB", line
         )

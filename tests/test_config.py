@@ -58,6 +58,8 @@ def test_the_repository_sample_config_loads() -> None:
         ("site:\n  title: T\n  base_url: ftp://example.org/\n", 3, "absolute http(s) URL"),
         ("site:\n  base_url: https://example.org/\n", 1, "'site.title' is required"),
         (MINIMAL + "  timezone: Mars/Olympus\n", 4, "unknown time zone"),
+        (MINIMAL + "  language: english\n", 4, "'english' is not a language tag"),
+        (MINIMAL + "  language: en_GB\n", 4, "'en_GB' is not a language tag"),
         (MINIMAL + "  permalink: /{title}/\n", 4, "{slug}"),
         (MINIMAL + "  permalink: /{slug}/{week}/\n", 4, "unknown field"),
         (MINIMAL + "  author: [a, b]\n", 4, "'site.author'"),
