@@ -436,12 +436,17 @@ def _fetch(target: str) -> tuple[bytes, str | None]:
 @config_option
 @click.argument("title")
 def new(config_path: Path, title: str) -> None:
-    """Write a new Markdown post with its front matter filled in.
+    """Write a new Markdown post with its front matter filled in, as a draft: the
+    service publishes nothing of it until its `draft: true` line goes. Prints the
+    file's path alone on standard output.
 
-    Example: feeds new "Notes from the road"
+    Example: $EDITOR "$(feeds new "Notes from the road")"
     """
     from feeds.slugs import slugify
 
+    if not title.strip():
+        click.echo("error: the title is empty", err=True)
+        sys.exit(EXIT_USAGE)
     config = _load(config_path)
     now = datetime.now(config.site.tz).replace(microsecond=0)
     slug = slugify(title)
@@ -451,14 +456,13 @@ def new(config_path: Path, title: str) -> None:
     while path.exists():
         n += 1
         path = folder / f"{slug}-{n}.md"
-    quoted = title.replace("\\", "\\\\").replace('"', '\\"')
     text = (
         "---\n"
-        f'title: "{quoted}"\n'
+        f"title: {_yaml_text(title)}\n"
         f"date: {now.isoformat()}\n"
-        f'author: "{config.site.author.name}"\n'
+        f"author: {_yaml_text(config.site.author.name)}\n"
         "tags: []\n"
-        "draft: false\n"
+        "draft: true\n"
         "---\n\n"
         "Write the post here, in Markdown.\n"
     )
@@ -470,3 +474,9 @@ def new(config_path: Path, title: str) -> None:
         click.echo(f"error: cannot write {path}: {e.strerror}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(str(path))
+    click.echo("a draft: remove its 'draft: true' line to publish it", err=True)
+
+
+def _yaml_text(text: str) -> str:
+    """``text`` as a double-quoted YAML scalar."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -94,18 +94,31 @@ def test_check_reports_problems_and_writes_nothing(site: Site) -> None:
     assert not (site.root / ".feeds").exists()
 
 
-def test_new_writes_a_post_that_the_next_build_publishes(site: Site) -> None:
-    code, out = invoke("new", "-c", str(site.config_path), 'Notes: "from" the road')
-    assert code == 0
-    path = Path(out.strip())
+def test_new_writes_a_draft_that_goes_out_once_its_draft_line_goes(site: Site) -> None:
+    """The path alone on standard output, a word on the draft on standard error; the
+    next build publishes none of it (a scheduled run would publish the placeholder
+    text), and all of it once the `draft: true` line is deleted."""
+    result = CliRunner().invoke(cli, ["new", "-c", str(site.config_path), 'Notes: "from" the road'])
+    assert result.exit_code == 0
+    path = Path(result.stdout.strip())
     assert path == site.root / "content" / "notes-from-the-road.md"
-    code, _ = invoke("new", "-c", str(site.config_path), 'Notes: "from" the road')
-    assert (site.root / "content" / "notes-from-the-road-2.md").exists()
+    assert "draft" in result.stderr
+    assert invoke("new", "-c", str(site.config_path), 'Notes: "from" the road')[0] == 0
+    second = site.root / "content" / "notes-from-the-road-2.md"
     text = path.read_text(encoding="utf-8")
     assert text.startswith('---\ntitle: "Notes: \\"from\\" the road"\ndate: ')
     assert invoke("build", "-c", str(site.config_path))[0] == 0
+    assert json.loads((site.public / "feed.json").read_bytes())["items"] == []
+    for post in (path, second):
+        post.write_text(post.read_text(encoding="utf-8").replace("draft: true\n", ""))
+    assert invoke("build", "-c", str(site.config_path))[0] == 0
     items = json.loads((site.public / "feed.json").read_bytes())["items"]
     assert [i["title"] for i in items] == ['Notes: "from" the road'] * 2
+
+
+def test_new_refuses_an_empty_title(site: Site) -> None:
+    assert invoke("new", "-c", str(site.config_path), "  ") == (2, "error: the title is empty\n")
+    assert not (site.root / "content").exists() or not any((site.root / "content").iterdir())
 
 
 def test_validate_our_output_and_a_broken_feed(site: Site, tmp_path: Path) -> None:
