@@ -384,8 +384,9 @@ def validate(targets: tuple[str, ...]) -> None:
     """Validate any RSS 2.0, Atom 1.0 or JSON Feed 1.1 document, ours or not.
 
     Checks what the W3C Feed Validation Service checks, and JSON Feed's rules;
-    prints one line per problem: LEVEL code line:col message (codes in
-    README.md). Dates more than a day ahead of now are implausible.
+    prints one line per problem: LEVEL code line:col message (the codes are listed
+    in the docstring of feeds/validate.py). Dates more than a day ahead of now are
+    implausible.
     Exit status: 0 valid (warnings allowed), 1 errors found.
 
     Example: feeds validate public/rss.xml https://example.org/atom.xml

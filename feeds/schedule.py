@@ -141,7 +141,7 @@ class Service:
                 self._ping(result)
             self.app.report(result.published, health(result))
             log.info(
-                "run %s: %d posts, %d feeds, %d written, %d problems, %.2fs",
+                "run %s: %d posts, %d feeds, %d written, %d problem(s), %.2fs",
                 "published" if result.published else "FAILED (previous feeds kept)",
                 result.posts,
                 result.feeds,

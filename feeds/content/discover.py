@@ -70,8 +70,7 @@ def discover(
                 Problem(
                     "error",
                     "too-large",
-                    f"skipped: {st.st_size:,} bytes is over the limit of {max_bytes:,}"
-                    " (max_post_bytes)",
+                    f"{st.st_size:,} bytes, over the limit of {max_bytes:,} (max_post_bytes)",
                     rel,
                 )
             )
