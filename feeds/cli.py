@@ -20,7 +20,7 @@ from feeds.config import Config, load_config
 from feeds.exceptions import FeedsError
 from feeds.model import Problem
 from feeds.publish import read_state
-from feeds.runs import Progress, RunResult, collector_paused, shortcut
+from feeds.runs import Progress, RunResult, collector_paused, located, shortcut
 
 # The modules that make and check feeds (and the libraries they stand on) are imported
 # where they are used: a run with nothing to do, the most common cron run, never loads
@@ -87,20 +87,6 @@ def _load(config_path: Path) -> Config:
         sys.exit(EXIT_USAGE)
 
 
-def _where(config: Config, problem: Problem) -> str:
-    """A problem as a line naming the file the user edits (content path made relative)."""
-    if problem.path is None:
-        return f"{problem.level}: {problem.message}"
-    path = Path(problem.path)
-    if not path.is_absolute():
-        path = config.content_dir / path
-    shown = os.path.relpath(path) if path.is_absolute() or path.exists() else str(path)
-    if shown.startswith(".." + os.sep + ".."):
-        shown = str(path)
-    line = f":{problem.line}" if problem.line is not None else ""
-    return f"{shown}{line}: {problem.level}: {problem.message}"
-
-
 def _progress(quiet: bool) -> Progress:
     """A progress line on a terminal; occasional plain log lines otherwise."""
     if quiet:
@@ -126,7 +112,7 @@ def _problem_lines(config: Config, title: str, problems: Iterable[Problem]) -> l
     items = list(problems)
     if not items:
         return []
-    return [f"{title}:", *(f"  {_where(config, p)}" for p in items)]
+    return [f"{title}:", *(f"  {located(config, p)}" for p in items)]
 
 
 def summary(config: Config, result: RunResult, verbose: bool = False, quiet: bool = False) -> str:
@@ -370,7 +356,7 @@ def check(config_path: Path) -> None:
         sys.exit(EXIT_USAGE)
     problems = [*state_problems, *loading.problems, *resolved.problems]
     for p in problems:
-        click.echo(_where(config, p))
+        click.echo(located(config, p))
     for p in feed_problems:
         click.echo(f"{p.path}: {format_problem(p)}")
     count = len(problems) + len(feed_problems)

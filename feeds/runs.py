@@ -95,6 +95,21 @@ class RunResult:
         return 1 if self.skipped else 0
 
 
+def located(config: Config, problem: Problem) -> str:
+    """A problem with a post as a line naming the file the user edits: its path in the
+    content folder made relative to the working folder (when that is shorter)."""
+    if problem.path is None:
+        return f"{problem.level}: {problem.message}"
+    path = Path(problem.path)
+    if not path.is_absolute():
+        path = config.content_dir / path
+    shown = os.path.relpath(path) if path.is_absolute() or path.exists() else str(path)
+    if shown.startswith(".." + os.sep + ".."):
+        shown = str(path)
+    line = f":{problem.line}" if problem.line is not None else ""
+    return f"{shown}{line}: {problem.level}: {problem.message}"
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Python's cycle collector off for a run.

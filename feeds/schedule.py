@@ -17,7 +17,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from feeds.config import Config
 from feeds.exceptions import FeedsError
 from feeds.pipeline import regenerate
-from feeds.runs import RunResult
+from feeds.runs import RunResult, located
 from feeds.server import FeedApp, Resource, load_folder
 from feeds.websub import Pinger
 
@@ -149,7 +149,9 @@ class Service:
                 len(result.problems) + len(result.feed_problems),
                 result.seconds,
             )
-            for problem in (*result.problems, *result.feed_problems):
+            for problem in result.problems:
+                log.warning("%s", located(self.config, problem))
+            for problem in result.feed_problems:
                 log.warning("%s", problem)
             if result.future:
                 self._wake_at(result.future[0])

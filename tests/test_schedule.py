@@ -30,6 +30,20 @@ def test_a_run_publishes_and_sets_a_wake_up_for_the_next_future_post(site: Site)
     assert abs((wake.trigger.run_date - later.replace(microsecond=0)).total_seconds()) < 1
 
 
+def test_the_service_log_names_a_bad_post_as_feeds_build_does(
+    site: Site, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Run from the site's folder: the post's path as the user finds it, with its line."""
+    site.post("good.md", "Good", "2024-05-01T10:00:00Z")
+    site.write("notes/bad.md", "---\ntitle: [\n---\n\nBody.\n")
+    monkeypatch.chdir(site.root)
+    service = Service(load_config(site.config_path), FeedApp())
+    with caplog.at_level("WARNING", logger=schedule.log.name):
+        result = service.run_once()
+    assert result is not None and result.published
+    assert any(r.getMessage().startswith("content/notes/bad.md:2: error: ") for r in caplog.records)
+
+
 def test_stop_waits_for_a_run_in_progress_and_never_deadlocks(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
