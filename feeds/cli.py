@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -310,6 +311,14 @@ def serve(config_path: Path, quiet: bool) -> None:
     # around it: make that a clean exit rather than death by signal.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop_requested)
+    where = f"{config.server.host}:{config.server.port}"
+    refused = f"error: cannot serve on {where} (see server.host and server.port)"
+    # Before the first run: a second service started by mistake publishes nothing. (uvicorn
+    # binds again below, when it starts: "Uvicorn running" means it takes requests.)
+    problem = _cannot_bind(config.server.host, config.server.port)
+    if problem is not None:
+        click.echo(f"{refused}: {problem}", err=True)
+        sys.exit(EXIT_USAGE)
     listening = True
     try:
         service.start()
@@ -324,9 +333,21 @@ def serve(config_path: Path, quiet: bool) -> None:
             signal.signal(signum, _already_stopping)
         service.stop()
     if not listening:
-        where = f"{config.server.host}:{config.server.port}"
-        click.echo(f"error: cannot serve on {where} (see server.host and server.port)", err=True)
+        click.echo(refused, err=True)
         sys.exit(EXIT_USAGE)
+
+
+def _cannot_bind(host: str, port: int) -> str | None:
+    """Why a server could not listen on ``host``:``port`` now, or None when it could
+    (bound as uvicorn binds: IPv6 for a host with a colon, addresses reusable)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as trial:
+        trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            trial.bind((host, port))
+        except OSError as e:
+            return e.strerror or str(e)
+    return None
 
 
 @cli.command()

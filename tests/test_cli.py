@@ -185,7 +185,8 @@ def test_build_exit_3_when_nothing_can_be_published(site: Site) -> None:
     assert site.public.read_bytes() == b"a file where the output folder should be"
 
 
-def test_serve_on_a_port_in_use_exits_2_with_a_message(site: Site) -> None:
+def test_serve_on_a_port_in_use_exits_2_with_a_message_before_it_publishes(site: Site) -> None:
+    """A second service started by mistake beside the first leaves the site alone."""
     site.post("a.md", "Alpha")
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
@@ -200,3 +201,4 @@ def test_serve_on_a_port_in_use_exits_2_with_a_message(site: Site) -> None:
     assert run.returncode == 2
     assert "error: cannot serve on 127.0.0.1:" in run.stderr
     assert "Traceback" not in run.stderr
+    assert not site.public.exists() and not (site.root / ".feeds").exists()
