@@ -188,7 +188,8 @@ def _keeps_instant(updated: datetime, updates: Sequence[int]) -> bool:
     moved to it or past it would follow, a second at a time, one that kept its own
     instant before ``updated``: one of them would lie in that second. With none there,
     the post keeps ``updated``, and those after it are moved as they were: none before
-    them ends later than it did.
+    them ends later than it did. Dates are read in whole seconds (``parse_date``), so
+    that second holds ``updated`` alone: no other post may have its instant.
     """
     at = epoch_us(updated)
     before = bisect.bisect_right(updates, at)

@@ -576,10 +576,11 @@ def _added_unaccounted() -> dict[str, Callable[[Site], object]]:
         "dated when another post was": lambda site: _added(
             site, "new/a.md", "2024-04-05T04:00:00Z"
         ),
-        "dated half a second after another post": lambda site: _added(
+        # Fractions of a second are dropped: the instant is the other post's.
+        "dated a fraction of a second after another post": lambda site: _added(
             site, "new/a.md", "2024-04-05T04:00:00.5Z"
         ),
-        "two half a second apart": lambda site: (
+        "two added at one instant": lambda site: (
             _added(site, "new/a.md", "2024-04-20T10:30:00.5Z"),
             _added(site, "new/b.md", "2024-04-20T10:30:00Z"),
         ),
