@@ -164,6 +164,8 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
 
     Example (a crontab line): */15 * * * * cd /srv/site && feeds build -q
     """
+    if verbose and quiet:
+        raise click.UsageError("-v and -q say opposite things: give one of them")
     config = _load(config_path)
     now = datetime.now(UTC)
     try:

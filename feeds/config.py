@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from feeds.exceptions import ConfigError
 from feeds.model import FEED_FILES, LANGUAGE_TAG, Author, Podcast
 from feeds.podcast import split_category
+from feeds.words import meant
 from feeds.yamlsafe import YamlError, load_mapping
 
 PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day", "section"})
@@ -121,7 +122,8 @@ class _Reader:
             if key not in allowed:
                 dotted = f"{prefix}.{key}" if prefix else str(key)
                 known = ", ".join(sorted(allowed))
-                raise self.error(dotted, f"unknown key '{dotted}' (known: {known})")
+                hint = meant(str(key), allowed)
+                raise self.error(dotted, f"unknown key '{dotted}'{hint} (known: {known})")
 
     def string(self, data: dict[str, Any], key: str, dotted: str, default: str | None) -> str:
         value = data.get(key, default)

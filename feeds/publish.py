@@ -53,6 +53,8 @@ def run_lock(state_dir: Path, wait: float) -> Iterator[None]:
         state_dir.mkdir(parents=True, exist_ok=True)
         fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as e:
+        if state_dir.exists() and not state_dir.is_dir():
+            raise PublishError(f"{state_dir} is a file, not a folder (state_dir)") from e
         raise PublishError(f"cannot create the lock in {state_dir}: {e.strerror}") from e
     try:
         deadline = time.monotonic() + wait

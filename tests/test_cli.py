@@ -80,6 +80,20 @@ def test_unknown_command_is_a_usage_error() -> None:
     assert feeds("publish").returncode == 2
 
 
+def test_verbose_and_quiet_together_are_a_usage_error(site: Site) -> None:
+    site.post("a.md", "Alpha")
+    code, out = invoke("build", "-v", "-q", "-c", str(site.config_path))
+    assert code == 2 and "-v and -q" in out, out
+    assert not site.public.exists()
+
+
+def test_a_state_dir_that_is_a_file_is_named_as_such(site: Site) -> None:
+    site.post("a.md", "Alpha")
+    (site.root / ".feeds").write_text("not a folder\n", encoding="utf-8")
+    code, out = invoke("build", "-c", str(site.config_path))
+    assert code == 2 and ".feeds is a file, not a folder (state_dir)" in out, out
+
+
 def test_check_reports_problems_and_writes_nothing(site: Site) -> None:
     site.post("good.md", "Good")
     assert invoke("check", "-c", str(site.config_path)) == (

@@ -45,7 +45,7 @@ def test_the_repository_sample_config_loads() -> None:
     ("text", "line", "fragment"),
     [
         (MINIMAL + "colour: blue\n", 4, "unknown key 'colour'"),
-        (MINIMAL + "feeds:\n  limt: 3\n", 5, "unknown key 'feeds.limt'"),
+        (MINIMAL + "feeds:\n  limt: 3\n", 5, "unknown key 'feeds.limt' (did you mean 'limit'?)"),
         (MINIMAL + "feeds:\n  limit: many\n", 5, "'feeds.limit' must be a whole number"),
         (MINIMAL + "feeds:\n  limit: 0\n", 5, "between 1 and"),
         (MINIMAL + "feeds:\n  formats: [rss, rdf]\n", 5, "unknown format 'rdf'"),

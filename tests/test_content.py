@@ -241,3 +241,12 @@ def test_one_person_named_twice_is_one_author() -> None:
     text = "---\nauthor: Ana\nauthors: [ana, {name: Luis, email: l@example.org}]\n---\n"
     source = READERS[".md"](text, "a.md", TZ)
     assert [a.name for a in source.authors] == ["Ana", "Luis"]
+
+
+def test_an_unknown_key_names_the_known_one_it_most_likely_is() -> None:
+    """A mistyped key says which it was probably meant to be; a key unlike any does not."""
+    text = "---\ntitle: T\nTgas: [a]\nmood: calm\n---\n\nBody.\n"
+    source = READERS[".md"](text, "p.md", TZ)
+    messages = [w.message for w in source.warnings]
+    assert messages[0].startswith("unknown key 'Tgas' ignored (did you mean 'tags'?) (known: ")
+    assert messages[1].startswith("unknown key 'mood' ignored (known: ")

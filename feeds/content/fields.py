@@ -20,6 +20,7 @@ from feeds.exceptions import ContentError
 from feeds.model import Author, BodyFormat, EnclosureSource, Problem, Source
 from feeds.podcast import parse_duration
 from feeds.render import clean_text, strip_illegal
+from feeds.words import meant
 
 #: every key a post may set (SPEC §3); others are ignored with a warning
 KNOWN_KEYS = (
@@ -59,7 +60,8 @@ def make_source(
             Problem(
                 "warning",
                 "unknown-key",
-                f"unknown key '{key}' ignored (known: {', '.join(KNOWN_KEYS)})",
+                f"unknown key '{key}' ignored{meant(key, KNOWN_KEYS)} (known: "
+                f"{', '.join(KNOWN_KEYS)})",
                 path,
                 fields.line(key),
             )

@@ -1,0 +1,14 @@
+"""Help for a mistyped key: the known word it most likely meant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def meant(word: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the known word closest to ``word``, or ``""`` when
+    none is close; case is ignored."""
+    import difflib  # here: only a mistake needs it
+
+    found = difflib.get_close_matches(word.lower(), [k.lower() for k in known], n=1, cutoff=0.75)
+    return f" (did you mean '{found[0]}'?)" if found else ""
