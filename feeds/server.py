@@ -313,10 +313,34 @@ def _weak_equal(a: bytes, b: bytes) -> bool:
     return a.removeprefix(b"W/") == b.removeprefix(b"W/")
 
 
+#: what a feed reader asks for when it asks for a feed
+_FEED_MEDIA = frozenset({b"application/rss+xml", b"application/atom+xml", b"application/xml",
+                         b"text/xml"})  # fmt: skip
+
+
 @functools.lru_cache(maxsize=64)
 def _wants_html(value: bytes) -> bool:
-    """A browser opening a page: it asks for HTML, which no feed reader does."""
-    return b"text/html" in value.lower()
+    """A browser opening a page: it prefers HTML to every feed type it names. Readers
+    may name HTML too, below the feed types (SimplePie: ``text/html;q=0.7``)."""
+    html = feed = 0.0
+    for part in value.lower().split(b","):
+        name, _, params = part.partition(b";")
+        name = name.strip()
+        if name != b"text/html" and name not in _FEED_MEDIA:
+            continue
+        q = 1.0
+        for param in params.split(b";"):
+            key, _, number = param.partition(b"=")
+            if key.strip() == b"q":
+                try:
+                    q = float(number)
+                except ValueError:
+                    q = 0.0
+        if name == b"text/html":
+            html = max(html, q)
+        else:
+            feed = max(feed, q)
+    return html > 0 and html > feed
 
 
 @functools.lru_cache(maxsize=64)  # readers send a handful of distinct values

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from feeds import server
 from feeds.server import FeedApp, load_folder, make_resource
 
 MODIFIED = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
@@ -206,3 +207,34 @@ def test_complete_archive_pages_may_be_cached_for_a_year() -> None:
         "archive/2/atom.xml": b"max-age=900",
         "notes/page.xml": b"max-age=900",
     }
+
+
+@pytest.mark.parametrize(
+    ("accept", "html"),
+    [
+        ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", True),  # Firefox
+        (
+            "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+            "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+            True,
+        ),  # Chromium
+        ("text/html", True),
+        ("application/atom+xml,application/rss+xml,application/xml;q=0.9,*/*;q=0.1", False),
+        # SimplePie (FreshRSS, WordPress): HTML named, below the feed types
+        (
+            "application/atom+xml, application/rss+xml, application/rdf+xml;q=0.9, "
+            "application/xml;q=0.9, text/xml;q=0.8, text/html;q=0.7, unknown/unknown;q=0.1, "
+            "application/unknown;q=0.1, */*;q=0.1",
+            False,
+        ),
+        ("text/html;q=0, */*", False),
+        ("application/rss+xml, text/html", False),
+        ("*/*", False),
+        ("", False),
+        ("text/html;q=x", False),
+    ],
+)
+def test_a_styled_feed_goes_to_browsers_only(accept: str, html: bool) -> None:
+    """HTML only where it is preferred to every feed type named: readers that name HTML
+    below them get the feed's own type."""
+    assert server._wants_html(accept.encode()) is html
