@@ -36,6 +36,14 @@ CONTENT_TYPES: dict[str, str] = {
     ".opml": "text/x-opml; charset=utf-8",
     ".xsl": "text/xsl; charset=utf-8",
     ".txt": "text/plain; charset=utf-8",
+    ".htm": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    # What else a site may keep beside its feeds (images its posts show, an icon).
+    ".svg": "image/svg+xml",
+    ".gif": "image/gif",
+    ".avif": "image/avif",
+    ".ico": "image/vnd.microsoft.icon",
     # Enclosures kept in the output folder: binary, so no charset.
     **MEDIA_TYPES,
 }

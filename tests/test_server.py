@@ -73,6 +73,25 @@ def test_content_types(app: FeedApp, path: str, content_type: str) -> None:
     assert headers["content-type"] == content_type
 
 
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("images/a.svg", "image/svg+xml"),
+        ("images/a.gif", "image/gif"),
+        ("images/a.jpg", "image/jpeg"),
+        ("favicon.ico", "image/vnd.microsoft.icon"),
+        ("style.css", "text/css; charset=utf-8"),
+        ("page.htm", "text/html; charset=utf-8"),
+        ("media/ep1.mp3", "audio/mpeg"),
+        ("notes.unknown", "application/octet-stream"),
+    ],
+)
+def test_files_beside_the_feeds_have_their_types(name: str, content_type: str) -> None:
+    """What a site keeps beside its feeds (images its posts show, media, an icon)."""
+    status, headers, _ = request(app_with({name: b"x" * 10}), f"/{name}")
+    assert (status, headers["content-type"]) == (200, content_type)
+
+
 def test_validators_are_stable_and_strong(app: FeedApp) -> None:
     _, first, body = request(app, "/rss.xml")
     assert body == RSS
