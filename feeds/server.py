@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from feeds.media import MEDIA_TYPES
 from feeds.websub import link_header
@@ -126,6 +126,7 @@ def make_resource(
             *common,
             (b"content-type", kind.encode()),
             (b"content-length", str(len(body)).encode()),
+            (b"accept-ranges", b"bytes"),
             *headers,
             *extra,
         )
@@ -288,7 +289,71 @@ class FeedApp:
             rep = compressed
         if _not_modified(headers, rep.etag, res.modified):
             return 304, rep.not_modified, b""
+        wanted = headers.get(b"range")
+        if wanted is not None and _if_range(headers.get(b"if-range"), identity.etag, res.modified):
+            # Bytes of the identity representation (a podcast app seeking in an episode).
+            span = _byte_range(wanted, len(identity.body))
+            if span == "unsatisfiable":
+                status, hdrs, body = plain_answer(416, "range not satisfiable")
+                whole = f"bytes */{len(identity.body)}".encode()
+                return status, [*hdrs, (b"content-range", whole)], body
+            if span is not None:
+                return _partial(identity, *span, head)
         return 200, rep.ok, b"" if head else rep.body
+
+
+def _partial(rep: Representation, start: int, end: int, head: bool) -> tuple[int, Headers, bytes]:
+    """206 with bytes ``start`` to ``end`` (inclusive) of ``rep``."""
+    part = rep.body[start : end + 1]
+    hdrs = [(k, v) for k, v in rep.ok if k != b"content-length"]
+    hdrs += [
+        (b"content-length", str(len(part)).encode()),
+        (b"content-range", f"bytes {start}-{end}/{len(rep.body)}".encode()),
+    ]
+    return 206, hdrs, b"" if head else part
+
+
+def _byte_range(value: bytes, size: int) -> tuple[int, int] | Literal["unsatisfiable"] | None:
+    """The first and last byte of a ``Range`` of one byte range (RFC 9110 §14.1.2), or
+    "unsatisfiable"; None for anything else, which is answered whole (several ranges,
+    another unit, bad syntax: a server may ignore a Range)."""
+    unit, _, spec = value.partition(b"=")
+    if unit.strip().lower() != b"bytes" or b"," in spec:
+        return None
+    first, dash, last = spec.strip().partition(b"-")
+    if not dash or not (first.isdigit() or last.isdigit()):
+        return None
+    if not first:  # the last N bytes
+        if not last.isdigit():
+            return None
+        n = int(last)
+        return (max(0, size - n), size - 1) if n > 0 and size > 0 else "unsatisfiable"
+    if not first.isdigit() or (last and not last.isdigit()):
+        return None
+    start = int(first)
+    if last and int(last) < start:
+        return None
+    if start >= size:
+        return "unsatisfiable"
+    end = min(int(last), size - 1) if last else size - 1
+    return start, end
+
+
+def _if_range(value: bytes | None, etag: bytes, modified: datetime) -> bool:
+    """Whether a Range applies: no If-Range, or one naming this very representation (its
+    strong ETag, or its exact Last-Modified date)."""
+    if value is None:
+        return True
+    value = value.strip()
+    if value.startswith((b'"', b"W/")):
+        return value == etag
+    try:
+        since = parsedate_to_datetime(value.decode("latin-1"))
+    except (TypeError, ValueError, IndexError):
+        return False
+    if since.tzinfo is None:
+        since = since.replace(tzinfo=UTC)
+    return since == modified
 
 
 def _not_modified(headers: Mapping[bytes, bytes], etag: bytes, modified: datetime) -> bool:

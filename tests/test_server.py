@@ -257,3 +257,63 @@ def test_a_styled_feed_goes_to_browsers_only(accept: str, html: bool) -> None:
     """HTML only where it is preferred to every feed type named: readers that name HTML
     below them get the feed's own type."""
     assert server._wants_html(accept.encode()) is html
+
+
+EPISODE = bytes(range(256)) * 4  # 1,024 bytes, not worth less gzipped: identity only
+
+
+@pytest.mark.parametrize(
+    ("range_", "start", "end"),
+    [
+        ("bytes=0-99", 0, 99),
+        ("bytes=1000-", 1000, 1023),
+        ("bytes=-24", 1000, 1023),
+        ("bytes=1000-5000", 1000, 1023),
+        ("BYTES = 7-7", 7, 7),
+        ("bytes=-5000", 0, 1023),
+    ],
+)
+def test_a_byte_range_is_answered_206_with_those_bytes(range_: str, start: int, end: int) -> None:
+    """A podcast app seeks in an episode: one range, 206, Content-Range; HEAD alike."""
+    app = app_with({"media/ep1.mp3": EPISODE})
+    status, headers, body = request(app, "/media/ep1.mp3", Range=range_)
+    assert status == 206
+    assert body == EPISODE[start : end + 1]
+    assert headers["content-range"] == f"bytes {start}-{end}/1024"
+    assert headers["content-length"] == str(end + 1 - start)
+    assert headers["accept-ranges"] == "bytes" and headers["content-type"] == "audio/mpeg"
+    assert request(app, "/media/ep1.mp3", "HEAD", Range=range_)[:2] == (206, headers)
+
+
+@pytest.mark.parametrize("range_", ["bytes=1024-", "bytes=5000-6000", "bytes=-0"])
+def test_a_range_past_the_end_is_answered_416(range_: str) -> None:
+    status, headers, _ = request(
+        app_with({"media/ep1.mp3": EPISODE}), "/media/ep1.mp3", Range=range_
+    )
+    assert (status, headers["content-range"]) == (416, "bytes */1024")
+
+
+@pytest.mark.parametrize(
+    "range_", ["bytes=0-1,5-6", "bytes=9-2", "items=0-1", "bytes=", "bytes=a-b", "bytes=-", "0-1"]
+)
+def test_a_range_it_does_not_take_is_answered_whole(range_: str) -> None:
+    """Several ranges, another unit, bad syntax: a server may ignore a Range."""
+    status, headers, body = request(
+        app_with({"media/ep1.mp3": EPISODE}), "/media/ep1.mp3", Range=range_
+    )
+    assert (status, body, headers["accept-ranges"]) == (200, EPISODE, "bytes")
+
+
+def test_if_range_holds_for_this_very_file_only() -> None:
+    """If-Range with the file's ETag or Last-Modified: the range; with another: all of it.
+    A matching If-None-Match comes first (304); a range of a feed is of its plain bytes,
+    whatever encodings the client takes."""
+    app = app_with({"media/ep1.mp3": EPISODE, "rss.xml": RSS * 20})
+    whole = request(app, "/media/ep1.mp3")[1]
+    etag, date = whole["etag"], whole["last-modified"]
+    for value, status in ((etag, 206), (date, 206), ('"other"', 200), (f"W/{etag}", 200),
+                          ("Tue, 01 Jan 2019 00:00:00 GMT", 200), ("soon", 200)):  # fmt: skip
+        assert request(app, "/media/ep1.mp3", Range="bytes=0-9", If_Range=value)[0] == status
+    assert request(app, "/media/ep1.mp3", Range="bytes=0-9", If_None_Match=etag)[0] == 304
+    status, headers, body = request(app, "/rss.xml", Range="bytes=0-4", Accept_Encoding="gzip")
+    assert (status, body) == (206, (RSS * 20)[:5]) and "content-encoding" not in headers
