@@ -29,7 +29,8 @@ HEAD_TIMEOUT = 30.0
 MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADERS
 
 _REASONS = {
-    200: b"OK", 304: b"Not Modified", 400: b"Bad Request", 404: b"Not Found",
+    200: b"OK", 206: b"Partial Content", 304: b"Not Modified", 400: b"Bad Request",
+    404: b"Not Found", 416: b"Range Not Satisfiable",
     405: b"Method Not Allowed", 408: b"Request Timeout", 410: b"Gone",
     414: b"URI Too Long", 431: b"Request Header Fields Too Large",
     500: b"Internal Server Error", 503: b"Service Unavailable",

@@ -76,6 +76,19 @@ def test_pipelined_requests_are_answered_in_order(port: int) -> None:
     assert b"date: " in data.lower()
 
 
+def test_ranges_are_answered_with_their_status_lines(port: int) -> None:
+    data = exchange(
+        port,
+        b"GET /rss.xml HTTP/1.1\r\nHost: x\r\nRange: bytes=0-4\r\n\r\n"
+        b"GET /rss.xml HTTP/1.1\r\nHost: x\r\nRange: bytes=99999-\r\nConnection: close\r\n\r\n",
+    )
+    assert status_lines(data) == [
+        b"HTTP/1.1 206 Partial Content",
+        b"HTTP/1.1 416 Range Not Satisfiable",
+    ]
+    assert BODY[:5] + b"HTTP/1.1 416" in data
+
+
 def test_http_1_0_closes_after_the_answer(port: int) -> None:
     data = exchange(port, b"GET /rss.xml HTTP/1.0\r\n\r\n")
     assert status_lines(data) == [b"HTTP/1.1 200 OK"]
