@@ -250,3 +250,43 @@ def test_an_unknown_key_names_the_known_one_it_most_likely_is() -> None:
     messages = [w.message for w in source.warnings]
     assert messages[0].startswith("unknown key 'Tgas' ignored (did you mean 'tags'?) (known: ")
     assert messages[1].startswith("unknown key 'mood' ignored (known: ")
+
+
+@pytest.mark.parametrize(
+    ("declaration", "codec"),
+    [
+        ('<meta charset="koi8-r">', "koi8-r"),
+        ("<meta http-equiv='Content-Type' content='text/html; charset=Shift_JIS'>", "shift_jis"),
+        ("<META CHARSET=EUC-JP>", "euc-jp"),
+    ],
+)
+def test_an_html_post_is_read_in_the_charset_it_declares(declaration: str, codec: str) -> None:
+    """A page saved in a legacy charset it declares reads as a browser shows it, with a
+    warning; the same bytes in a Markdown post are read as Windows-1252."""
+    title = "Привет, мир" if codec == "koi8-r" else "日本語のページ"
+    page = (
+        f"<html><head>{declaration}<title>{title}</title></head><body><p>{title}</p></body></html>"
+    )
+    data = page.encode(codec)
+    text, warnings = decode(data, "saved/page.html")
+    assert title in text
+    assert [w.code for w in warnings] == ["not-utf8"]
+    assert "as its <meta> declares" in warnings[0].message
+    assert READERS[".html"](text, "saved/page.html", TZ).title == title
+    assert title not in decode(data, "post.md")[0]
+
+
+@pytest.mark.parametrize(
+    "declaration", ['<meta charset="iso-8859-1">', '<meta charset="no-such-charset">', ""]
+)
+def test_an_html_post_whose_declaration_does_not_help_is_read_as_windows_1252(
+    declaration: str,
+) -> None:
+    """Latin-1 is read as Windows-1252 as browsers do; an unknown charset, none, or bytes
+    that do not decode in the one declared fall back to Windows-1252 too."""
+    data = f"<html><head>{declaration}<title>Caf\u00e9 \u2013 menu</title></head></html>".encode(
+        "cp1252"
+    )
+    text, warnings = decode(data, "page.htm")
+    assert "Caf\u00e9 \u2013 menu" in text
+    assert "read as Windows-1252" in warnings[0].message

@@ -60,6 +60,19 @@ def decode(data: bytes, path: str) -> tuple[str, tuple[Problem, ...]]:
         decoded = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = len(_NEWLINES.sub("\n", data[: e.start].decode("latin-1")).split("\n"))
+        declared = _declared_charset(data, path)
+        if declared is not None:
+            problems.append(
+                Problem(
+                    "warning",
+                    "not-utf8",
+                    f"not UTF-8 (first bad byte 0x{data[e.start]:02X} on line {line}); "
+                    f"read as {declared[0]}, as its <meta> declares",
+                    path,
+                    line,
+                )
+            )
+            return _finish(declared[1], path), tuple(problems)
         problems.append(
             Problem(
                 "warning",
@@ -81,6 +94,34 @@ def _finish(decoded: str, path: str) -> str:
     if not text.strip():
         raise ContentError(path, None, "empty file")
     return text
+
+
+#: an HTML page's charset declaration (<meta charset> or its http-equiv form), in the
+#: first kilobyte, where browsers look for it
+_META_CHARSET = re.compile(rb"<meta\s[^>]*?charset\s*=\s*[\"']?\s*([A-Za-z0-9_.:-]+)", re.I)
+#: labels browsers read as Windows-1252 (WHATWG), which the fallback reads anyway
+_READ_AS_CP1252 = frozenset({"ascii", "cp1252", "iso8859_1"})
+
+
+def _declared_charset(data: bytes, path: str) -> tuple[str, str] | None:
+    """An HTML post's declared charset and its text, when it is not UTF-8 and its bytes
+    all decode in that charset (a saved page in KOI8-R or Shift_JIS); else None."""
+    if not path.lower().endswith((".html", ".htm")):
+        return None
+    found = _META_CHARSET.search(data[:1024])
+    if found is None:
+        return None
+    label = found[1].decode("ascii")
+    try:
+        name = codecs.lookup(label).name.replace("-", "_")
+    except LookupError:
+        return None
+    if name in _READ_AS_CP1252 or name.startswith(("utf_16", "utf_32", "utf_8")):
+        return None
+    try:
+        return label, data.decode(name)
+    except UnicodeDecodeError:
+        return None
 
 
 def _cp1252_fallback(error: UnicodeError) -> tuple[str, int]:
