@@ -290,3 +290,19 @@ def test_an_html_post_whose_declaration_does_not_help_is_read_as_windows_1252(
     text, warnings = decode(data, "page.htm")
     assert "Caf\u00e9 \u2013 menu" in text
     assert "read as Windows-1252" in warnings[0].message
+
+
+def test_an_html_post_s_links_lead_where_its_base_says() -> None:
+    """A saved page's relative links and images resolve against its ``<base href>``; a
+    relative base, or none, leaves them to be resolved against the post's page."""
+    page = (
+        '<html><head><base href="https://old.example.com/2019/05/"><title>T</title></head>'
+        '<body><p><a href="next.html">next</a> <img src="/img/a.png" alt=""> '
+        '<a href="https://elsewhere.example/">away</a></p></body></html>'
+    )
+    body = READERS[".html"](page, "p.html", TZ).body
+    assert 'href="https://old.example.com/2019/05/next.html"' in body
+    assert 'src="https://old.example.com/img/a.png"' in body
+    assert 'href="https://elsewhere.example/"' in body
+    relative = READERS[".html"](page.replace("https://old.example.com", ""), "p.html", TZ)
+    assert 'href="next.html"' in relative.body

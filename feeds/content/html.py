@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+from typing import cast
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import lxml.html
@@ -66,8 +68,25 @@ def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Sourc
     container = next(doc.iter("article"), None)
     if container is None:
         container = doc.find("body")
-    body = _inner_html(container) if container is not None and with_body else ""
+    body = ""
+    if container is not None and with_body:
+        base = _base(doc)
+        if base is not None:
+            # A saved page's links lead where its <base> says, not to this site's page.
+            # lxml-stubs type the document as a plain element; lxml.html makes an HtmlElement.
+            page = cast("lxml.html.HtmlElement", doc)
+            page.make_links_absolute(base, resolve_base_href=False, handle_failures="ignore")
+        body = _inner_html(container)
     return make_source(path, values, lines, body=body, body_format="html", tz=tz)
+
+
+def _base(doc: etree._Element) -> str | None:
+    """The page's ``<base href>``, when it is an absolute http(s) URL (a relative one
+    resolves against the page's own URL, which is the post's page here anyway)."""
+    element = doc.find("head/base[@href]")
+    href = (element.get("href") or "").strip() if element is not None else ""
+    parts = urlsplit(href)
+    return href if parts.scheme in ("http", "https") and parts.netloc else None
 
 
 def _inner_html(element: lxml.html.HtmlElement) -> str:
