@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -187,14 +188,16 @@ def hub_problem(url: str) -> str | None:
     return None
 
 
-def check_cron(expr: str) -> str | None:
-    """Return an error message if ``expr`` is not a five-field crontab expression."""
-    from apscheduler.triggers.cron import CronTrigger
+#: the longest interval between runs, in seconds: a year and a day
+MAX_INTERVAL = 366 * 86400
 
-    if len(expr.split()) != 5:
-        return "must have five fields: minute hour day month weekday"
+
+def check_cron(expr: str) -> str | None:
+    """Return an error message if ``expr`` is not a five-field crontab line that comes."""
+    from feeds.crontab import crontab_trigger
+
     try:
-        CronTrigger.from_crontab(expr, timezone="UTC")
+        crontab_trigger(expr, UTC)
     except ValueError as e:
         return str(e)
     return None
@@ -318,6 +321,8 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
     interval = parse_interval(str(interval_raw)) if isinstance(interval_raw, str) else None
     if interval is None or interval <= 0:
         raise r.error("schedule.interval", "'schedule.interval' must look like 30s, 15m, 1h or 1d")
+    if interval > MAX_INTERVAL:
+        raise r.error("schedule.interval", "'schedule.interval' must be at most 366d")
     cron = r.optional_string(sc, "cron", "schedule.cron")
     if cron is not None and (problem := check_cron(cron)):
         raise r.error("schedule.cron", f"'schedule.cron' {problem}")

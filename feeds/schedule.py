@@ -10,11 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from feeds.config import Config
+from feeds.crontab import crontab_trigger
 from feeds.exceptions import FeedsError
 from feeds.pipeline import regenerate
 from feeds.runs import RunResult, located
@@ -30,9 +31,10 @@ MAX_AGE_CAP = 3600
 LOCK_WAIT = 30.0
 
 
-def schedule_trigger(config: Config) -> IntervalTrigger | CronTrigger:
+def schedule_trigger(config: Config) -> BaseTrigger:
+    """When runs happen: the config's crontab line, read as cron reads it, or its interval."""
     if config.schedule.cron:
-        return CronTrigger.from_crontab(config.schedule.cron, timezone=config.site.tz)
+        return crontab_trigger(config.schedule.cron, config.site.tz)
     return IntervalTrigger(seconds=config.schedule.interval, timezone=UTC)
 
 

@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from feeds import schedule
-from feeds.config import load_config
+from feeds.config import SiteConfig, load_config
+from feeds.crontab import crontab_trigger
+from feeds.model import Author
 from feeds.publish import run_lock
 from feeds.schedule import Service, max_age
 from feeds.server import FeedApp
@@ -73,3 +75,33 @@ def test_stop_waits_for_a_run_in_progress_and_never_deadlocks(
 def test_max_age_follows_the_schedule_up_to_an_hour(site: Site, extra: str, seconds: int) -> None:
     site.configure(extra)
     assert max_age(load_config(site.config_path), datetime(2024, 5, 1, tzinfo=UTC)) == seconds
+
+
+@pytest.mark.parametrize(
+    ("line", "days"),
+    [
+        ("0 9 * * 0", ["Sun"] * 4),
+        ("0 9 * * 7", ["Sun"] * 4),
+        ("0 9 * * 1-5", ["Tue", "Wed", "Thu", "Fri", "Mon", "Tue"]),
+        ("0 9 * * 1-7", ["Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]),
+        ("0 9 * * */2", ["Tue", "Thu", "Sat", "Sun", "Tue"]),
+        ("0 9 * * SUN,wed", ["Wed", "Sun", "Wed", "Sun"]),
+        # cron runs when the day of the month or the day of the week matches
+        ("0 9 1 * 1", ["Tue", "Mon", "Mon", "Mon", "Mon", "Fri"]),
+    ],
+)
+def test_a_crontab_line_fires_on_the_days_cron_would(line: str, days: list[str]) -> None:
+    """Day 0 and 7 are Sunday, as in cron (APScheduler's own reading counts from Monday),
+    and a day of the month with a day of the week is either; from Monday 30 November 2026."""
+    site = SiteConfig(
+        title="T", base_url="https://example.org/", description="", language="en",
+        timezone="Europe/Madrid", author=Author("Desk"), permalink="/{slug}/",
+    )  # fmt: skip
+    trigger = crontab_trigger(line, site.tz)
+    at = datetime(2026, 11, 30, 10, 0, tzinfo=site.tz)
+    fired = []
+    for _ in days:
+        at = trigger.get_next_fire_time(None, at + timedelta(seconds=1))
+        fired.append(at)
+    assert [f.strftime("%a") for f in fired] == days
+    assert {(f.hour, f.minute) for f in fired} == {(9, 0)}

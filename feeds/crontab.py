@@ -1,0 +1,85 @@
+"""A crontab line as cron reads it, made an APScheduler trigger.
+
+APScheduler 3 reads a crontab's fields its own way: day of week 0 is Monday (cron's is
+Sunday, and 7 is Sunday too), and a day of the month and a day of the week both given
+must both match (cron runs when either does). Here the day of week is spelled out in
+names, and the two days become two triggers, either of which fires.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from apscheduler.triggers.base import BaseTrigger
+
+_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def crontab_trigger(expr: str, tz: tzinfo) -> BaseTrigger:
+    """The trigger of a five-field crontab line in zone ``tz``; ValueError (with a
+    message fit for the user) for anything else, or for a line that never fires."""
+    from apscheduler.triggers.combining import OrTrigger
+    from apscheduler.triggers.cron import CronTrigger
+
+    fields = expr.split()
+    if len(fields) != 5:
+        raise ValueError("must have five fields: minute hour day month weekday")
+    minute, hour, day, month, weekday = fields
+    days = _weekdays(weekday)
+    trigger: BaseTrigger
+    if day != "*" and weekday != "*":
+        trigger = OrTrigger(
+            [
+                CronTrigger(minute=minute, hour=hour, day=day, month=month, timezone=tz),
+                CronTrigger(minute=minute, hour=hour, month=month, day_of_week=days, timezone=tz),
+            ]
+        )
+    else:
+        trigger = CronTrigger(
+            minute=minute, hour=hour, day=day, month=month, day_of_week=days, timezone=tz
+        )
+    if trigger.get_next_fire_time(None, datetime.now(tz)) is None:
+        raise ValueError(f"{expr!r} never comes")
+    return trigger
+
+
+def _weekdays(field: str) -> str:
+    """Cron's day-of-week field as the names APScheduler reads: ``1-5`` → ``mon,…,fri``."""
+    if field == "*":
+        return "*"
+    chosen: set[int] = set()
+    for part in field.split(","):
+        span, slash, step_text = part.partition("/")
+        step = _number(step_text, 1, 7, "step") if slash else 1
+        if span == "*":
+            first, last = 0, 6
+        else:
+            low, dash, high = span.partition("-")
+            first = _day(low)
+            last = _day(high) if dash else (6 if slash else first)
+            if high and _day_number(high) == 7:
+                last = 7  # 1-7: Monday to Sunday
+            if last < first:
+                raise ValueError(f"day of week {span!r} runs backwards")
+        chosen.update(n % 7 for n in range(first, last + 1, step))
+    return ",".join(_DAYS[n] for n in sorted(chosen))
+
+
+def _day(text: str) -> int:
+    """A day of week, 0-7 or a name; 7 (Sunday again) is 0."""
+    return _day_number(text) % 7
+
+
+def _day_number(text: str) -> int:
+    name = text.strip().lower()[:3]
+    if name in _DAYS and text.isalpha():
+        return _DAYS.index(name)
+    return _number(text, 0, 7, "day of week")
+
+
+def _number(text: str, low: int, high: int, what: str) -> int:
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise ValueError(f"{what} {text!r} is not a number from {low} to {high}")
+    return int(text)
