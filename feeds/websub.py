@@ -9,6 +9,7 @@ then see the change when they next poll the feed).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import urllib.error
@@ -66,6 +67,8 @@ class Failure:
     attempts: int
     #: whether the hub answered the last request (with a status other than 2xx)
     answered: bool = False
+    #: the status the hub answered with, if it did
+    status: int | None = None
 
 
 @dataclass(frozen=True)
@@ -81,22 +84,31 @@ class PingReport:
         """What went wrong, naming the hub and the feeds: one line per feed the hub refused
         or could not be reached for, and one line for the feeds not tried after that."""
         lines = []
-        for failure in self.failed:
-            if failure.attempts:
-                lines.append(
-                    f"WebSub hub {self.hub} was not told that {failure.feed} changed "
-                    f"(after {failure.attempts} attempt(s): {failure.reason}); "
-                    "its subscribers will see the change when they next poll"
-                )
+        tried = [failure for failure in self.failed if failure.attempts]
+        # Feeds refused one after another for one reason make one line.
+        for (reason, attempts), group in itertools.groupby(
+            tried, key=lambda f: (f.reason, f.attempts)
+        ):
+            feeds = [failure.feed for failure in group]
+            what = feeds[0] if len(feeds) == 1 else f"{len(feeds)} feeds ({_some(feeds)})"
+            lines.append(
+                f"WebSub hub {self.hub} was not told that {what} changed "
+                f"(after {attempts} attempt(s): {reason}); "
+                "its subscribers will see the change when they next poll"
+            )
         untried = [failure for failure in self.failed if not failure.attempts]
         if untried:
-            shown = ", ".join(failure.feed for failure in untried[:3])
-            more = f" and {len(untried) - 3} more" if len(untried) > 3 else ""
             lines.append(
                 f"WebSub hub {self.hub} was not told that {len(untried)} more feed(s) changed "
-                f"({untried[0].reason}): {shown}{more}"
+                f"({untried[0].reason}): {_some([failure.feed for failure in untried])}"
             )
         return lines
+
+
+def _some(feeds: Sequence[str]) -> str:
+    """The first three feeds, and how many more."""
+    more = f" and {len(feeds) - 3} more" if len(feeds) > 3 else ""
+    return ", ".join(feeds[:3]) + more
 
 
 class HubAnswer(Exception):
@@ -144,6 +156,8 @@ def post_form(hub: str, body: bytes, timeout: float) -> None:
             text = ""
         finally:
             e.close()
+        if text.lstrip().startswith("<"):  # an error page: its reason phrase says enough
+            text = str(e.reason or "")
         raise HubAnswer(e.code, " ".join(text.split())[:_ANSWER_CHARS]) from e
     except urllib.error.URLError as e:
         raise OSError(f"cannot reach the hub: {e.reason}") from e
@@ -151,9 +165,14 @@ def post_form(hub: str, body: bytes, timeout: float) -> None:
         raise OSError(f"no answer within {timeout:g} s") from e
 
 
+#: answers that say the hub takes no pings there at all (wrong URL, method not implemented)
+_REFUSES_ALL = frozenset({404, 405, 410, 501, 505})
+
+
 def _retryable(answer: HubAnswer) -> bool:
-    """A server error, a timeout or too many requests may pass; another 4xx will not."""
-    return answer.status >= 500 or answer.status in (408, 429)
+    """A server error, a timeout or too many requests may pass; another 4xx will not, nor
+    a server that does not implement the request."""
+    return answer.status in (408, 429) or (answer.status >= 500 and answer.status not in (501, 505))
 
 
 @dataclass(frozen=True)
@@ -174,10 +193,11 @@ class Pinger:
         deadline = self.clock() + self.retry.budget
         pinged: list[str] = []
         failed: list[Failure] = []
-        unreachable = False
+        unreachable = refusing = False
         for feed in feeds:
-            if unreachable:
-                failed.append(Failure(feed, "not tried, the hub being unreachable", 0))
+            if unreachable or refusing:
+                why = "unreachable" if unreachable else "refusing pings"
+                failed.append(Failure(feed, f"not tried, the hub being {why}", 0))
                 continue
             if self.stopping.is_set() or self.clock() >= deadline:
                 why = "stopping" if self.stopping.is_set() else f"{self.retry.budget:g} s spent"
@@ -188,8 +208,10 @@ class Pinger:
                 pinged.append(feed)
             else:
                 failed.append(failure)
-                # A hub that answers may take the next feed; one that does not, will not.
+                # A hub that answers may take the next feed; one that does not, or that
+                # takes no pings there at all, will not.
                 unreachable = not failure.answered
+                refusing = failure.status in _REFUSES_ALL
         return PingReport(self.hub, tuple(pinged), tuple(failed))
 
     def _ping_one(self, feed: str, deadline: float) -> Failure | None:
@@ -203,10 +225,12 @@ class Pinger:
                 return None
             except HubAnswer as e:
                 reason, answered, again = f"the hub answered {e}", True, _retryable(e)
+                status: int | None = e.status
             except OSError as e:
                 reason, answered, again = str(e) or type(e).__name__, False, True
+                status = None
             if not again or attempt >= self.retry.attempts:
-                return Failure(feed, reason, attempt, answered)
+                return Failure(feed, reason, attempt, answered, status)
             if self.clock() + pause >= deadline or self.stopping.wait(pause):
-                return Failure(feed, reason, attempt, answered)
+                return Failure(feed, reason, attempt, answered, status)
             pause *= 2

@@ -132,10 +132,53 @@ def test_a_refusal_is_not_retried() -> None:
             "the hub answered HTTP 400: answer 400: no such topic",
             1,
             answered=True,
+            status=400,
         ),
     )
     # The hub answers: the next feed is still offered to it.
     assert report.pinged == ("https://example.org/b.xml",)
+
+
+def test_a_hub_that_takes_no_pings_there_is_asked_once_and_reported_in_two_lines() -> None:
+    """501 (not implemented) is final, and the hub is asked nothing more; an HTML error
+    page is reported by its status and reason, not its markup."""
+    urls = [f"https://example.org/tags/t{n}/rss.xml" for n in range(5)]
+    with http_server_on_loopback() as hub:  # answers POST with 501 and an HTML page
+        report = Pinger(hub, QUICK).ping(urls)
+    assert [f.attempts for f in report.failed] == [1, 0, 0, 0, 0]
+    first, rest = report.messages()
+    assert f"{urls[0]} changed (after 1 attempt(s): the hub answered HTTP 501: Unsupported" in first
+    assert "<" not in first
+    assert rest.startswith(f"WebSub hub {hub} was not told that 4 more feed(s) changed")
+    assert "refusing pings" in rest
+
+
+def test_feeds_refused_for_one_reason_make_one_line() -> None:
+    with endpoint([500] * 9) as hub:
+        report = Pinger(hub.url, QUICK).ping([f"https://example.org/{n}.xml" for n in range(3)])
+    (line,) = report.messages()
+    assert "was not told that 3 feeds (https://example.org/0.xml, " in line
+    assert "after 3 attempt(s): the hub answered HTTP 500" in line and "3 feeds" in line
+
+
+@contextlib.contextmanager
+def http_server_on_loopback() -> Iterator[str]:
+    """The standard library's file server, which implements no POST."""
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def test_a_redirect_is_reported_not_followed() -> None:
