@@ -324,6 +324,8 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
     if interval > MAX_INTERVAL:
         raise r.error("schedule.interval", "'schedule.interval' must be at most 366d")
     cron = r.optional_string(sc, "cron", "schedule.cron")
+    if cron is not None and "interval" in sc:
+        raise r.error("schedule.cron", "give 'schedule.interval' or 'schedule.cron', not both")
     if cron is not None and (problem := check_cron(cron)):
         raise r.error("schedule.cron", f"'schedule.cron' {problem}")
 

@@ -2479,7 +2479,7 @@ _FEED_FIELDS: Final[dict[str, str]] = {
     "favicon": "url",
     "authors": "authors",
     "author": "author",
-    "language": "str",
+    "language": "language",
     "expired": "bool",
     "hubs": "hubs",
     "items": "items",
@@ -2499,7 +2499,7 @@ _ITEM_FIELDS: Final[dict[str, str]] = {
     "authors": "authors",
     "author": "author",
     "tags": "strs",
-    "language": "str",
+    "language": "language",
     "attachments": "attachments",
 }
 _ATTACHMENT_FIELDS: Final[dict[str, str]] = {
@@ -2639,8 +2639,11 @@ class _JsonChecker:
             return
         if kind == "author-url":
             kind = "url"
-        if kind in ("str", "url", "date", "id") and not isinstance(value, str):
+        if kind in ("str", "url", "date", "id", "language") and not isinstance(value, str):
             self.sink.error("bad-type", f"{name} is {_json_type(value)}, not a string")
+        elif kind == "language":
+            assert isinstance(value, str)
+            _check_language(value, name, None, self.sink)
         elif kind == "url":
             assert isinstance(value, str)
             problem = _http_url_problem(value)

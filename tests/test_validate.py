@@ -20,6 +20,7 @@ are the same for both.
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -510,6 +511,20 @@ def test_rss_dates(value: str, codes: tuple[str, ...]) -> None:
 @pytest.mark.parametrize("fmt", ["atom", "json"])
 def test_rfc3339_dates(fmt: str, value: str, codes: tuple[str, ...]) -> None:
     assert with_date(fmt, value) == codes
+
+
+@pytest.mark.parametrize(
+    ("language", "codes"),
+    [("en", []), ("pt-BR", []), ("english", ["bad-language"]), ("en_US", ["bad-language"]),
+     ("", ["bad-language"]), (7, ["bad-type"])],
+)  # fmt: skip
+def test_json_feed_languages_are_language_tags(language: object, codes: list[str]) -> None:
+    """As in RSS's <language> and xml:lang: the feed's and each item's."""
+    document = json.loads((DATA / "json-valid.json").read_bytes())
+    document["language"] = language
+    document["items"][0]["language"] = language
+    problems = validate_feed(json.dumps(document).encode(), URLS["json"], fmt="json", now=NOW)
+    assert [p.code for p in problems if p.level == "error"] == codes * 2
 
 
 def test_json_feed_dates_may_use_a_lowercase_t_and_z() -> None:
