@@ -165,8 +165,9 @@ def post_form(hub: str, body: bytes, timeout: float) -> None:
         raise OSError(f"no answer within {timeout:g} s") from e
 
 
-#: answers that say the hub takes no pings there at all (wrong URL, method not implemented)
-_REFUSES_ALL = frozenset({404, 405, 410, 501, 505})
+#: answers that say the hub takes no POST there at all, whatever the feed (a 404 may be
+#: a hub's word on one topic)
+_REFUSES_ALL = frozenset({405, 501, 505})
 
 
 def _retryable(answer: HubAnswer) -> bool:

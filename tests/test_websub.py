@@ -139,6 +139,16 @@ def test_a_refusal_is_not_retried() -> None:
     assert report.pinged == ("https://example.org/b.xml",)
 
 
+def test_a_hub_that_does_not_know_one_topic_is_still_told_of_the_others() -> None:
+    """A 404 may be a hub's word on one feed: the next one is offered."""
+    with endpoint([404]) as hub:
+        report = Pinger(hub.url, QUICK).ping(
+            ["https://example.org/a.xml", "https://example.org/b.xml"]
+        )
+    assert [f.attempts for f in report.failed] == [1]
+    assert report.pinged == ("https://example.org/b.xml",)
+
+
 def test_a_hub_that_takes_no_pings_there_is_asked_once_and_reported_in_two_lines() -> None:
     """501 (not implemented) is final, and the hub is asked nothing more; an HTML error
     page is reported by its status and reason, not its markup."""
