@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -347,13 +347,7 @@ def _if_range(value: bytes | None, etag: bytes, modified: datetime) -> bool:
     value = value.strip()
     if value.startswith((b'"', b"W/")):
         return value == etag
-    try:
-        since = parsedate_to_datetime(value.decode("latin-1"))
-    except (TypeError, ValueError, IndexError):
-        return False
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return since == modified
+    return _http_date(value) == modified
 
 
 def _not_modified(headers: Mapping[bytes, bytes], etag: bytes, modified: datetime) -> bool:
@@ -363,16 +357,19 @@ def _not_modified(headers: Mapping[bytes, bytes], etag: bytes, modified: datetim
         return True
     if inm is not None:
         return any(tag == b"*" or _weak_equal(tag, etag) for tag in _etags(inm))
-    ims = headers.get(b"if-modified-since")
-    if ims is None:
-        return False
+    since = _http_date(headers.get(b"if-modified-since"))
+    return since is not None and modified <= since  # not an HTTP-date: ignored (RFC 9110)
+
+
+def _http_date(value: bytes | None) -> datetime | None:
+    """An HTTP-date header value as an aware datetime; None for none, or anything else."""
+    if value is None:
+        return None
     try:
-        since = parsedate_to_datetime(ims.decode("latin-1"))
+        when = parsedate_to_datetime(value.decode("latin-1"))
     except (TypeError, ValueError, IndexError):
-        return False  # not an HTTP-date: ignored, as RFC 9110 says
-    if since.tzinfo is None:
-        since = since.replace(tzinfo=UTC)
-    return modified <= since
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def _etags(value: bytes) -> Iterable[bytes]:
@@ -396,11 +393,27 @@ def _wants_html(value: bytes) -> bool:
     """A browser opening a page: it prefers HTML to every feed type it names. Readers
     may name HTML too, below the feed types (SimplePie: ``text/html;q=0.7``)."""
     html = feed = 0.0
+    for name, q in _weighted(value):
+        if name == b"text/html":
+            html = max(html, q)
+        elif name in _FEED_MEDIA:
+            feed = max(feed, q)
+    return html > 0 and html > feed
+
+
+@functools.lru_cache(maxsize=64)  # readers send a handful of distinct values
+def _accepts_gzip(value: bytes) -> bool:
+    for name, q in _weighted(value):
+        if name in (b"gzip", b"x-gzip", b"*"):
+            return q > 0
+    return False
+
+
+def _weighted(value: bytes) -> Iterator[tuple[bytes, float]]:
+    """The names of an Accept or Accept-Encoding value, lower case, each with its q
+    (1 when it has none, 0 when it cannot be read)."""
     for part in value.lower().split(b","):
         name, _, params = part.partition(b";")
-        name = name.strip()
-        if name != b"text/html" and name not in _FEED_MEDIA:
-            continue
         q = 1.0
         for param in params.split(b";"):
             key, _, number = param.partition(b"=")
@@ -409,26 +422,7 @@ def _wants_html(value: bytes) -> bool:
                     q = float(number)
                 except ValueError:
                     q = 0.0
-        if name == b"text/html":
-            html = max(html, q)
-        else:
-            feed = max(feed, q)
-    return html > 0 and html > feed
-
-
-@functools.lru_cache(maxsize=64)  # readers send a handful of distinct values
-def _accepts_gzip(value: bytes) -> bool:
-    for part in value.lower().split(b","):
-        name, _, params = part.strip().partition(b";")
-        if name.strip() in (b"gzip", b"x-gzip", b"*"):
-            q = params.strip()
-            if q.startswith(b"q="):
-                try:
-                    return float(q[2:]) > 0
-                except ValueError:
-                    return False
-            return True
-    return False
+        yield name.strip(), q
 
 
 def plain_answer(status: int, text: str) -> tuple[int, Headers, bytes]:
