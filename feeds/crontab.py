@@ -53,29 +53,20 @@ def _weekdays(field: str) -> str:
     for part in field.split(","):
         span, slash, step_text = part.partition("/")
         step = _number(step_text, 1, 7, "step") if slash else 1
-        if span == "*":
-            first, last = 0, 6
-        else:
-            low, dash, high = span.partition("-")
-            first = _day(low)
-            last = _day(high) if dash else (6 if slash else first)
-            if high and _day_number(high) == 7:
-                last = 7  # 1-7: Monday to Sunday
-            if last < first:
-                raise ValueError(f"day of week {span!r} runs backwards")
+        low, dash, high = ("0", "-", "6") if span == "*" else span.partition("-")
+        # Counted 0 to 7 (1-7 is Monday to Sunday), then 7 is Sunday again.
+        first = _day(low)
+        last = _day(high) if dash else (max(first, 6) if slash else first)
+        if last < first:
+            raise ValueError(f"day of week {span!r} runs backwards")
         chosen.update(n % 7 for n in range(first, last + 1, step))
     return ",".join(_DAYS[n] for n in sorted(chosen))
 
 
 def _day(text: str) -> int:
-    """A day of week, 0-7 or a name; 7 (Sunday again) is 0."""
-    return _day_number(text) % 7
-
-
-def _day_number(text: str) -> int:
-    name = text.strip().lower()[:3]
-    if name in _DAYS and text.isalpha():
-        return _DAYS.index(name)
+    """A day of week: 0 to 7 (both Sunday) or a name."""
+    if text.lower() in _DAYS:
+        return _DAYS.index(text.lower())
     return _number(text, 0, 7, "day of week")
 
 
