@@ -82,6 +82,7 @@ def test_max_age_follows_the_schedule_up_to_an_hour(site: Site, extra: str, seco
     [
         ("0 9 * * 0", ["Sun"] * 4),
         ("0 9 * * 7", ["Sun"] * 4),
+        ("0 9 * * 7-7", ["Sun"] * 4),
         ("0 9 * * 1-5", ["Tue", "Wed", "Thu", "Fri", "Mon", "Tue"]),
         ("0 9 * * 1-7", ["Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]),
         ("0 9 * * */2", ["Tue", "Thu", "Sat", "Sun", "Tue"]),
