@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -36,6 +37,9 @@ _REASONS = {
     500: b"Internal Server Error", 503: b"Service Unavailable",
 }  # fmt: skip
 
+
+#: a request line with a method token (RFC 9110 §5.6.2) httptools may not know
+_REQUEST_LINE = re.compile(rb"(?:^|\n)([!#$%&'*+.^_`|~0-9A-Za-z-]+) [^\s]+ HTTP/\d\.\d\r?\n")
 
 _STATUS_LINES = {code: b"HTTP/1.1 %d %s\r\n" % (code, reason) for code, reason in _REASONS.items()}
 #: header blocks already written out, by the identity of the (immutable) headers
@@ -95,6 +99,7 @@ class FeedProtocol(asyncio.Protocol):
         self.head_done = False
         self.body_bytes = 0
         self.refused = 0  # a status to answer instead of the request (414, 431)
+        self.hosts = 0  # Host fields seen
 
     # -- connection --------------------------------------------------------------
 
@@ -132,6 +137,16 @@ class FeedProtocol(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._finish(*plain_answer(400, "upgrades are not supported"), keep_alive=False)
             return
+        except httptools.HttpParserInvalidMethodError:
+            # httptools knows a fixed list of methods; any other well-formed one is a
+            # method this server does not allow, as POST is (SPEC §6), not a bad request.
+            methods = [m[1] for m in _REQUEST_LINE.finditer(data)]
+            unknown = [m for m in methods if m not in (b"GET", b"HEAD")]
+            if unknown:
+                self._finish(*self.app.answer(unknown[0].decode(), "/", {}), keep_alive=False)
+            else:
+                self._finish(*plain_answer(400, "bad request"), keep_alive=False)
+            return
         except httptools.HttpParserError:
             self._finish(*plain_answer(400, "bad request"), keep_alive=False)
             return
@@ -157,6 +172,7 @@ class FeedProtocol(asyncio.Protocol):
         elif not self.refused:
             # A repeated field is one comma-separated list (RFC 9110 §5.3).
             key = name.lower()
+            self.hosts += key == b"host"
             old = self.headers.get(key)
             self.headers[key] = value if old is None else old + b", " + value
 
@@ -180,6 +196,10 @@ class FeedProtocol(asyncio.Protocol):
             self._finish(*plain_answer(400, "bad request target"), keep_alive=False)
             return
         path = raw_path.decode("latin-1")
+        if self.hosts != 1 and self.parser.get_http_version() == "1.1":
+            # RFC 9112 §3.2: an HTTP/1.1 request names its host once.
+            self._finish(*plain_answer(400, "one Host header is required"), keep_alive=False)
+            return
         try:
             status, headers, body = self.app.answer(
                 method, unquote(path) if "%" in path else path, self.headers

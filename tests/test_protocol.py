@@ -115,11 +115,29 @@ def test_repeated_header_fields_are_one_list(port: int) -> None:
         ),
         (b"POST /rss.xml HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", b"405"),
         (b"NONSENSE\r\n\r\n", b"400 Bad Request"),
+        # A method httptools does not know is still a method, and not allowed (SPEC §6).
+        (b"FOO /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n", b"405 Method Not Allowed"),
+        (b"get /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n", b"405 Method Not Allowed"),
+        (b"G@T /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n", b"400 Bad Request"),
+        # RFC 9112 §3.2: an HTTP/1.1 request without a Host, or with two, is refused.
+        (b"GET /rss.xml HTTP/1.1\r\n\r\n", b"400 Bad Request"),
+        (b"GET /rss.xml HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", b"400 Bad Request"),
     ],
 )
 def test_refusals(port: int, request_bytes: bytes, status: bytes) -> None:
     data = exchange(port, request_bytes + b"GET /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n")
     assert status_lines(data)[0].startswith(b"HTTP/1.1 " + status)
+
+
+def test_an_unknown_method_is_told_which_are_allowed(port: int) -> None:
+    data = exchange(port, b"FROB /rss.xml HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_lines(data) == [b"HTTP/1.1 405 Method Not Allowed"]
+    assert re.search(rb"\r\nallow: GET, HEAD\r\n", data, re.IGNORECASE)
+
+
+def test_http_1_0_needs_no_host(port: int) -> None:
+    data = exchange(port, b"GET /rss.xml HTTP/1.0\r\n\r\n")
+    assert status_lines(data) == [b"HTTP/1.1 200 OK"]
 
 
 def test_an_upgrade_is_answered_then_the_connection_closed(port: int) -> None:
