@@ -122,6 +122,7 @@ history-mismatch          error    publish  RFC 5005 links or ``fh:archive`` dif
 bad-itunes                error    both     an iTunes tag podcast apps refuse (explicit, duration…)
 itunes-incomplete         warning  both     a podcast channel without itunes:category or explicit
 bad-stylesheet            error    both     an xml-stylesheet instruction without its type or href
+unreadable                error    both     (``feeds validate`` only) the file or URL cannot be read
 ========================  =======  =======  ========================================================
 
 ``unknown-element`` (a warning before) is retired: ``undefined-element`` (an
@@ -243,7 +244,9 @@ def validate_feed(
     hub: str | None = None,
     publishing: bool | None = None,
 ) -> tuple[Problem, ...]:
-    """Validate one feed document and return every problem found, in the order found.
+    """Validate one feed document and return every problem found, in document order:
+    those of the whole document (no line) first, then by line and column, each line's
+    in the order found.
 
     ``url`` is where the feed is served; its self link (``feed_url`` in JSON
     Feed) must equal it. With None (a file of unknown address) the self link
@@ -289,7 +292,7 @@ def validate_feed(
         _validate_json(data, url, expected, sink, memo, hub)
     else:
         _validate_xml(data, url, fmt, expected, sink, memo, links, hub)
-    return tuple(sink.problems)
+    return tuple(sorted(sink.problems, key=lambda p: (p.line or 0, p.col or 0)))
 
 
 def format_problem(p: Problem) -> str:
