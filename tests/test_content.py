@@ -306,3 +306,16 @@ def test_an_html_post_s_links_lead_where_its_base_says() -> None:
     assert 'href="https://elsewhere.example/"' in body
     relative = READERS[".html"](page.replace("https://old.example.com", ""), "p.html", TZ)
     assert 'href="next.html"' in relative.body
+
+
+def test_names_and_tags_typed_in_decomposed_form_are_one_spelling() -> None:
+    """``é`` as one character (NFC) or as ``e`` and a combining accent (NFD, as macOS
+    file systems and some editors give it) is one author and one tag, shown in NFC."""
+    composed, decomposed = "Jos\u00e9", "Jose\u0301"
+    for text in (
+        f"---\nauthor: {decomposed}\ntags: [Caf{decomposed[-2:]}]\n---\n",
+        f"---\nauthors: [{{name: {decomposed}}}]\ntags: [Caf{decomposed[-2:]}]\n---\n",
+    ):
+        source = READERS[".md"](text, "a.md", TZ)
+        assert [a.name for a in source.authors] == [composed]
+        assert source.tags == ("Caf\u00e9",)

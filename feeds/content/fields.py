@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import sys
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -102,16 +103,17 @@ def shared_author(name: str, email: str | None = None, url: str | None = None) -
 
 @functools.lru_cache(maxsize=4096)  # a site has a few hundred tags, on every post
 def _tag(text: str) -> tuple[str, str]:
-    """A tag as shown (clean text, one string object for every post) and the key that
-    makes "Python" and "python" one tag."""
-    tag = sys.intern(clean_text(text))
+    """A tag as shown (clean text in NFC, one string object for every post) and the key
+    that makes "Python" and "python" one tag."""
+    tag = sys.intern(unicodedata.normalize("NFC", clean_text(text)))
     return tag.casefold(), tag
 
 
 @functools.lru_cache(maxsize=4096)  # a site has a few authors, on every post
 def _name(text: str) -> str:
-    """An author's name as shown."""
-    return clean_text(text)
+    """An author's name as shown: in NFC, so that one name typed on two systems
+    (``é`` as one character or as ``e`` and an accent) is one author, spelled one way."""
+    return unicodedata.normalize("NFC", clean_text(text))
 
 
 def without_date(stem: str) -> str:
@@ -274,6 +276,7 @@ class _Fields:
                     f"'{key}' has unknown key(s) {', '.join(unknown)} (known: name, email, url)",
                 )
             name = self._one_line(f"{key}.name", value.get("name", ""))
+            name = unicodedata.normalize("NFC", name)
             if not name:
                 raise self.error(key, f"'{key}' needs a name")
             email = value.get("email")
