@@ -319,3 +319,33 @@ def test_names_and_tags_typed_in_decomposed_form_are_one_spelling() -> None:
         source = READERS[".md"](text, "a.md", TZ)
         assert [a.name for a in source.authors] == [composed]
         assert source.tags == ("Caf\u00e9",)
+
+
+@pytest.mark.parametrize("with_body", [True, False])
+def test_an_html_post_s_opening_heading_is_its_title_and_not_said_twice(with_body: bool) -> None:
+    """Readers show an entry's title above its content: an ``<h1>`` that opens the body
+    and says the title is left out of it, and names the post when ``<title>`` is absent."""
+    read = READERS[".html"]
+    head = "<title>Night  Trains</title>"
+    same = head + "<article>\n <h1>night trains</h1> after <p>Body.</p></article>"
+    source = read(same, "p.html", TZ, with_body=with_body)
+    assert source.title == "Night Trains"
+    if with_body:
+        assert source.body == "after <p>Body.</p>"
+
+    untitled = "<body><h1>Night <em>Trains</em></h1><p>Body.</p></body>"
+    source = read(untitled, "p.html", TZ, with_body=with_body)
+    assert (source.title, source.warnings) == ("Night Trains", ())
+    if with_body:
+        assert source.body == "<p>Body.</p>"
+
+    # A heading that says something else, or that does not open the body, stays.
+    for page in (
+        "<title>Night Trains</title><body><h1>Day Trains</h1><p>Body.</p></body>",
+        "<title>Night Trains</title><body><p>Intro.</p><h1>Night Trains</h1></body>",
+        "<title>Night Trains</title><body>Intro. <h1>Night Trains</h1></body>",
+    ):
+        source = read(page, "p.html", TZ, with_body=with_body)
+        assert source.title == "Night Trains"
+        if with_body:
+            assert "<h1>" in source.body

@@ -23,6 +23,9 @@ def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Sourc
     """Read an HTML post (text as given by ``decode``); the body is the inner HTML, as is
     (``""`` without ``with_body``).
 
+    An ``<h1>`` that opens the body is the title when there is no ``<title>``, and is
+    left out of the body when it says the title (readers show the title above it).
+
     ``<meta name="author">`` may repeat (one author each); ``description`` is plain text
     and becomes an escaped summary; ``keywords`` are comma-separated tags. Errors name
     the line of the element at fault.
@@ -68,6 +71,14 @@ def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Sourc
     container = next(doc.iter("article"), None)
     if container is None:
         container = doc.find("body")
+    heading = _heading(container)
+    if heading is not None:
+        shown = " ".join(heading.text_content().split())
+        if "title" not in values:
+            put("title", shown, _line(heading))
+        if " ".join(str(values["title"]).split()).casefold() == shown.casefold():
+            # The page's own heading is the entry's title, which readers show above it.
+            _drop(heading)
     body = ""
     if container is not None and with_body:
         base = _base(doc)
@@ -78,6 +89,30 @@ def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Sourc
             page.make_links_absolute(base, resolve_base_href=False, handle_failures="ignore")
         body = _inner_html(container)
     return make_source(path, values, lines, body=body, body_format="html", tz=tz)
+
+
+def _heading(container: etree._Element | None) -> lxml.html.HtmlElement | None:
+    """The ``<h1>`` that opens ``container`` (nothing but space before it), if any."""
+    if container is None or (container.text or "").strip() or not len(container):
+        return None
+    first = cast("lxml.html.HtmlElement", container[0])
+    if first.tag != "h1" or not first.text_content().strip():
+        return None
+    return first
+
+
+def _drop(element: etree._Element) -> None:
+    """Remove ``element`` and keep the text that follows it."""
+    parent = element.getparent()
+    if parent is None:
+        return
+    tail = element.tail or ""
+    previous = element.getprevious()
+    if previous is None:
+        parent.text = (parent.text or "") + tail
+    else:
+        previous.tail = (previous.tail or "") + tail
+    parent.remove(element)
 
 
 def _base(doc: etree._Element) -> str | None:
