@@ -79,7 +79,7 @@ missing-attribute         error    both     an attribute the element requires is
 bad-value                 error    both     a number, day, hour, form name or Base64 out of its kind
 duplicate-value           error    both     skipHours or skipDays names one hour or day twice
 bad-language              error    both     not a language tag (en, en-GB) where one belongs
-bad-mime-type             error    both     not a single-part MIME type where Atom wants one
+bad-mime-type             error    both     not a MIME type (single-part in Atom) where one belongs
 duplicate-semantics       warning  both     an RSS item says one thing twice (author, dc:creator)
 reserved-prefix           warning  any      a well-known prefix bound to another namespace URI
 bad-attribute             error    both     an attribute holds a value its element does not allow
@@ -2507,7 +2507,7 @@ _ITEM_FIELDS: Final[dict[str, str]] = {
 }
 _ATTACHMENT_FIELDS: Final[dict[str, str]] = {
     "url": "url",
-    "mime_type": "str",
+    "mime_type": "mime",
     "title": "str",
     "size_in_bytes": "count",
     "duration_in_seconds": "number",
@@ -2642,14 +2642,19 @@ class _JsonChecker:
             return
         if kind == "author-url":
             kind = "url"
-        if kind in ("str", "url", "date", "id", "language") and not isinstance(value, str):
+        if kind in ("str", "url", "date", "id", "language", "mime") and not isinstance(value, str):
             self.sink.error("bad-type", f"{name} is {_json_type(value)}, not a string")
+        elif kind == "mime":
+            assert isinstance(value, str)
+            if not _MIME_RE.fullmatch(value):
+                self.sink.error("bad-mime-type", f"{name} {_show(value)} is not a MIME type")
         elif kind == "language":
             assert isinstance(value, str)
             _check_language(value, name, None, self.sink)
         elif kind == "url":
             assert isinstance(value, str)
-            problem = _http_url_problem(value)
+            # JSON Feed's URLs are absolute; ours are http(s), as in RSS and Atom.
+            problem = _http_url_problem(value) if self.sink.publishing else _uri_problem(value)
             if problem:
                 self.sink.error("bad-url", f"{name} {_show(value)} {problem}")
         elif kind == "date":
