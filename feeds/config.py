@@ -11,7 +11,7 @@ from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.exceptions import ConfigError
-from feeds.model import FEED_FILES, LANGUAGE_TAG, Author, Podcast
+from feeds.model import EMAIL, FEED_FILES, LANGUAGE_TAG, Author, Podcast, check_name, split_author
 from feeds.podcast import split_category
 from feeds.words import meant
 from feeds.yamlsafe import YamlError, load_mapping
@@ -161,6 +161,43 @@ class _Reader:
         return value
 
 
+def _site_author(r: _Reader, raw: object, title: str) -> Author:
+    """``site.author``: a name (``Name <address>`` gives an e-mail address too), or
+    ``{name, email, url}``; without one, the site's title. Checked as a post's author is,
+    since every feed that names it would otherwise fail validation."""
+    email = url = None
+    if raw is None:
+        key, name = "site.title", title
+    elif isinstance(raw, str):
+        key, name = "site.author", raw
+    elif isinstance(raw, dict):
+        r.no_unknown(raw, "site.author", {"name", "email", "url"})
+        key, name = "site.author.name", r.string(raw, "name", "site.author.name", None)
+        email = r.optional_string(raw, "email", "site.author.email")
+        url = r.optional_string(raw, "url", "site.author.url")
+    else:
+        raise r.error("site.author", "'site.author' must be a name or {name, email, url}")
+    name = " ".join(name.split())
+    if not name:
+        raise r.error(key, f"'{key}' must not be empty")
+    try:
+        if email is None:
+            name, email = split_author(name)
+        else:
+            check_name(name)
+    except ValueError as e:
+        raise r.error(key, f"'{key}' {e}") from None
+    if email and not EMAIL.fullmatch(email):
+        raise r.error(
+            "site.author.email", f"'site.author.email' {email!r} is not an e-mail address"
+        )
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise r.error("site.author.url", "'site.author.url' must be an absolute http(s) URL")
+    return Author(name, email or None, url or None)
+
+
 def parse_interval(text: str) -> int | None:
     """``15m`` → 900; None when the text is not a number with one of s, m, h, d."""
     match = _INTERVAL.match(text)
@@ -264,20 +301,7 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         bad = ", ".join(sorted(fields - PERMALINK_FIELDS))
         raise r.error("site.permalink", f"unknown field in 'site.permalink': {bad}")
 
-    author_raw = s.get("author")
-    if author_raw is None:
-        author = Author(name=title)
-    elif isinstance(author_raw, str):
-        author = Author(name=author_raw)
-    elif isinstance(author_raw, dict):
-        r.no_unknown(author_raw, "site.author", {"name", "email", "url"})
-        author = Author(
-            name=r.string(author_raw, "name", "site.author.name", None),
-            email=r.optional_string(author_raw, "email", "site.author.email"),
-            url=r.optional_string(author_raw, "url", "site.author.url"),
-        )
-    else:
-        raise r.error("site.author", "'site.author' must be a name or {name, email, url}")
+    author = _site_author(r, s.get("author"), title)
 
     language = r.string(s, "language", "site.language", "en")
     if not LANGUAGE_TAG.fullmatch(language):

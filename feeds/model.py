@@ -211,5 +211,56 @@ class FeedSpec:
 #: file name of each format, relative to the feed's folder
 FEED_FILES: dict[str, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "feed.json"}
 
+#: an e-mail address, as far as feeds and its validator check one (RFC 5322's addr-spec,
+#: without its quoted and bracketed forms)
+EMAIL = re.compile(r"[^@\s()<>,;:\"\[\]]+@[^@\s()<>,;:\"\[\]]+")
+#: what feedparser takes for an e-mail address in an author's name, and moves out of it
+#: (its own pattern, as it matches: a top-level domain of two to four letters or one to
+#: three digits, so it may take only part of an address)
+_READER_ADDRESS = re.compile(
+    r"[A-Za-z0-9_.+-]+@(?:\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.|(?:[A-Za-z0-9-]+\.)+)"
+    r"(?:[A-Za-z]{2,4}|[0-9]{1,3})\]?(?:\?subject=\S+)?"
+)
+#: ``Name <address>``, ``address (Name)``, ``Name (address)``, ``mailto:address``
+_NAMED_ADDRESS = (
+    re.compile(r"(?P<name>[^<>]*?)\s*<(?:mailto:)?(?P<email>[^<>\s@]+@[^<>\s@]+)>"),
+    re.compile(r"(?:mailto:)?(?P<email>[^()\s@]+@[^()\s@]+)\s*\((?P<name>[^()]*)\)"),
+    re.compile(r"(?P<name>[^()]*?)\s*\((?:mailto:)?(?P<email>[^()\s@]+@[^()\s@]+)\)"),
+    re.compile(r"(?P<name>)mailto:(?P<email>[^\s@]+@[^\s@]+)"),
+)
+
+
+def split_author(text: str) -> tuple[str, str | None]:
+    """An author written as one string, as a name and an e-mail address: ``Name
+    <address>``, ``address (Name)``, ``Name (address)`` or ``mailto:address`` (then the
+    address is the name too), or a name alone, which may be a bare address.
+
+    Raises ValueError for a name with an address elsewhere inside: feed readers would
+    cut the address out of the name, and show another name than the one published.
+    """
+    for form in _NAMED_ADDRESS:
+        if match := form.fullmatch(text):
+            email = match["email"]
+            if not EMAIL.fullmatch(email):
+                raise ValueError(f"{text!r}: {email!r} is not an e-mail address")
+            name = match["name"].strip() or email
+            if name != email:
+                check_name(name)
+            return name, email
+    check_name(text)
+    return text, None
+
+
+def check_name(name: str) -> None:
+    """Raise ValueError when readers would take part of ``name`` for an e-mail address and
+    cut it out. A name that is all one address is shown as it is."""
+    found = _READER_ADDRESS.search(name)
+    if found and found.group() != name:
+        raise ValueError(
+            f"{name!r}: readers take {found.group()!r} in it for an e-mail address and cut "
+            "it out of the name; write 'Name <address>' or {name: Name, email: address}"
+        )
+
+
 #: a language tag (RFC 3066, as RSS and xml:lang take it): an ISO 639 code, then subtags
 LANGUAGE_TAG = re.compile(r"(?:[A-Za-z]{2,3}|[iIxX])(?:-[A-Za-z0-9]{1,8})*")

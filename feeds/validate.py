@@ -151,7 +151,7 @@ from feedparser.encodings import convert_to_utf8
 from feedparser.sanitizer import replace_doctype
 from lxml import etree
 
-from feeds.model import FH_NS, LANGUAGE_TAG, Level, Post, Problem
+from feeds.model import EMAIL, FH_NS, LANGUAGE_TAG, Level, Post, Problem
 from feeds.podcast import CATEGORIES
 from feeds.readings import Bozo, EntryReading, KeptReadings, Reading, document_key
 
@@ -2163,7 +2163,6 @@ _MIME_RE: Final = re.compile(r"[A-Za-z0-9!#$&^_.+\-]+/[A-Za-z0-9!#$&^_.+\-]+(?:\
 # A link relation: a registered name (no colon) or an IRI (RFC 4287 §4.2.7.2).
 _REL_NAME_RE: Final = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=@%]+")
 # RFC 2822's addr-spec, roughly: a host needs no dot ("user@localhost").
-_ADDR_SPEC_RE: Final = re.compile(r"[^@\s()<>,;:\"\[\]]+@[^@\s()<>,;:\"\[\]]+")
 _BASE64_RE: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?")
 
 
@@ -2192,7 +2191,7 @@ def _check_atom_shape(
                 f"{label} has space around its value {_show(value)}",
                 _line(element),
             )
-        if name == "email" and not _ADDR_SPEC_RE.fullmatch(value.strip()):
+        if name == "email" and not EMAIL.fullmatch(value.strip()):
             sink.error(
                 "bad-email", f"{label} {_show(value)} is not an e-mail address", _line(element)
             )
@@ -2637,7 +2636,7 @@ class _JsonChecker:
         """Check one field value of the given kind."""
         if kind == "author-url" and isinstance(value, str) and value.lower().startswith("mailto:"):
             # JSON Feed 1.1: an author's url may be a mailto: link.
-            if not _ADDR_SPEC_RE.fullmatch(unquote(value[7:].split("?")[0])):
+            if not EMAIL.fullmatch(unquote(value[7:].split("?")[0])):
                 self.sink.error("bad-url", f"{name} {_show(value)} is not a mailto: address")
             return
         if kind == "author-url":

@@ -69,6 +69,12 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "  permalink: /{slug}/{week}/\n", 4, "unknown field"),
         (MINIMAL + "  author: [a, b]\n", 4, "'site.author'"),
         (MINIMAL + "  author: {name: A, phone: 1}\n", 4, "site.author.phone"),
+        # Every feed names the site's author: a value its validation would refuse is
+        # refused here, at its line, before anything is built.
+        (MINIMAL + "  author: {name: A, email: nope}\n", 4, "'site.author.email' 'nope' is not"),
+        (MINIMAL + "  author: {name: A, url: /me}\n", 4, "'site.author.url' must be an absolute"),
+        (MINIMAL + "  author: {name: ' ', email: a@b.org}\n", 4, "'site.author.name' must not"),
+        (MINIMAL + "  author: Desk desk@example.org\n", 4, "for an e-mail address"),
         (MINIMAL + "content_dir: 3\n", 4, "'content_dir' must be text"),
         (MINIMAL + "feeds:\n  archives: yes please\n", 5, "'feeds.archives' must be true or"),
         (MINIMAL + "feeds:\n  formats: [json]\n  archives: true\n", 6, "needs rss or atom"),
@@ -119,6 +125,11 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_site_is_required(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'site' is required"):
         load_config(write(tmp_path, "feeds:\n  limit: 3\n"))
+
+
+def test_an_author_written_with_an_address_is_a_name_and_an_address(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL + "  author: Desk <desk@example.org>\n"))
+    assert config.site.author == Author(name="Desk", email="desk@example.org")
 
 
 def test_cron_and_string_author(tmp_path: Path) -> None:

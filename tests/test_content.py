@@ -349,3 +349,35 @@ def test_an_html_post_s_opening_heading_is_its_title_and_not_said_twice(with_bod
         assert source.title == "Night Trains"
         if with_body:
             assert "<h1>" in source.body
+
+
+@pytest.mark.parametrize(
+    ("written", "name", "email"),
+    [
+        ("Ann Lee <ann@example.org>", "Ann Lee", "ann@example.org"),
+        ("Ann Lee <mailto:ann@example.org>", "Ann Lee", "ann@example.org"),
+        ("ann@example.org (Ann Lee)", "Ann Lee", "ann@example.org"),
+        ("Ann Lee (ann@example.org)", "Ann Lee", "ann@example.org"),
+        ("<ann@example.org>", "ann@example.org", "ann@example.org"),
+        ("mailto:ann@example.org", "ann@example.org", "ann@example.org"),
+        ("ann@example.org", "ann@example.org", None),
+        ("Ann Lee (Editor)", "Ann Lee (Editor)", None),
+    ],
+)
+def test_an_author_written_with_an_address_is_a_name_and_an_address(
+    written: str, name: str, email: str | None
+) -> None:
+    """feed readers (feedparser) move an address out of an author's name: a name written
+    with one is split as they split it, so they show the name that was published."""
+    source = READERS[".md"](f'---\nauthor: "{written}"\n---\n', "a.md", TZ)
+    assert [(a.name, a.email) for a in source.authors] == [(name, email)]
+
+
+@pytest.mark.parametrize(
+    "front", ['author: "Ann ann@example.org"', 'authors: [{name: "Ann ann@example.org"}]']
+)
+def test_an_address_inside_an_author_s_name_is_an_error_at_its_line(front: str) -> None:
+    with pytest.raises(ContentError) as caught:
+        READERS[".md"](f"---\ntitle: T\n{front}\n---\n", "a.md", TZ)
+    assert caught.value.line == 3
+    assert "readers take 'ann@example.org' in it for an e-mail address" in caught.value.message

@@ -18,7 +18,16 @@ from zoneinfo import ZoneInfo
 
 from feeds.dates import parse_date
 from feeds.exceptions import ContentError
-from feeds.model import Author, BodyFormat, EnclosureSource, Problem, Source
+from feeds.model import (
+    EMAIL,
+    Author,
+    BodyFormat,
+    EnclosureSource,
+    Problem,
+    Source,
+    check_name,
+    split_author,
+)
 from feeds.podcast import parse_duration
 from feeds.render import clean_text, strip_illegal
 from feeds.words import meant
@@ -31,7 +40,6 @@ KNOWN_KEYS = (
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _MIME = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;.*)?")
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_ .]+|$)")
 
@@ -279,10 +287,14 @@ class _Fields:
             name = unicodedata.normalize("NFC", name)
             if not name:
                 raise self.error(key, f"'{key}' needs a name")
+            try:
+                check_name(name)
+            except ValueError as e:
+                raise self.error(f"{key}.name", f"'{key}.name' {e}") from None
             email = value.get("email")
             if email is not None:
                 email = self._one_line(f"{key}.email", email)
-                if not _EMAIL.fullmatch(email):
+                if not EMAIL.fullmatch(email):
                     raise self.error(
                         f"{key}.email", f"'{key}.email' is not an e-mail address: {email!r}"
                     )
@@ -297,7 +309,11 @@ class _Fields:
         name = _name(value) if type(value) is str else self._one_line(key, value)
         if not name:
             raise self.error(key, f"'{key}' has an empty name")
-        return shared_author(name)
+        try:
+            name, email = split_author(name)
+        except ValueError as e:
+            raise self.error(key, f"'{key}' {e}") from None
+        return shared_author(name, email)
 
     def identifier(self, key: str) -> str | None:
         """An entry id: an absolute URI, as Atom requires (``tag:``, ``urn:``, ``https:``…)."""
