@@ -23,7 +23,7 @@ from feeds.content.fields import without_date
 from feeds.dates import epoch_us
 from feeds.model import Post, Problem, Source
 from feeds.render import body_html, clean_html, summarize
-from feeds.slugs import slugify, slugify_name
+from feeds.slugs import MAX_LENGTH, slugify, slugify_name
 from feeds.state import Remembered, State
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ def resolve(
     for item, memory, published, updated in dated:
         source = item.source
         slug = _unique(
-            slugify(source.slug) if source.slug else _slug_from_path(source.path),
+            post_slug(source),
             source.path,
             slugs,
             "slug",
@@ -171,7 +171,7 @@ def resolve_added(source: Source, taken: Taken, site: SiteConfig, now: datetime)
         return None
     if not _keeps_instant(updated, taken.updates):
         return None  # it would take a second from another post, or push one on
-    slug = slugify(source.slug) if source.slug else _slug_from_path(source.path)
+    slug = post_slug(source)
     ident = source.id or tag_uri(site, slug, published)
     if slug in taken.slugs or ident in taken.ids:
         return None
@@ -346,7 +346,19 @@ def _unique(
     return value
 
 
-def _slug_from_path(path: str) -> str:
-    name = path.rpartition("/")[2]
+#: a ``slug`` written in front matter that is kept as it is: URL-safe characters only
+_KEPT_SLUG = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._~-]{{0,{MAX_LENGTH - 1}}}")
+
+
+def post_slug(source: Source) -> str:
+    """The slug a post asks for: its ``slug`` as written when it is URL-safe (an old
+    site's URLs, ``Hello_World`` or ``version-1.2.3``, carry over), else made into one;
+    without one, from its file name, or its folder's for ``folder/index.md`` (a page
+    bundle), a leading date left out."""
+    if source.slug:
+        return source.slug if _KEPT_SLUG.fullmatch(source.slug) else slugify(source.slug)
+    folder, _, name = source.path.rpartition("/")
     stem = name.rpartition(".")[0] or name
+    if stem.lower() == "index" and folder:
+        stem = folder.rpartition("/")[2]
     return slugify(without_date(stem) or stem)

@@ -381,3 +381,12 @@ def test_an_address_inside_an_author_s_name_is_an_error_at_its_line(front: str) 
         READERS[".md"](f"---\ntitle: T\n{front}\n---\n", "a.md", TZ)
     assert caught.value.line == 3
     assert "readers take 'ann@example.org' in it for an e-mail address" in caught.value.message
+
+
+def test_a_post_in_a_drafts_folder_is_a_draft() -> None:
+    """Jekyll keeps unpublished posts in ``_drafts``: a site moved over keeps them back."""
+    text = "---\ntitle: T\n---\n\nBody.\n"
+    assert READERS[".md"](text, "_drafts/t.md", TZ).draft
+    assert READERS[".md"](text, "blog/_drafts/t.md", TZ).draft
+    assert not READERS[".md"](text, "blog/_drafts.md", TZ).draft
+    assert not READERS[".md"](text, "blog/drafts/t.md", TZ).draft

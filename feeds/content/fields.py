@@ -6,6 +6,7 @@ all end up here as a mapping of keys to values, with the line of each key.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import sys
@@ -36,7 +37,11 @@ from feeds.words import meant
 KNOWN_KEYS = (
     "title", "date", "updated", "author", "authors", "summary", "tags",
     "slug", "draft", "id", "link", "image", "enclosure", "duration",
+    "published", "status", "password",
 )  # fmt: skip
+
+#: ``status`` values (Pelican, WordPress) of a post that is out for everyone to read
+_PUBLIC_STATUS = frozenset({"publish", "published", "public", "live", "future"})
 
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -81,16 +86,22 @@ def make_source(
         found.append(
             Problem("warning", "no-title", f"no title; using {title!r} from the file name", path)
         )
+    date = fields.date("date", tz)
+    if date is None and (named := _DATE_PREFIX.match(PurePosixPath(path).name)):
+        # Jekyll's way: a post's date is the start of its file name.
+        with contextlib.suppress(ValueError):
+            date = parse_date(named.group().rstrip("-_ ."), tz)
+    draft = fields.boolean("draft") or _held_back(fields, path, found)
     return Source(
         path=path,
         title=title,
-        date=fields.date("date", tz),
+        date=date,
         updated=fields.date("updated", tz),
         authors=fields.authors(),
         summary=fields.html("summary"),
         tags=fields.tags(),
         slug=fields.text("slug"),
-        draft=fields.boolean("draft"),
+        draft=draft,
         id=fields.identifier("id"),
         link=fields.url("link", absolute=True),
         image=fields.url("image", absolute=False),
@@ -100,6 +111,34 @@ def make_source(
         warnings=tuple(found),
         duration=fields.duration(),
     )
+
+
+def _held_back(fields: _Fields, path: str, found: list[Problem]) -> bool:
+    """Whether another tool's marker keeps the post unpublished, as ``draft: true`` does:
+    ``published: false`` and a ``_drafts`` folder (Jekyll), a ``status`` other than
+    published (Pelican, WordPress: draft, hidden, private…), a ``password`` (WordPress).
+    A ``status`` feeds does not know keeps it back too, with a warning."""
+    if "_drafts" in path.split("/")[:-1]:
+        return True
+    if fields.get("published") is not None and not fields.boolean("published"):
+        return True
+    if fields.text("password"):
+        return True
+    status = fields.text("status")
+    if status is None or status.lower() in _PUBLIC_STATUS:
+        return False
+    if status.lower() not in ("draft", "hidden", "private", "pending", "trash"):
+        found.append(
+            Problem(
+                "warning",
+                "unknown-status",
+                f"status {status!r} is not one feeds knows; the post is kept unpublished "
+                f"(published: {', '.join(sorted(_PUBLIC_STATUS))})",
+                path,
+                fields.line("status"),
+            )
+        )
+    return True
 
 
 @functools.lru_cache(maxsize=4096)

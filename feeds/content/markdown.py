@@ -6,6 +6,7 @@ import re
 from zoneinfo import ZoneInfo
 
 from feeds.content.fields import make_source
+from feeds.content.text import read_header, starts_with_header
 from feeds.exceptions import ContentError
 from feeds.model import Source
 from feeds.render import strip_illegal
@@ -14,6 +15,32 @@ from feeds.yamlsafe import YamlError, load_mapping
 #: a line that is ``---`` and nothing else but trailing whitespace
 _FENCE = re.compile(r"---[^\S\n]*(?:\n|\Z)")
 _CLOSING_FENCE = re.compile(r"^---[^\S\n]*$", re.MULTILINE)
+#: the openings of Hugo's other kinds of front matter, TOML and JSON
+_TOML_FENCE = re.compile(r"\+\+\+[^\S\n]*(?:\n|\Z)")
+_JSON_OPENING = re.compile(r"\{[^\S\n]*\n")
+_JSON_CLOSING = re.compile(r"^\}[^\S\n]*$", re.MULTILINE)
+
+
+def _without_front_matter(text: str, path: str, tz: ZoneInfo, *, with_body: bool) -> Source:
+    """A Markdown post that does not open with ``---``: a ``Key: value`` header as
+    Pelican writes it (read as a text post's), front matter of another kind (refused:
+    its keys, ``draft`` among them, would be published as the body), or all body."""
+    if _TOML_FENCE.match(text):
+        raise ContentError(
+            path, 1, "TOML front matter (+++) is not read: write it as YAML between '---' lines"
+        )
+    if _JSON_OPENING.match(text) and _JSON_CLOSING.search(text):
+        raise ContentError(
+            path, 1, "JSON front matter is not read: write it as YAML between '---' lines"
+        )
+    lines = text.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    if first < len(lines) and starts_with_header(lines, first):
+        values, key_lines, after = read_header(lines, first, path)
+        body = "\n".join(lines[after:]) if with_body else ""
+        return make_source(path, values, key_lines, body=body, body_format="markdown", tz=tz)
+    body = text if with_body else ""
+    return make_source(path, {}, {}, body=body, body_format="markdown", tz=tz)
 
 
 def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Source:
@@ -27,8 +54,7 @@ def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Sourc
     text = strip_illegal(text)
     opening = _FENCE.match(text)
     if opening is None:
-        body = text if with_body else ""
-        return make_source(path, {}, {}, body=body, body_format="markdown", tz=tz)
+        return _without_front_matter(text, path, tz, with_body=with_body)
     closing = _CLOSING_FENCE.search(text, opening.end())
     if closing is None or opening.end() == len(text):
         raise ContentError(

@@ -37,8 +37,7 @@ def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Sourc
     first = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
     body = paragraphs if with_body else _no_body
     if first < len(lines):
-        header = _HEADER.fullmatch(lines[first].strip())
-        if header and header.group(1).lower() in KNOWN_KEYS:
+        if starts_with_header(lines, first):
             return _read_header(lines, first, path, tz, body)
         if _BREADCRUMB.fullmatch(lines[first]):
             return _read_saved_page(lines, first, path, tz, body)
@@ -52,7 +51,26 @@ def _no_body(lines: list[str]) -> str:
 def _read_header(
     lines: list[str], first: int, path: str, tz: ZoneInfo, body: Callable[[list[str]], str]
 ) -> Source:
-    """``Key: value`` lines (indented lines continue a value) up to a blank line."""
+    """A ``Key: value`` header, then paragraphs."""
+    values, key_lines, i = read_header(lines, first, path)
+    for name in list(values):
+        if name.lower() == "summary" and isinstance(values[name], str):
+            # A text post's summary is text; the field holds HTML.
+            values[name] = html.escape(str(values[name]), quote=False)
+    return make_source(path, values, key_lines, body=body(lines[i:]), body_format="html", tz=tz)
+
+
+def starts_with_header(lines: list[str], first: int) -> bool:
+    """Whether line ``first`` is a ``Key: value`` line naming a post field."""
+    header = _HEADER.fullmatch(lines[first].strip())
+    return header is not None and header.group(1).lower() in KNOWN_KEYS
+
+
+def read_header(
+    lines: list[str], first: int, path: str
+) -> tuple[dict[str, object], dict[str, int], int]:
+    """``Key: value`` lines from ``first`` (indented lines continue a value) up to a blank
+    line: the values, the line of each key, and the index of the first line after."""
     values: dict[str, object] = {}
     key_lines: dict[str, int] = {}
     key = ""
@@ -76,11 +94,7 @@ def _read_header(
         values[key] = match.group(2).strip()
         key_lines[key] = i + 1
         i += 1
-    for name in list(values):
-        if name.lower() == "summary" and isinstance(values[name], str):
-            # A text post's summary is text; the field holds HTML.
-            values[name] = html.escape(str(values[name]), quote=False)
-    return make_source(path, values, key_lines, body=body(lines[i:]), body_format="html", tz=tz)
+    return values, key_lines, i
 
 
 def _read_saved_page(
