@@ -14,7 +14,7 @@ from feeds.config import SiteConfig, load_config
 from feeds.dates import epoch_us
 from feeds.index import Taken
 from feeds.model import Author, Source
-from feeds.site import Loaded, permalink, render, resolve, resolve_added, tag_uri
+from feeds.site import Loaded, permalink, post_slug, render, resolve, resolve_added, tag_uri
 from feeds.state import State
 from tests.conftest import blank_source
 
@@ -296,3 +296,23 @@ def _site() -> SiteConfig:
 
 
 _SITE = _site()
+
+
+@pytest.mark.parametrize(
+    ("path", "slug", "expected"),
+    [
+        ("notes/2024-01-05-first-post.md", None, "first-post"),
+        ("posts/my-bundle/index.md", None, "my-bundle"),
+        ("posts/2024-01-05-trip/INDEX.md", None, "trip"),
+        ("index.md", None, "index"),
+        ("a.md", "version-1.2.3", "version-1.2.3"),
+        ("a.md", "Hello_World", "Hello_World"),
+        ("a.md", "Política Exterior", "politica-exterior"),
+        ("a.md", "../up", "up"),
+        ("a.md", ".hidden", "hidden"),
+    ],
+)
+def test_a_post_s_slug(path: str, slug: str | None, expected: str) -> None:
+    """A written slug of URL-safe characters is kept, so an old site's URLs carry over;
+    a page bundle is named by its folder, as Hugo names it."""
+    assert post_slug(source(path, slug=slug)) == expected
