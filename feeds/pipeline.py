@@ -92,6 +92,7 @@ from feeds.runs import (
     untouched,
 )
 from feeds.site import Loaded, Resolved, permalink, render, resolve, resolve_added
+from feeds.slugs import slugify_name
 from feeds.state import Output, Sealed, State, load_archives
 from feeds.validate import EntryMemo, validate_feed
 from feeds.writers import STYLESHEET_FILE, WRITERS, WriteOptions, stylesheet
@@ -771,9 +772,12 @@ def regenerate(
             # the feed of a tag or author a post it added brought.
             record_ = last_run(config)
             previous = sorted({*state.published, *(record_.outputs if record_ else ())})
-            done = publish_files(config.output_dir, built.files, previous, keep, built.staged)
+            held = _held(loading, caches, previous) - feed_paths - set(built.files)
+            done = publish_files(
+                config.output_dir, built.files, previous, keep | held, built.staged
+            )
             outputs = _outputs(config.output_dir, built.fingerprints)
-            published = tuple(sorted({*built.made, *feed_paths}))
+            published = tuple(sorted({*built.made, *feed_paths, *held}))
             new_state = replace(resolved.state, published=published, outputs=outputs)
             if config.feeds.archives:
                 kinds = archive_formats(config)
@@ -815,6 +819,22 @@ def regenerate(
         except PublishError as e:
             return result(False, extra=[Problem("error", "publish-failed", str(e))])
         return finished
+
+
+def _held(loading: Loading, caches: Caches | None, previous: Sequence[str]) -> set[str]:
+    """Files of the last run in the folders of the tags and authors that a post skipped
+    for an error had when last read: those not made again are kept, not removed. That post
+    may be all such a feed held, and a reader told 410 Gone may drop the feed for good
+    over a typo: it stays as it was until the post reads again, or is deleted."""
+    old = caches.posts if caches else {}
+    folders: set[str] = set()
+    for problem in loading.problems:
+        if problem.level != "error" or problem.path is None or problem.path not in old:
+            continue
+        source = old[problem.path].source
+        folders.update(f"tags/{slugify_name(tag)}/" for tag in source.tags)
+        folders.update(f"authors/{slugify_name(a.name)}/" for a in source.authors)
+    return {rel for rel in previous if rel.rpartition("/")[0] + "/" in folders}
 
 
 def _index_key(config: Config) -> str:

@@ -94,8 +94,10 @@ def resolve(
         d for d in dated if d[0].source.path in waiting
     ]
 
-    # Older posts keep their slug and id when a newer one collides with them.
-    dated.sort(key=lambda d: (d[2], d[0].source.path))
+    # Posts published before keep their slug and id when a new one collides with them,
+    # however it is dated (a published URL never moves to another post); among new
+    # posts, and among those before, the older one keeps them.
+    dated.sort(key=lambda d: (not d[1].id, d[2], d[0].source.path))
     slugs: dict[str, str] = {}
     # Ids of posts on disk that could not be read this time stay theirs.
     live_paths = {item.source.path for item in live}

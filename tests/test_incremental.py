@@ -545,7 +545,7 @@ def test_posts_added_with_a_new_tag_or_author_take_the_index_and_bring_their_fee
         resolves = counting(monkeypatch, pipeline, "resolve_posts")
         result = build(site)
         assert resolves == full_run
-        assert feed in result.removed
+        assert feed in result.removed, result.problems
         assert site.outputs() == uncached_twin(site, tmp_path, gone[0])
 
 

@@ -220,3 +220,36 @@ def test_a_post_that_vanishes_after_it_was_read_is_skipped_alone(
     assert "Fourth post" not in rss
     assert all(f"{n} post" in rss for n in ("First", "Second", "Third"))
     assert "Fourth post" not in (site.public / "tags" / "python" / "atom.xml").read_text()
+
+
+def test_a_new_post_never_takes_a_published_post_s_url(site: Site) -> None:
+    """A post added later but dated earlier, with the same file name: the post readers
+    know keeps its URL, and the new one gets ``-2``."""
+    site.post("notes/market.md", "Market prices", "2024-03-16T09:00:00Z")
+    assert build(site).exit_code == 0
+    site.post("zzz/market.md", "An older market", "2024-03-01T09:00:00Z")
+    result = build(site)
+    links = {i["title"]: i["url"] for i in json.loads(site.outputs()["feed.json"])["items"]}
+    assert links == {
+        "Market prices": "https://example.org/market/",
+        "An older market": "https://example.org/market-2/",
+    }
+    assert [(p.code, p.path) for p in result.problems] == [("duplicate-slug", "zzz/market.md")]
+
+
+def test_a_tag_feed_stays_while_its_only_post_is_broken(site: Site) -> None:
+    """A typo that makes a post unreadable skips it, but the feeds of its tags and
+    authors are kept as they were, not removed (readers told 410 Gone drop a feed for
+    good); once the post reads again, or is deleted, they follow it."""
+    site.post("a.md", "Walking", "2024-05-01T10:00:00Z", tags="[walking]", author="Zoë")
+    site.post("b.md", "Other", "2024-05-02T10:00:00Z")
+    assert build(site).exit_code == 0
+    kept = {k: v for k, v in site.outputs().items() if k.startswith(("tags/", "authors/zo"))}
+    assert "tags/walking/rss.xml" in kept and "authors/zoe/rss.xml" in kept
+    site.write("a.md", "---\ntitle: Walking\ntags: [walking\n---\n\nBody.\n")
+    broken = build(site, NOW + timedelta(hours=1))
+    assert broken.exit_code == 1 and broken.removed == ()
+    assert {k: v for k, v in site.outputs().items() if k in kept} == kept
+    (site.root / "content" / "a.md").unlink()
+    gone = build(site, NOW + timedelta(hours=2))
+    assert set(gone.removed) == set(kept)
