@@ -92,12 +92,14 @@ def make_source(
         with contextlib.suppress(ValueError):
             date = parse_date(named.group().rstrip("-_ ."), tz)
     draft = fields.boolean("draft") or _held_back(fields, path, found)
+    authors = fields.authors()
+    found += fields.warnings
     return Source(
         path=path,
         title=title,
         date=date,
         updated=fields.date("updated", tz),
-        authors=fields.authors(),
+        authors=authors,
         summary=fields.html("summary"),
         tags=fields.tags(),
         slug=fields.text("slug"),
@@ -191,6 +193,8 @@ class _Fields:
     def __init__(self, path: str, values: Mapping[str, object], lines: Mapping[str, int]) -> None:
         self.path = path
         self.lines = lines
+        #: warnings about values that were read all the same
+        self.warnings: list[Problem] = []
         #: lowercase key → (key as written, value)
         self.raw: dict[str, tuple[str, object]] = {}
         for key, value in values.items():
@@ -318,9 +322,16 @@ class _Fields:
         if isinstance(value, dict):
             unknown = sorted(str(k) for k in value if k not in ("name", "email", "url"))
             if unknown:
-                raise self.error(
-                    key,
-                    f"'{key}' has unknown key(s) {', '.join(unknown)} (known: name, email, url)",
+                # As a post's own unknown keys: other tools write more of an author
+                # (twitter, login, display_name…), and the post is still good.
+                self.warnings.append(
+                    Problem(
+                        "warning",
+                        "unknown-key",
+                        f"'{key}' key(s) {', '.join(unknown)} ignored (known: name, email, url)",
+                        self.path,
+                        self.line(key),
+                    )
                 )
             name = self._one_line(f"{key}.name", value.get("name", ""))
             name = unicodedata.normalize("NFC", name)
