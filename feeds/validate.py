@@ -1342,9 +1342,10 @@ def _feedparse(document: bytes) -> Reading:
         parsed = feedparser.parse(
             io.BytesIO(document), sanitize_html=False, resolve_relative_uris=False
         )
+        atom = str(parsed.get("version", "")).startswith("atom")
         entries = tuple(
             EntryReading(
-                title=entry.get("title"),
+                title=_title_text(entry, atom),
                 link=entry.get("link"),
                 id=entry.get("id"),
                 authors=_author_names(entry.get("authors")),
@@ -1356,6 +1357,16 @@ def _feedparse(document: bytes) -> Reading:
         )
     bozo = _bozo(parsed.get("bozo_exception")) if parsed.get("bozo") else None
     return Reading(bozo, _author_names(parsed.feed.get("authors")), entries)
+
+
+def _title_text(entry: Any, atom: bool) -> str | None:
+    """An entry's title as feedparser reads it; an Atom title of ``type="html"`` that
+    holds no markup as the text a reader shows (escaped HTML, unescaped once)."""
+    title = entry.get("title")
+    detail = entry.get("title_detail") or {}
+    if atom and title and detail.get("type") == "text/html" and "<" not in title:
+        return html.unescape(title)
+    return cast("str | None", title)
 
 
 def _bozo(exc: BaseException | None) -> Bozo:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import random
 from calendar import timegm
@@ -281,19 +282,40 @@ def test_plain_text_uses_hex_references(fmt: str) -> None:
     )
     spec = site_spec((tricky,), title="<Edge> & cases", description="1 < 2 & &copy;")
     data = WRITERS[fmt](spec, WriteOptions())
-    assert b"Vec&#x3C;T&gt; &#x26; Tom &#x26;amp; Jerry" in data
-    assert b"&#x3C;Edge&gt; &#x26; cases" in data
+    if fmt == "atom":
+        # Text that reads as a tag is escaped HTML there (see the test below).
+        assert b'<title type="html">Vec&amp;lt;T&amp;gt; &amp;amp; Tom &amp;amp;amp; Jerry' in data
+        assert b'<title type="html">&amp;lt;Edge&amp;gt; &amp;amp; cases' in data
+    else:
+        assert b"Vec&#x3C;T&gt; &#x26; Tom &#x26;amp; Jerry" in data
+        assert b"&#x3C;Edge&gt; &#x26; cases" in data
     assert b"1 &#x3C; 2 &#x26; &#x26;copy;" in data
     # HTML stays as lxml wrote it.
     assert b"&lt;p&gt;About tricky.&lt;/p&gt;" in data
     result = parsed(data)
-    assert result.feed.title == spec.title
+    shown = html.unescape if fmt == "atom" else str
+    assert shown(result.feed.title) == spec.title
     assert (result.feed.get("subtitle") or result.feed.get("description")) == spec.description
-    assert result.entries[0].title == tricky.title
+    assert shown(result.entries[0].title) == tricky.title
     assert result.entries[0].author == "A&B <Co>"
     assert result.entries[0].summary == tricky.summary
     if fmt == "rss":
         assert [t.term for t in result.entries[0].tags] == ["<tag>&co"]
+
+
+@pytest.mark.parametrize(
+    "title", ["The <br> and </p> tags", "Tom & <em>Jerry</em>", "<!-- no comment -->"]
+)
+def test_an_atom_title_that_reads_as_a_tag_is_escaped_html(title: str) -> None:
+    """Text that reads as a tag draws the W3C validator's warning in a text construct,
+    and readers that render titles as HTML hide it: Atom says it is escaped HTML, which
+    every reader shows as the text, and the validator reads back as the title."""
+    p = post("tags", datetime(2024, 1, 1, tzinfo=UTC), title=title)
+    spec = site_spec((p,))
+    data = WRITERS["atom"](spec, WriteOptions())
+    assert data.count(b'<title type="html">') == 1
+    assert parsed(data).entries[0].title == html.escape(title, quote=False)
+    assert validate_feed(data, spec.url("atom"), fmt="atom", expected=spec.posts) == ()
 
 
 @settings(max_examples=60, deadline=None)
@@ -317,7 +339,10 @@ def test_any_text_gives_well_formed_feeds(title: str, name: str, tag: str, summa
     for fmt in ("rss", "atom"):
         data = WRITERS[fmt](spec, WriteOptions())
         root = etree.fromstring(data, etree.XMLParser(recover=False))
-        titles = [t.text or "" for t in root.iter("title", "{*}title")]
+        titles = [
+            html.unescape(t.text or "") if t.get("type") == "html" else t.text or ""
+            for t in root.iter("title", "{*}title")
+        ]
         assert titles == [clean(title)] * 2
         parsed(data)
     feed = json.loads(WRITERS["json"](spec, WriteOptions()))

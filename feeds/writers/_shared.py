@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime
 from urllib.parse import urljoin
@@ -99,6 +100,29 @@ def hex_refs(document: bytes, name: str, count: int = 0) -> bytes:
         return match[1] + text + match[3]
 
     return element.sub(rewrite, document, count=count)
+
+
+_TITLE = re.compile(rb"<title>([^<]*)</title>")
+#: text that reads as a tag (``<br>``, ``</p>``, ``<!--``): a reader taking it for HTML hides it
+_TAG_LIKE = re.compile(r"<[A-Za-z/!?]")
+
+
+def html_titles(document: bytes) -> bytes:
+    """``document`` (Atom) with every ``<title>`` whose text reads as holding a tag
+    (``The <br> tag``) written as ``type="html"``, its text escaped as HTML.
+
+    A text construct that looks like HTML draws the W3C validator's warning, and some
+    readers render it as HTML all the same; escaped HTML is the same text to every reader.
+    """
+
+    def rewrite(match: re.Match[bytes]) -> bytes:
+        text = html.unescape(match[1].decode("utf-8"))
+        if not _TAG_LIKE.search(text):
+            return match[0]
+        twice = html.escape(html.escape(text, quote=False), quote=False)
+        return b'<title type="html">' + twice.encode("utf-8") + b"</title>"
+
+    return _TITLE.sub(rewrite, document)
 
 
 #: the XSL stylesheet's file name, at the top of the output folder

@@ -18,6 +18,7 @@ from feeds.writers._shared import (
     entry_tags,
     feed_updated,
     hex_refs,
+    html_titles,
     required,
     utc,
     with_stylesheet,
@@ -82,6 +83,7 @@ def write_atom(spec: FeedSpec, options: WriteOptions) -> bytes:
     # Plain-text constructs; summary and content are HTML and need no such care.
     for name in ("title", "subtitle", "name"):
         data = hex_refs(data, name)
+    data = html_titles(data)
     return with_stylesheet(data, spec) if options.stylesheet else data
 
 
