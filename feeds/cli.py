@@ -109,11 +109,32 @@ def _progress(quiet: bool) -> Progress:
     return show
 
 
-def _problem_lines(config: Config, title: str, problems: Iterable[Problem]) -> list[str]:
+#: posts with one warning past which the others are counted, not listed (without -v)
+LISTED_ALIKE = 3
+
+
+def _problem_lines(
+    config: Config, title: str, problems: Iterable[Problem], *, every: bool = True
+) -> list[str]:
+    """A titled list of problems, one a line. Without ``every``, a warning that many posts
+    share (an old site's ``layout:`` key in each post) is listed for the first few only."""
     items = list(problems)
     if not items:
         return []
-    return [f"{title}:", *(f"  {located(config, p)}" for p in items)]
+    alike: dict[tuple[str, str], int] = {}
+    lines = [f"{title}:"]
+    for p in items:
+        key = (p.code, p.message)
+        alike[key] = alike.get(key, 0) + 1
+        if every or alike[key] <= LISTED_ALIKE:
+            lines.append(f"  {located(config, p)}")
+    for (code, message), count in alike.items():
+        if not every and count > LISTED_ALIKE:
+            lines.append(
+                f"  … and {count - LISTED_ALIKE} more post(s) with this {code}: {message} "
+                "(-v lists them)"
+            )
+    return lines
 
 
 def summary(config: Config, result: RunResult, verbose: bool = False, quiet: bool = False) -> str:
@@ -141,7 +162,7 @@ def summary(config: Config, result: RunResult, verbose: bool = False, quiet: boo
     if not result.published:
         lines.append("NOT PUBLISHED: nothing of this run was written; the previous feeds stay")
     lines += _problem_lines(config, "skipped", result.skipped)
-    lines += _problem_lines(config, "warnings", warnings)
+    lines += _problem_lines(config, "warnings", warnings, every=verbose)
     for level in ("error", "warning"):
         found = [p for p in result.feed_problems if p.level == level]
         if found:

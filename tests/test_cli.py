@@ -62,6 +62,25 @@ def test_build_quiet_prints_only_problems(site: Site) -> None:
     assert (code, out) == (0, "")
 
 
+def test_a_warning_many_posts_share_is_counted_past_the_first_few(site: Site) -> None:
+    """An old site's key in every post: a cron run's mail lists three and counts the
+    rest; -v lists them all."""
+    for n in range(6):
+        site.post(f"p{n}.md", f"Post {n}", layout="post")
+    site.post("other.md", "Other", mood="calm")
+    code, out = invoke("build", "-q", "-c", str(site.config_path))
+    lines = out.splitlines()
+    assert code == 0 and lines[0] == "warnings:"
+    assert sum("unknown key 'layout'" in line for line in lines) == 4
+    assert re.search(
+        r"^  … and 3 more post\(s\) with this unknown-key: unknown key 'layout'", out, re.M
+    )
+    assert sum("unknown key 'mood'" in line for line in lines) == 1
+    (site.root / "public" / "rss.xml").unlink()
+    code, out = invoke("build", "-v", "-c", str(site.config_path))
+    assert sum("unknown key 'layout'" in line for line in out.splitlines()) == 6
+
+
 def test_config_errors_exit_2_with_key_and_line(site: Site) -> None:
     site.configure("feeds:\n  limit: lots\n")
     run = feeds("build", "-c", str(site.config_path))
