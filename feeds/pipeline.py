@@ -880,7 +880,8 @@ def _index(
         taken_line(
             Taken(
                 resolved.slugs,
-                frozenset(r.id for r in resolved.state.posts.values()),
+                frozenset(r.id for r in resolved.state.posts.values())
+                | frozenset(resolved.state.retired),
                 tuple(sorted(epoch_us(post.updated) for post in resolved.posts)),
             )
         ),

@@ -70,7 +70,8 @@ def resolve(
     """
     problems: list[Problem] = []
     live = sorted((item for item in loaded if not item.source.draft), key=lambda i: i.source.path)
-    remembered = _remember(live, present, state, now)
+    remembered, retired = _remember(live, present, state, now)
+    retired_ids = frozenset(retired)
 
     dated: list[tuple[Loaded, Remembered, datetime, datetime]] = []
     for item in live:
@@ -114,7 +115,10 @@ def resolve(
             problems,
         )
         wanted_id = source.id or memory.id or tag_uri(site, slug, published)
-        ident = _unique(wanted_id, source.path, ids, "id", problems)
+        # A deleted post's id is never made again for another (one written in front
+        # matter is the author's to give).
+        blocked = retired_ids if not (source.id or memory.id) else frozenset()
+        ident = _unique(wanted_id, source.path, ids, "id", problems, blocked)
         if memory.id != ident:
             # Made, not replaced: every new post passes here, and replace is slow.
             remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest)
@@ -125,7 +129,7 @@ def resolve(
             posts.append(post)
 
     posts.sort(key=lambda p: (p.published, p.path), reverse=True)
-    new_state = State(posts=remembered, published=state.published)
+    new_state = State(posts=remembered, published=state.published, retired=retired)
     return Resolved(
         tuple(posts), tuple(sorted(future)), new_state, tuple(problems), frozenset(slugs)
     )
@@ -251,10 +255,14 @@ def _tag_authority(base_url: str) -> tuple[str, str]:
 
 def _remember(
     live: Sequence[Loaded], present: frozenset[str], state: State, now: datetime
-) -> dict[str, Remembered]:
-    """What to remember of each live post: its old memory, a moved file's, or a new one."""
+) -> tuple[dict[str, Remembered], dict[str, Remembered]]:
+    """What to remember of each live post (its old memory, a moved file's, a deleted
+    one's come back unchanged, or a new one), and of each deleted post
+    (``State.retired``)."""
     memory: dict[str, Remembered] = {}
     vanished = {p: r for p, r in state.posts.items() if p not in present}
+    retired = dict(state.retired)
+    retired_by_digest = {r.digest: ident for ident, r in sorted(retired.items(), reverse=True)}
     # Vanished paths by digest and by file name, each list in path order.
     by_digest: dict[str, list[str]] = {}
     by_name: dict[str, list[str]] = {}
@@ -276,6 +284,12 @@ def _remember(
             by_digest[record.digest].remove(old)
             by_name[old.rpartition("/")[2]].remove(old)
             memory[path] = replace(record, digest=item.digest)
+            continue
+        # A deleted post come back, the same bytes (at its path or elsewhere): another
+        # post at a deleted one's path is new, and readers must see it so.
+        back = retired_by_digest.get(item.digest)
+        if back is not None and back in retired:
+            memory[path] = replace(retired.pop(back), digest=item.digest)
         else:
             fresh.append(item)
 
@@ -306,7 +320,9 @@ def _remember(
     for path, r in state.posts.items():
         if path in present and path not in memory:
             memory[path] = r
-    return memory
+    # Deleted since the last run (not moved): retired, ids and all.
+    retired.update((r.id, r) for r in vanished.values() if r.id)
+    return memory, retired
 
 
 def _distinct_updates(
@@ -328,19 +344,26 @@ def _distinct_updates(
 
 
 def _unique(
-    wanted: str, path: str, taken: dict[str, str], what: str, problems: list[Problem]
+    wanted: str,
+    path: str,
+    taken: dict[str, str],
+    what: str,
+    problems: list[Problem],
+    retired: frozenset[str] = frozenset(),
 ) -> str:
-    """``wanted``, or ``wanted-2``, ``-3``… when another post took it first (with a warning)."""
+    """``wanted``, or ``wanted-2``, ``-3``… when another post took it first, or a deleted
+    post had it (``retired``), with a warning."""
     value, n = wanted, 1
-    while value in taken:
+    while value in taken or value in retired:
         n += 1
         value = f"{wanted}-{n}"
     if value != wanted:
+        holder = taken.get(wanted, "a deleted post")
         problems.append(
             Problem(
                 "warning",
                 f"duplicate-{what}",
-                f"{what} '{wanted}' is taken by {taken[wanted]}; using '{value}'",
+                f"{what} '{wanted}' is taken by {holder}; using '{value}'",
                 path,
             )
         )

@@ -61,6 +61,10 @@ class State:
     outputs: Mapping[str, Output] = field(default_factory=dict)
     #: the site feed's complete archive pages, page 1 first
     archives: tuple[Sealed, ...] = ()
+    #: id → what was remembered of a post since deleted: its id is never made again
+    #: for another post (readers know it as that one), and is its own again when the
+    #: same file comes back
+    retired: Mapping[str, Remembered] = field(default_factory=dict)
 
 
 def dump_state(state: State) -> Iterator[bytes]:
@@ -78,16 +82,24 @@ def dump_state(state: State) -> Iterator[bytes]:
         for path, o in outputs
     )
     yield b',\n"posts": '
-    yield from _one_per_line(
-        f' {encode_basestring(path)}: {{"digest": {encode_basestring(r.digest)}, '
-        f'"first_seen": "{r.first_seen.isoformat()}", "id": {encode_basestring(r.id)}}}'
-        for path, r in sorted(state.posts.items())
-    )
+    yield from _one_per_line(_remembered_lines(state.posts))
     yield b',\n"published": '
     yield from _one_per_line(
         (f" {encode_basestring(path)}" for path in sorted(state.published)), "[]"
     )
+    if state.retired:
+        # Absent when empty, so sites that never deleted a post keep their state's bytes.
+        yield b',\n"retired": '
+        yield from _one_per_line(_remembered_lines(state.retired))
     yield f',\n"version": {STATE_VERSION}\n}}\n'.encode()
+
+
+def _remembered_lines(posts: Mapping[str, Remembered]) -> Iterator[str]:
+    for path, r in sorted(posts.items()):
+        yield (
+            f' {encode_basestring(path)}: {{"digest": {encode_basestring(r.digest)}, '
+            f'"first_seen": "{r.first_seen.isoformat()}", "id": {encode_basestring(r.id)}}}'
+        )
 
 
 def _dump_sealed(sealed: Sealed) -> dict[str, object]:
@@ -180,6 +192,11 @@ def load_state(data: bytes) -> State:
             raise ValueError(f"bad entry for {path}")
         # Interned: the listing, the state and the cache name a post by one string.
         posts[sys.intern(path)] = entry
+    retired = doc.get("retired", {})
+    if not isinstance(retired, dict) or not all(
+        type(entry) is Remembered for entry in retired.values()
+    ):
+        raise ValueError("bad retired posts")
     if not all(isinstance(p, str) for p in published):
         raise ValueError("bad published list")
     try:
@@ -193,7 +210,7 @@ def load_state(data: bytes) -> State:
     if not isinstance(archives_raw, list):
         raise ValueError("bad archives list")
     archives = tuple(_load_sealed(raw, n) for n, raw in enumerate(archives_raw, 1))
-    return State(posts, tuple(published), outputs, archives)
+    return State(posts, tuple(published), outputs, archives, retired)
 
 
 #: how ``dump_state`` begins and ends the complete archive pages, which come first

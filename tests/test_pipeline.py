@@ -253,3 +253,38 @@ def test_a_tag_feed_stays_while_its_only_post_is_broken(site: Site) -> None:
     (site.root / "content" / "a.md").unlink()
     gone = build(site, NOW + timedelta(hours=2))
     assert set(gone.removed) == set(kept)
+
+
+def test_a_deleted_post_s_id_is_never_given_to_another(site: Site) -> None:
+    """Readers know an entry by its id: a new post that would make a deleted post's id
+    (same slug, same day) gets another, even at the deleted post's path; the deleted
+    post restored, byte for byte, has its own again."""
+
+    def ids() -> dict[str, str]:
+        items = json.loads(site.outputs()["feed.json"])["items"]
+        return {item["title"]: item["id"] for item in items}
+
+    site.post("a.md", "Keep")
+    tide = site.post("notes/daily.md", "Morning tide", "2024-05-20T08:00:00Z")
+    assert build(site).exit_code == 0
+    old_id, saved = ids()["Morning tide"], tide.read_bytes()
+    tide.unlink()
+    assert build(site, NOW + timedelta(hours=1)).exit_code == 0
+    site.post("other/daily.md", "Evening concert", "2024-05-20T12:00:00Z")
+    result = build(site, NOW + timedelta(hours=2))
+    assert ids()["Evening concert"] == old_id + "-2"
+    assert [p.message for p in result.problems] == [
+        f"id '{old_id}' is taken by a deleted post; using '{old_id}-2'"
+    ]
+    site.post("notes/daily.md", "Afternoon swim", "2024-05-20T15:00:00Z")
+    build(site, NOW + timedelta(hours=3))
+    assert ids()["Afternoon swim"] not in (old_id, old_id + "-2")
+    tide.unlink()
+    build(site, NOW + timedelta(hours=4))
+    tide.write_bytes(saved)
+    build(site, NOW + timedelta(hours=5))
+    assert ids() == {
+        "Keep": ids()["Keep"],
+        "Morning tide": old_id,
+        "Evening concert": old_id + "-2",
+    }
