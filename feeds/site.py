@@ -72,6 +72,8 @@ def resolve(
     live = sorted((item for item in loaded if not item.source.draft), key=lambda i: i.source.path)
     remembered, retired = _remember(live, present, state, now)
     retired_ids = frozenset(retired)
+    # Posts deleted in this run: one of them may be a new post's file renamed and edited.
+    deleted = sorted((p, r.id) for p, r in state.posts.items() if r.id and r.id in retired)
 
     dated: list[tuple[Loaded, Remembered, datetime, datetime]] = []
     for item in live:
@@ -119,6 +121,8 @@ def resolve(
         # matter is the author's to give).
         blocked = retired_ids if not (source.id or memory.id) else frozenset()
         ident = _unique(wanted_id, source.path, ids, "id", problems, blocked)
+        if deleted and not (source.id or memory.id):
+            problems.append(_maybe_moved(source.path, deleted))
         if memory.id != ident:
             # Made, not replaced: every new post passes here, and replace is slow.
             remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest)
@@ -341,6 +345,20 @@ def _distinct_updates(
             published = bumped
         result.append((item, memory, published, bumped))
     return result
+
+
+def _maybe_moved(path: str, deleted: Sequence[tuple[str, str]]) -> Problem:
+    """A new post's warning in a run that deleted others: a file renamed and edited at
+    once cannot be told from a new post, and readers would show it again as new."""
+    (old, ident), *more = deleted
+    others = f" (or one of {len(more)} more deleted)" if more else ""
+    return Problem(
+        "warning",
+        "new-id",
+        f"a new post, while {old}{others} was deleted: if it is that post renamed and "
+        f"edited, give it 'id: {ident}' so that readers do not show it again as new",
+        path,
+    )
 
 
 def _unique(

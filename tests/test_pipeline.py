@@ -288,3 +288,24 @@ def test_a_deleted_post_s_id_is_never_given_to_another(site: Site) -> None:
         "Morning tide": old_id,
         "Evening concert": old_id + "-2",
     }
+
+
+def test_a_post_renamed_and_edited_at_once_is_told_how_to_keep_its_id(site: Site) -> None:
+    """Renamed alone, a post keeps its id; renamed and edited in one step it cannot be
+    told from a new post: the warning names the deleted file and the id to pin."""
+    site.post("a.md", "Keep")
+    walk = site.post("essays/on-walking.md", "On walking", "2024-05-20T08:00:00Z")
+    assert build(site).exit_code == 0
+    old_id = json.loads(site.outputs()["feed.json"])["items"][0]["id"]
+    text = walk.read_text(encoding="utf-8").replace("Body of", "The body of")
+    walk.unlink()
+    moved = site.write("walks/sea-wall.md", text)
+    result = build(site, NOW + timedelta(hours=1))
+    [warning] = [p for p in result.problems if p.code == "new-id"]
+    assert warning.path == "walks/sea-wall.md"
+    assert "essays/on-walking.md was deleted" in warning.message
+    assert f"'id: {old_id}'" in warning.message
+    moved.write_text(text.replace("title:", f"id: {old_id}\ntitle:"), encoding="utf-8")
+    result = build(site, NOW + timedelta(hours=2))
+    assert json.loads(site.outputs()["feed.json"])["items"][0]["id"] == old_id
+    assert not [p for p in result.problems if p.level == "warning"]
