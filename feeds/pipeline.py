@@ -808,7 +808,7 @@ def regenerate(
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)
             state_sum = state_read_back(config)
-            last = record(config, listing, finished, reported, published, media, state_sum)
+            last = record(config, listing, finished, reported, published, media, state_sum, record_)
             # The index holds the record too: a run through it reports what this run
             # read even when a crash keeps the record below from being written.
             index = _index(
@@ -1088,7 +1088,7 @@ def _publish_quick(
     )
     try:
         state = bytes.fromhex(index.state)  # as _quick_run found it
-        record_ = record(config, listing, result, full.problems, published, full.media, state)
+        record_ = record(config, listing, result, full.problems, published, full.media, state, full)
         write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
     except PublishError:
         return None  # published, not recorded: the full run publishes the same bytes

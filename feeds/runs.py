@@ -256,6 +256,9 @@ class LastRun:
     future: tuple[datetime, ...]
     problems: tuple[Problem, ...]
     feeds: int
+    #: files runs have removed that none has published since: ``feeds serve`` answers
+    #: them 410 Gone, after a restart too
+    gone: tuple[str, ...] = ()
 
 
 def dump_last_run(run: LastRun) -> bytes:
@@ -271,6 +274,7 @@ def dump_last_run(run: LastRun) -> bytes:
         "future": [when.isoformat() for when in run.future],
         "problems": [[p.level, p.code, p.message, p.path, p.line, p.col] for p in run.problems],
         "feeds": run.feeds,
+        "gone": sorted(run.gone),
     }
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -299,6 +303,7 @@ def load_last_run(data: bytes) -> LastRun:
             future=future,
             problems=tuple(Problem(*p) for p in doc["problems"]),
             feeds=int(doc["feeds"]),
+            gone=tuple(str(path) for path in doc.get("gone", ())),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable record of the last run: {e}") from e
@@ -322,10 +327,12 @@ def record(
     published: Sequence[str],
     media: Iterable[str],
     state: bytes,
+    before: LastRun | None = None,
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
-    digest of the state it left (``state_read_back``)."""
+    digest of the state it left (``state_read_back``). ``before`` is the record of the
+    run before, whose removed files stay gone unless published again."""
     outputs = {}
     folder = os.fspath(config.output_dir)
     for path in published:
@@ -343,6 +350,7 @@ def record(
         future=result.future,
         problems=tuple(problems),
         feeds=result.feeds,
+        gone=tuple(sorted({*(before.gone if before else ()), *result.removed} - set(published))),
     )
 
 

@@ -18,7 +18,7 @@ from feeds.config import Config
 from feeds.crontab import crontab_trigger
 from feeds.exceptions import FeedsError
 from feeds.pipeline import regenerate
-from feeds.runs import RunResult, located
+from feeds.runs import RunResult, last_run, located
 from feeds.server import FeedApp, Resource, load_folder
 from feeds.websub import Pinger
 
@@ -88,6 +88,9 @@ class Service:
     def start(self) -> None:
         """Serve what is already published, then build now and on the schedule."""
         self.app.swap(self._load())
+        # What earlier runs removed stays 410 Gone across restarts.
+        last = last_run(self.config)
+        self.app.forget(last.gone if last else ())
         self.scheduler.add_job(
             self.run_once,
             schedule_trigger(self.config),

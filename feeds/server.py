@@ -229,6 +229,10 @@ class FeedApp:
         self.gone = frozenset((self.gone | vanished) - set(resources))
         self.resources = resources
 
+    def forget(self, paths: Iterable[str]) -> None:
+        """Answer 410 Gone for ``paths`` that are not served (files removed before)."""
+        self.gone = frozenset((self.gone | set(paths)) - set(self.resources))
+
     def report(self, published: bool, summary: Mapping[str, Any]) -> None:
         body = json.dumps(summary, indent=1, sort_keys=True, default=str).encode()
         self.health = Health(200 if published else 503, body)

@@ -665,6 +665,11 @@ def test_a_tag_whose_last_post_is_removed_answers_410(site: Site, serve: Serve) 
     assert service.get("/tags/never-was/rss.xml").status == 404
     assert service.get("/tags/alpha/rss.xml").status == 200
     assert b"Solo" not in service.get("/rss.xml").body
+    # Restarted (after a change to config.yaml, say), it still says so.
+    assert service.stop(signal.SIGTERM) == 0
+    again = serve()
+    assert [again.get(p).status for p in paths] == [410] * 6
+    assert again.get("/tags/never-was/rss.xml").status == 404
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
