@@ -63,6 +63,10 @@ def health(result: RunResult) -> dict[str, Any]:
     }
 
 
+#: the log level of a problem of each level
+_LEVELS = {"error": logging.ERROR, "warning": logging.WARNING}
+
+
 class Service:
     """Runs regenerations one at a time and hands each publish to the HTTP app."""
 
@@ -146,18 +150,19 @@ class Service:
                 self._ping(result)
             self.app.report(result.published, health(result))
             log.info(
-                "run %s: %d posts, %d feeds, %d written, %d problem(s), %.2fs",
+                "run %s: %d posts, %d feeds, %d written, %d removed, %d problem(s), %.2fs",
                 "published" if result.published else "FAILED (previous feeds kept)",
                 result.posts,
                 result.feeds,
                 len(result.written),
+                len(result.removed),
                 len(result.problems) + len(result.feed_problems),
                 result.seconds,
             )
             for problem in result.problems:
-                log.warning("%s", located(self.config, problem))
+                log.log(_LEVELS[problem.level], "%s", located(self.config, problem))
             for problem in result.feed_problems:
-                log.warning("%s", problem)
+                log.log(_LEVELS[problem.level], "%s", problem)
             if result.future:
                 self._wake_at(result.future[0])
             return result

@@ -43,7 +43,9 @@ def test_the_service_log_names_a_bad_post_as_feeds_build_does(
     with caplog.at_level("WARNING", logger=schedule.log.name):
         result = service.run_once()
     assert result is not None and result.published
-    assert any(r.getMessage().startswith("content/notes/bad.md:2: error: ") for r in caplog.records)
+    [logged] = [r for r in caplog.records if "bad.md" in r.getMessage()]
+    assert logged.getMessage().startswith("content/notes/bad.md:2: error: ")
+    assert logged.levelname == "ERROR"
 
 
 def test_stop_waits_for_a_run_in_progress_and_never_deadlocks(
