@@ -34,6 +34,11 @@ Result = TypeVar("Result")
 #: never more worker processes than this, however many cores there are
 MAX_WORKERS = 8
 
+#: file descriptors a forked child must close at once: the run's lock (``flock`` belongs
+#: to the open file, which a child shares; a child orphaned by a killed run would hold
+#: the lock, and every later run would wait for it in vain)
+CLOSE_IN_CHILDREN: set[int] = set()
+
 
 def core_count() -> int:
     """The cores this process may run on."""
@@ -86,7 +91,12 @@ def on_every_core(
 
     here = 1 if first_here and _may_fork() else 0
     try:
-        with ProcessPoolExecutor(workers - here, mp_context=_context()) as pool:
+        with ProcessPoolExecutor(
+            workers - here,
+            mp_context=_context(),
+            initializer=_child_start,
+            initargs=(os.getpid(),),
+        ) as pool:
             futures = [pool.submit(work, piece) for piece in pieces[here:]]
             results = _here(work, pieces[:here], done)
             for n, future in enumerate(futures, here + 1):
@@ -96,6 +106,25 @@ def on_every_core(
     except (BrokenProcessPool, OSError):
         # No worker processes here (a sandbox, a __main__ that cannot be imported).
         return _here(work, pieces, done)
+
+
+def _child_start(parent: int) -> None:
+    """In a forked child: drop the parent's lock, and die with the parent (a run killed
+    by SIGKILL, or the OOM killer, leaves no worker behind, blocked on a pipe no one
+    reads)."""
+    for fd in list(CLOSE_IN_CHILDREN):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    CLOSE_IN_CHILDREN.clear()
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL (Linux)
+    except (OSError, AttributeError):
+        pass  # not Linux: an orphan ends when it next writes to its closed pipe
+    if os.getppid() != parent:
+        os._exit(1)  # the parent died before the signal was asked for
 
 
 def _here(
@@ -118,6 +147,7 @@ def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]
     exception it raises is raised here.
     """
     pid, (readable, writable) = None, os.pipe()
+    parent = os.getpid()
     if _may_fork():
         with contextlib.suppress(OSError):  # no process left to fork (a limit)
             pid = os.fork()
@@ -129,6 +159,7 @@ def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]
     if pid == 0:  # the child: whatever happens, it never returns into the caller's code
         code = 1
         try:
+            _child_start(parent)
             os.close(readable)
             data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
             with open(writable, "wb") as pipe:  # noqa: PTH123

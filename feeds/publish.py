@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from feeds.cores import CLOSE_IN_CHILDREN
 from feeds.exceptions import LockError, PublishError
 from feeds.model import Problem
 from feeds.state import State, dump_state, load_state
@@ -47,7 +48,8 @@ def run_lock(state_dir: Path, wait: float) -> Iterator[None]:
     """Hold the lock in ``state_dir`` for one run, waiting up to ``wait`` seconds for it.
 
     flock is released by the kernel when the process dies, so a killed run never
-    leaves a stale lock behind.
+    leaves a stale lock behind: the worker processes it forks close their copy of the
+    lock at once, and die with it (``feeds.cores``).
     """
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -70,8 +72,10 @@ def run_lock(state_dir: Path, wait: float) -> Iterator[None]:
                         f"another run holds the lock in {state_dir} (waited {wait:g}s)"
                     ) from e
                 time.sleep(0.1)
+        CLOSE_IN_CHILDREN.add(fd)
         yield
     finally:
+        CLOSE_IN_CHILDREN.discard(fd)
         os.close(fd)
 
 

@@ -23,6 +23,7 @@ from feeds.cli import BUILDERS
 from feeds.config import load_config
 from feeds.content.discover import FoundFile
 from feeds.cores import alongside, on_every_core
+from feeds.publish import run_lock
 from feeds.runs import Listing, list_posts
 from tests.conftest import Site
 from tests.test_discover import mixed_folder
@@ -255,3 +256,57 @@ def test_the_code_fingerprint_follows_every_file_of_the_package_but_bytecode(
         assert runs._fingerprint_of_files() != first, name
         (copy / name).write_bytes(code)
         assert runs._fingerprint_of_files() == first, name
+
+
+KILLED_RUN = """
+import sys, time
+from pathlib import Path
+from feeds.cores import on_every_core
+from feeds.publish import run_lock
+
+def slow(n):
+    time.sleep(60)
+    return n
+
+with run_lock(Path(sys.argv[1]), 1):
+    print("locked", flush=True)
+    on_every_core(slow, [1, 2, 3, 4])
+"""
+
+
+def test_a_run_killed_while_its_workers_work_leaves_neither_them_nor_its_lock(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL (the OOM killer, say) ends a run mid-work: its workers die with it and
+    never held its lock, so the next run takes the lock at once."""
+    if cores.core_count() < 2:
+        pytest.skip("one core: the work is done in the run's own process")
+    run = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    assert run.stdout is not None and run.stdout.readline() == "locked\n"
+    deadline = time.monotonic() + 20
+    workers: list[int] = []
+    while len(workers) < 1:
+        assert time.monotonic() < deadline, "no worker started"
+        children = Path(f"/proc/{run.pid}/task/{run.pid}/children").read_text().split()
+        workers = [int(pid) for pid in children]
+        time.sleep(0.05)
+    time.sleep(0.5)  # the workers are in their work
+    run.kill()
+    run.wait(10)
+    run.stdout.close()
+    with run_lock(tmp_path, 5):
+        pass
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() and _alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, "a worker outlived the run"
+        time.sleep(0.05)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from feeds.content.discover import discover
+from feeds.content.discover import MAX_FOLDER_DEPTH, discover, read_post_file
 from feeds.exceptions import ContentFolderError
 
 
@@ -119,3 +119,55 @@ def test_a_content_folder_that_cannot_be_listed_is_an_error_for_every_share(
         expected = f"cannot list the content folder {folder.resolve()}"
         with pytest.raises(ContentFolderError, match=expected):
             discover(folder, 100, share)
+
+
+def test_names_no_message_can_show_safely_are_skipped_with_an_error(tmp_path: Path) -> None:
+    """A name that is not UTF-8 crashed every run; one with a line break forged a line
+    of the report. Both are skipped with an error, their names shown escaped."""
+    touch(tmp_path, "good.md")
+    (tmp_path / os.fsdecode(b"bad\xff.md")).write_bytes(b"x")
+    (tmp_path / "evil\nforged.md").write_bytes(b"x")
+    (tmp_path / os.fsdecode(b"folder\xfe")).mkdir()
+    (tmp_path / "picture\n.png").write_bytes(b"x")  # not a post: ignored
+    found, problems = discover(tmp_path, 1000)
+    assert [f.path for f in found] == ["good.md"]
+    assert sorted((p.code, p.path) for p in problems) == [
+        ("bad-name", "bad\ufffd.md"),
+        ("bad-name", "evil\\x0aforged.md"),
+        ("bad-name", "folder\ufffd"),
+    ]
+    assert all(p.level == "error" for p in problems)
+
+
+def test_folders_nested_too_deep_are_reported_not_walked(tmp_path: Path) -> None:
+    """A thousand nested folders exhausted Python's recursion: a traceback, no feeds."""
+    touch(tmp_path, "good.md")
+    deep = tmp_path.joinpath(*["d"] * (MAX_FOLDER_DEPTH + 5))
+    deep.mkdir(parents=True)
+    (deep / "deep.md").write_bytes(b"x")
+    touch(tmp_path, "/".join(["d"] * 3) + "/shallow.md")
+    found, problems = discover(tmp_path, 1000)
+    assert [f.path for f in found] == ["d/d/d/shallow.md", "good.md"]
+    assert [(p.code, p.path) for p in problems] == [
+        ("too-deep", "/".join(["d"] * (MAX_FOLDER_DEPTH + 1)))
+    ]
+
+
+def test_a_post_is_read_only_if_it_still_is_what_the_listing_saw(tmp_path: Path) -> None:
+    """Between the listing and the reading, a post may become a FIFO (the run would wait
+    for a writer for good, holding its lock), a link out of the folder, or larger."""
+    root = str(tmp_path.resolve())
+    touch(tmp_path, "post.md", b"hello")
+    assert read_post_file(root, "post.md", 100) == b"hello"
+    os.mkfifo(tmp_path / "fifo.md")
+    with pytest.raises(OSError, match="not a regular file"):
+        read_post_file(root, "fifo.md", 100)
+    outside = tmp_path.parent / f"{tmp_path.name}-secret.md"
+    outside.write_bytes(b"secret")
+    (tmp_path / "leak.md").symlink_to(outside)
+    with pytest.raises(OSError, match="a link out of the content folder"):
+        read_post_file(root, "leak.md", 100)
+    (tmp_path / "twin.md").symlink_to(tmp_path / "post.md")
+    assert read_post_file(root, "twin.md", 100) == b"hello"
+    with pytest.raises(OSError, match="over the limit of 4 bytes"):
+        read_post_file(root, "post.md", 4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 import sys
@@ -26,6 +27,61 @@ class FoundFile(NamedTuple):
     size: int
     #: modification time, nanoseconds since the epoch
     mtime_ns: int
+
+
+#: folders nested deeper than this below the content folder are not listed (and a path
+#: that long is no site's): walking them would exhaust Python's recursion
+MAX_FOLDER_DEPTH = 64
+#: how a post file is opened: never waiting on a FIFO a writer would have to open, and
+#: never through a link that was not there when the folder was listed
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+
+
+def read_post_file(root: str, rel: str, max_bytes: int) -> bytes:
+    """The bytes of the post file ``rel`` under ``root`` (the content folder's real path,
+    ``os.path.realpath``), read as safely as the folder was listed, although it may have
+    changed since: a link must still lead inside the folder, the file must be a regular
+    file (a FIFO put in its place would hold the run, and its lock, for good) and no
+    larger than ``max_bytes``. OSError otherwise, with a ``strerror`` that says why."""
+    name = f"{root}/{rel}"
+    try:
+        fd = os.open(name, _OPEN_FLAGS)
+    except OSError as e:
+        if e.errno != errno.ELOOP:
+            raise
+        # A link (discover allowed it): followed only to a file inside the folder.
+        target = os.path.realpath(name)
+        if not target.startswith(root + os.sep):
+            raise OSError(errno.EACCES, "a link out of the content folder") from None
+        fd = os.open(target, _OPEN_FLAGS)
+    with open(fd, "rb", buffering=0) as file:  # noqa: PTH123
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        # Unbuffered, read whole at once: a third of what Path.read_bytes costs.
+        data = file.read(max_bytes + 1)
+    if data is None or len(data) > max_bytes:
+        raise OSError(errno.EFBIG, f"over the limit of {max_bytes:,} bytes (max_post_bytes)")
+    return data
+
+
+def _bad_name(name: str) -> str | None:
+    """Why a file or folder name cannot name a post, or None: it must be UTF-8 (the
+    state, the cache and every message are), and free of control characters (a line
+    break would forge lines in the run's report)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return "its name is not UTF-8"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "its name holds a control character"
+    return None
+
+
+def _shown(rel: str) -> str:
+    """A path as a message can show it, whatever bytes its name holds."""
+    text = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return "".join(c if ord(c) >= 32 and ord(c) != 127 else f"\\x{ord(c):02x}" for c in text)
 
 
 def is_post_name(name: str) -> bool:
@@ -108,6 +164,10 @@ def _walk(
         if entry.name.startswith("."):
             continue
         rel = prefix + entry.name
+        if (why := _bad_name(entry.name)) is not None:
+            if entry.is_dir(follow_symlinks=False) or is_post_name(_shown(entry.name)):
+                problems.append(Problem("error", "bad-name", f"skipped: {why}", _shown(rel)))
+            continue
         if entry.is_symlink():
             # Linked folders would walk posts twice or loop; linked files may not leave the site.
             try:
@@ -128,6 +188,10 @@ def _walk(
                 continue
             yield rel, entry
         elif entry.is_dir(follow_symlinks=False):
+            if rel.count("/") >= MAX_FOLDER_DEPTH:
+                message = f"folder nested over {MAX_FOLDER_DEPTH} deep: not listed"
+                problems.append(Problem("error", "too-deep", message, rel))
+                continue
             yield from _walk(Path(entry.path), root, problems, rel + "/")
         else:
             yield rel, entry
