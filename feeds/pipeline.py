@@ -276,11 +276,18 @@ def resolve_posts(
     state: State,
     now: datetime,
     looked_up: set[str] | None = None,
+    earlier: Mapping[str, CachedPost] | None = None,
 ) -> Resolved:
     """Every post's dates, id, slug and URL (:func:`feeds.site.resolve`), then its
     enclosure made whole: a file on this site is looked up in ``output_dir`` (and its
-    path added to ``looked_up``, found or not)."""
-    resolved = resolve(loading.loaded, loading.present, state, config.site, now)
+    path added to ``looked_up``, found or not). ``earlier`` is the cache's posts as last
+    read, which names the posts deleted since."""
+    titles = {
+        p: c.source.title
+        for p, c in (earlier or {}).items()
+        if p not in loading.present and c.source.title
+    }
+    resolved = resolve(loading.loaded, loading.present, state, config.site, now, titles)
     sources = {item.source.path: item.source for item in loading.loaded}
     folder = config.output_dir
 
@@ -724,7 +731,8 @@ def regenerate(
             state = replace(state, outputs={})
         loading = load_content(config, caches, progress, (listing.found, listing.problems))
         media: set[str] = set()
-        resolved = resolve_posts(config, loading, state, now, media)
+        earlier_posts = caches.posts if caches else None
+        resolved = resolve_posts(config, loading, state, now, media, earlier_posts)
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress, earlier)
         for _ in range(MAX_REMAKES):

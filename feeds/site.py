@@ -11,7 +11,7 @@ import functools
 import html
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
@@ -62,18 +62,25 @@ def resolve(
     state: State,
     site: SiteConfig,
     now: datetime,
+    titles: Mapping[str, str] | None = None,
 ) -> Resolved:
     """Resolve every post's dates, id, slug and URL.
 
     ``present`` is every post path found on disk, including files that could not be
     read this time: their remembered ids are kept, not handed to another file.
+    ``titles`` are the titles posts had when last read, by path: a new post titled as a
+    post deleted in the same run may be that post renamed and edited, and is told how to
+    keep its id.
     """
     problems: list[Problem] = []
     live = sorted((item for item in loaded if not item.source.draft), key=lambda i: i.source.path)
     remembered, retired = _remember(live, present, state, now)
     retired_ids = frozenset(retired)
-    # Posts deleted in this run: one of them may be a new post's file renamed and edited.
-    deleted = sorted((p, r.id) for p, r in state.posts.items() if r.id and r.id in retired)
+    # Posts deleted in this run, by title: one may be a new post's file renamed and edited.
+    deleted: dict[str, tuple[str, str]] = {}
+    for path, r in sorted(state.posts.items()):
+        if r.id and r.id in retired and titles and path in titles:
+            deleted.setdefault(titles[path].casefold(), (path, r.id))
 
     dated: list[tuple[Loaded, Remembered, datetime, datetime]] = []
     for item in live:
@@ -121,8 +128,8 @@ def resolve(
         # matter is the author's to give).
         blocked = retired_ids if not (source.id or memory.id) else frozenset()
         ident = _unique(wanted_id, source.path, ids, "id", problems, blocked)
-        if deleted and not (source.id or memory.id):
-            problems.append(_maybe_moved(source.path, deleted))
+        if not (source.id or memory.id) and (was := deleted.get((source.title or "").casefold())):
+            problems.append(_maybe_moved(source.path, *was))
         if memory.id != ident:
             # Made, not replaced: every new post passes here, and replace is slow.
             remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest)
@@ -347,16 +354,15 @@ def _distinct_updates(
     return result
 
 
-def _maybe_moved(path: str, deleted: Sequence[tuple[str, str]]) -> Problem:
-    """A new post's warning in a run that deleted others: a file renamed and edited at
-    once cannot be told from a new post, and readers would show it again as new."""
-    (old, ident), *more = deleted
-    others = f" (or one of {len(more)} more deleted)" if more else ""
+def _maybe_moved(path: str, old: str, ident: str) -> Problem:
+    """A new post's warning when a post of its title was deleted in the same run: a file
+    renamed and edited at once cannot be told from a new post, and readers would show it
+    again as new."""
     return Problem(
         "warning",
         "new-id",
-        f"a new post, while {old}{others} was deleted: if it is that post renamed and "
-        f"edited, give it 'id: {ident}' so that readers do not show it again as new",
+        f"a new post, while {old} of the same title was deleted: if it is that post renamed "
+        f"and edited, give it 'id: {ident}' so that readers do not show it again as new",
         path,
     )
 

@@ -303,7 +303,7 @@ def test_a_post_renamed_and_edited_at_once_is_told_how_to_keep_its_id(site: Site
     result = build(site, NOW + timedelta(hours=1))
     [warning] = [p for p in result.problems if p.code == "new-id"]
     assert warning.path == "walks/sea-wall.md"
-    assert "essays/on-walking.md was deleted" in warning.message
+    assert "essays/on-walking.md of the same title was deleted" in warning.message
     assert f"'id: {old_id}'" in warning.message
     moved.write_text(text.replace("title:", f"id: {old_id}\ntitle:"), encoding="utf-8")
     result = build(site, NOW + timedelta(hours=2))
