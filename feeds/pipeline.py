@@ -789,6 +789,9 @@ def regenerate(
             done = publish_files(
                 config.output_dir, built.files, previous, keep | held, built.staged
             )
+        except PublishError as e:
+            return result(False, extra=[Problem("error", "publish-failed", str(e))])
+        try:
             outputs = _outputs(config.output_dir, built.fingerprints)
             published = tuple(sorted({*built.made, *feed_paths, *held}))
             new_state = replace(resolved.state, published=published, outputs=outputs)
@@ -830,7 +833,10 @@ def regenerate(
             write_stream(config.state_dir / INDEX_FILE, dump_index(index))
             write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
         except PublishError as e:
-            return result(False, extra=[Problem("error", "publish-failed", str(e))])
+            # The feeds are out; what the run remembers is not: the next run reads every
+            # post again, and a service reloads what it serves.
+            message = f"published, but the state was not saved: {e}"
+            return result(True, done, [Problem("error", "state-not-saved", message)])
         return finished
 
 

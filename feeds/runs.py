@@ -89,10 +89,12 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """SPEC §1: 0 clean, 1 published but posts were skipped, 3 nothing published."""
+        """SPEC §1: 0 clean, 1 published but posts were skipped (or the state it keeps
+        could not be saved), 3 nothing published."""
         if not self.published:
             return 3
-        return 1 if self.skipped else 0
+        saved = not any(p.level == "error" for p in self.feed_problems)
+        return 1 if self.skipped or not saved else 0
 
 
 def located(config: Config, problem: Problem) -> str:

@@ -309,3 +309,24 @@ def test_a_post_renamed_and_edited_at_once_is_told_how_to_keep_its_id(site: Site
     result = build(site, NOW + timedelta(hours=2))
     assert json.loads(site.outputs()["feed.json"])["items"][0]["id"] == old_id
     assert not [p for p in result.problems if p.level == "warning"]
+
+
+def test_a_run_that_published_but_could_not_save_its_state_says_so(site: Site) -> None:
+    """The feeds are renamed into place before the state is written: when the state then
+    cannot be written, the run did publish, and must not say it published nothing."""
+    site.post("a.md", "Alpha", "2024-05-01T10:00:00Z")
+    assert build(site).exit_code == 0
+    cache = site.root / ".feeds" / "cache.json"
+    cache.unlink()
+    cache.mkdir()
+    site.post("b.md", "Beta", "2024-05-02T10:00:00Z", tags="[fresh]")
+    result = build(site, NOW + timedelta(hours=1))
+    assert result.published and result.exit_code == 1
+    [problem] = result.feed_problems
+    assert problem.code == "state-not-saved"
+    assert problem.message.startswith("published, but the state was not saved: ")
+    assert "tags/fresh/rss.xml" in result.written
+    assert b"Beta" in site.outputs()["rss.xml"]
+    cache.rmdir()
+    again = build(site, NOW + timedelta(hours=2))
+    assert again.exit_code == 0 and again.written == ()
