@@ -376,12 +376,26 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         )
 
     folder = path.parent
+    content_dir = folder / r.string(data, "content_dir", "content_dir", "content")
+    output_dir = folder / r.string(data, "output_dir", "output_dir", "public")
+    state_dir = folder / r.string(data, "state_dir", "state_dir", ".feeds")
+    if _within(output_dir, content_dir):
+        raise r.error(
+            "output_dir",
+            "'output_dir' must not be inside 'content_dir': its index.html would be read as a post",
+        )
+    if _within(state_dir, output_dir):
+        raise r.error(
+            "state_dir",
+            "'state_dir' must not be inside 'output_dir': feeds serve would serve the "
+            "state, drafts and future posts among it",
+        )
     return Config(
         path=path,
         site=site,
-        content_dir=folder / r.string(data, "content_dir", "content_dir", "content"),
-        output_dir=folder / r.string(data, "output_dir", "output_dir", "public"),
-        state_dir=folder / r.string(data, "state_dir", "state_dir", ".feeds"),
+        content_dir=content_dir,
+        output_dir=output_dir,
+        state_dir=state_dir,
         feeds=feeds,
         schedule=ScheduleConfig(interval=interval, cron=cron),
         server=server,
@@ -391,6 +405,12 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         ),
         websub=WebSubConfig(hub=hub),
     )
+
+
+def _within(inner: Path, outer: Path) -> bool:
+    """Whether folder ``inner`` is ``outer`` or lies inside it, links and ``..`` resolved."""
+    inner, outer = inner.resolve(), outer.resolve()
+    return inner == outer or inner.is_relative_to(outer)
 
 
 def _podcast(r: _Reader, data: dict[str, Any], site: SiteConfig) -> Podcast | None:
