@@ -113,11 +113,17 @@ def _load_with(
 
 
 def lines_of_children(node: Node, prefix: str, lines: dict[str, int]) -> None:
-    """Record ``prefix.key`` → line for nested mappings, so errors can point at them."""
+    """Record ``prefix.key`` → line for nested mappings, so errors can point at them.
+    A key a nested mapping repeats is a YamlError, as at the top (the last would win
+    without a word)."""
     if isinstance(node, MappingNode):
+        seen: set[str] = set()
         for key_node, value_node in node.value:
             if isinstance(key_node.value, str):
                 dotted = f"{prefix}.{key_node.value}"
+                if key_node.value in seen:
+                    raise YamlError(key_node.start_mark.line + 1, f"duplicate key {dotted!r}")
+                seen.add(key_node.value)
                 lines[dotted] = key_node.start_mark.line + 1
                 lines_of_children(value_node, dotted, lines)
 

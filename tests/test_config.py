@@ -106,6 +106,8 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "websub:\n", 4, "'websub.hub' is required"),
         (MINIMAL + "websub: https://hub.example.org/\n", 4, "'websub' must be a mapping"),
         (MINIMAL + "site: again\n", 4, "duplicate key"),
+        (MINIMAL + "  title: Again\n", 4, "duplicate key 'site.title'"),
+        ("feeds:\n  limit: 3\n  limit: 4\n" + MINIMAL, 3, "duplicate key 'feeds.limit'"),
         ("site: [\n", 2, "invalid YAML"),
         ("- a\n- b\n", 1, "mapping"),
     ],
