@@ -73,10 +73,21 @@ def run_lock(state_dir: Path, wait: float) -> Iterator[None]:
                     ) from e
                 time.sleep(0.1)
         CLOSE_IN_CHILDREN.add(fd)
+        _sweep(state_dir)
         yield
     finally:
         CLOSE_IN_CHILDREN.discard(fd)
         os.close(fd)
+
+
+def _sweep(state_dir: Path) -> None:
+    """Remove the temporary files a killed run left in ``state_dir`` (under the lock, no
+    run is writing there): a killed run's index alone may weigh megabytes."""
+    with contextlib.suppress(OSError), os.scandir(state_dir) as listing:
+        for entry in listing:
+            if _LEFTOVER.fullmatch(entry.name) and entry.is_file(follow_symlinks=False):
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)  # noqa: PTH108
 
 
 def write_atomic(path: Path, data: bytes) -> bool:

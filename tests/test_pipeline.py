@@ -330,3 +330,15 @@ def test_a_run_that_published_but_could_not_save_its_state_says_so(site: Site) -
     cache.rmdir()
     again = build(site, NOW + timedelta(hours=2))
     assert again.exit_code == 0 and again.written == ()
+
+
+def test_a_killed_run_s_temporary_files_in_the_state_folder_are_swept(site: Site) -> None:
+    site.post("a.md", "Alpha")
+    assert build(site).exit_code == 0
+    state = site.root / ".feeds"
+    left = state / ".index.json.k1ll3d00.tmp"
+    left.write_bytes(b"x" * 1000)
+    mine = state / "notes.tmp"
+    mine.write_bytes(b"kept")
+    build(site, NOW + timedelta(hours=1))
+    assert not left.exists() and mine.read_bytes() == b"kept"
