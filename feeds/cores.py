@@ -89,13 +89,14 @@ def on_every_core(
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    here = 1 if first_here and _may_fork() else 0
+    forked = _may_fork()
+    here = 1 if first_here and forked else 0
     try:
         with ProcessPoolExecutor(
             workers - here,
             mp_context=_context(),
             initializer=_child_start,
-            initargs=(os.getpid(),),
+            initargs=(os.getpid() if forked else None,),
         ) as pool:
             futures = [pool.submit(work, piece) for piece in pieces[here:]]
             results = _here(work, pieces[:here], done)
@@ -108,10 +109,11 @@ def on_every_core(
         return _here(work, pieces, done)
 
 
-def _child_start(parent: int) -> None:
+def _child_start(parent: int | None) -> None:
     """In a forked child: drop the parent's lock, and die with the parent (a run killed
     by SIGKILL, or the OOM killer, leaves no worker behind, blocked on a pipe no one
-    reads)."""
+    reads). ``parent`` is the pid of the process that forked it, or None for a worker
+    started by a fork server (whose death it then shares)."""
     for fd in list(CLOSE_IN_CHILDREN):
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -123,7 +125,7 @@ def _child_start(parent: int) -> None:
         libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL (Linux)
     except (OSError, AttributeError):
         pass  # not Linux: an orphan ends when it next writes to its closed pipe
-    if os.getppid() != parent:
+    if parent is not None and os.getppid() != parent:
         os._exit(1)  # the parent died before the signal was asked for
 
 
