@@ -457,11 +457,15 @@ def _fetch(target: str) -> tuple[bytes, str | None]:
         if len(data) > MAX_FETCH_BYTES:
             raise OSError(f"{target} is larger than {MAX_FETCH_BYTES:,} bytes")
         return data, target
-    path = Path(target)
     try:
-        return path.read_bytes(), None
+        # A device such as /dev/zero never ends: no more than a fetched feed is read.
+        with Path(target).open("rb") as file:
+            data = file.read(MAX_FETCH_BYTES + 1)
     except OSError as e:
         raise OSError(f"cannot read {target}: {e.strerror}") from e
+    if len(data) > MAX_FETCH_BYTES:
+        raise OSError(f"{target} is larger than {MAX_FETCH_BYTES:,} bytes")
+    return data, None
 
 
 @cli.command()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
@@ -244,7 +246,12 @@ def load_config(path: Path) -> Config:
     """Read and check config.yaml; raise ConfigError naming the key and line on any mistake."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        # Not blocking: a FIFO named as the config would hold the command for good.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        with open(fd, "rb", buffering=0) as file:  # noqa: PTH123
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise ConfigError(str(path), None, "the config is not a regular file")
+            raw = file.readall()
     except FileNotFoundError as e:
         raise ConfigError(str(path), None, "config file not found") from e
     except OSError as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,15 @@ def test_podcast_and_stylesheet(tmp_path: Path) -> None:
     )
     assert not plain.feeds.stylesheet
     assert load_config(write(tmp_path, MINIMAL)).podcast is None
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_a_config_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, kind: str) -> None:
+    """A FIFO held the command for good; /dev/zero filled the memory."""
+    path = tmp_path / "config.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path = Path("/dev/zero")
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config(path)
