@@ -166,6 +166,10 @@ def clean_html(fragment: str, base_url: str) -> str:
     fragment = strip_illegal(fragment)
     if _too_deep(fragment):
         fragment = _flattened(fragment)
+    if "<iframe" in fragment or "<IFRAME" in fragment:
+        fragment = _FRAME.sub(_frame_link, fragment)
+    if "data-" in fragment:
+        fragment = _LAZY_IMG.sub(_eager_img, fragment)
     cleaned = nh3.clean(
         fragment,
         tags=_TAGS,
@@ -215,6 +219,55 @@ def _flattened(fragment: str) -> str:
     inner = [html.escape(root.text or "")]
     inner += [lxml.html.tostring(child, encoding="unicode") for child in root]
     return "".join(inner)
+
+
+_FRAME = re.compile(r"<iframe\b([^>]*)>.*?</iframe\s*>", re.IGNORECASE | re.DOTALL)
+_ATTRIBUTE = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
+_LAZY_IMG = re.compile(r"<img\b[^>]*\bdata-(?:lazy-)?src\b[^>]*>", re.IGNORECASE)
+
+
+def _attributes(text: str) -> dict[str, str]:
+    """The attributes of a start tag's inside, names in lower case, values unquoted and
+    their character references left as they are (the first of repeated names wins)."""
+    found: dict[str, str] = {}
+    for name, value in _ATTRIBUTE.findall(text):
+        value = value[1:-1] if value[:1] in "\"'" and len(value) > 1 else value
+        found.setdefault(name.lower(), value)
+    return found
+
+
+def _frame_link(match: re.Match[str]) -> str:
+    """An embedded frame (a video, a map) as a link to what it shows: frames are removed,
+    and readers would show nothing where the post shows something."""
+    attributes = _attributes(match[1])
+    src = attributes.get("src", "").strip()
+    if not src:
+        return ""
+    text = attributes.get("title", "").strip() or src
+    return f'<p><a href="{_quoted(src)}">{html.escape(html.unescape(text), quote=False)}</a></p>'
+
+
+def _eager_img(match: re.Match[str]) -> str:
+    """An image that loads its picture by script (``data-src``, as lazy-loading plugins
+    write it) with its picture as ``src``: readers run no script, and the ``src`` it has
+    is a placeholder (a ``data:`` URL, removed) or none."""
+    tag = match[0]
+    attributes = _attributes(tag[4:].rstrip("/>"))
+    real = attributes.get("data-src") or attributes.get("data-lazy-src")
+    src = attributes.get("src", "")
+    if not real or (src and not src.strip().lower().startswith("data:")):
+        return tag
+    kept = "".join(
+        f' {name}="{_quoted(value)}"' if value else f" {name}"
+        for name, value in attributes.items()
+        if name not in ("src", "data-src", "data-lazy-src")
+    )
+    return f'<img src="{_quoted(real)}"{kept}>'
+
+
+def _quoted(value: str) -> str:
+    """An attribute's value as it may stand between double quotes."""
+    return value.replace('"', "&quot;").replace("<", "&lt;")
 
 
 def _filter_attribute(attr: str, value: str, base_url: str) -> str | None:

@@ -60,7 +60,24 @@ def test_html_and_text_bodies_pass_through(fmt: str) -> None:
     [
         ("<p>a<script>alert('x')</script>b</p>", "<p>ab</p>"),
         ("<style>p { color: red }</style><p>x</p>", "<p>x</p>"),
-        ('<iframe src="https://evil.example/">fallback</iframe><p>x</p>', "<p>x</p>"),
+        # A frame is a link to what it showed.
+        (
+            '<iframe src="https://evil.example/">fallback</iframe><p>x</p>',
+            '<p><a href="https://evil.example/">https://evil.example/</a></p><p>x</p>',
+        ),
+        (
+            '<iframe src="/embed/v1" title="Tide &amp; wind"></iframe>',
+            '<p><a href="https://example.org/embed/v1">Tide &amp; wind</a></p>',
+        ),
+        ('<iframe src="javascript:alert(1)"></iframe>', "<p><a>javascript:alert(1)</a></p>"),
+        ("<iframe></iframe><p>x</p>", "<p>x</p>"),
+        # A picture a lazy-loading script would load is the picture.
+        (
+            '<img src="data:image/gif;base64,R0lGOD" data-src="p.jpg" alt="P">',
+            f'<img src="{POST}p.jpg" alt="P">',
+        ),
+        ('<img src="a.png" data-src="p.jpg">', f'<img src="{POST}a.png">'),
+        ("<img data-lazy-src='p\"q.jpg'>", f'<img src="{POST}p%22q.jpg">'),
         ('<object data="a.swf"></object><embed src="a.swf"><p>x</p>', "<p>x</p>"),
         ('<form action="/x"><input name="q"></form><p>x</p>', "<p>x</p>"),
         ('<img src="a.png" onerror="alert(1)">', f'<img src="{POST}a.png">'),
