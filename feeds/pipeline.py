@@ -824,7 +824,9 @@ def regenerate(
             # The state's own problems are not the next run's: it reads the state written here.
             reported = (*loading.problems, *resolved.problems)
             state_sum = state_read_back(config)
-            last = record(config, listing, finished, reported, published, media, state_sum, record_)
+            last = record(
+                config, listing, finished, reported, published, media, state_sum, record_, held
+            )
             # The index holds the record too: a run through it reports what this run
             # read even when a crash keeps the record below from being written.
             index = _index(
@@ -1087,12 +1089,13 @@ def _publish_quick(
     # A feed comes with the first post of a new tag or author, and goes with the last
     # one: an added post, or one gone that had only been added.
     previous = sorted(last.outputs)
-    kept = feed_paths - set(built.files)
+    # The feeds the full run kept for a skipped post's tags and authors (``_held``) stay.
+    kept = feed_paths - set(built.files) | set(full.held)
     try:
         done = publish_files(config.output_dir, built.files, previous, kept)
     except PublishError:
         return None  # nothing was replaced: the full run meets the obstacle and reports it
-    published = tuple(sorted({*built.files, *feed_paths}))
+    published = tuple(sorted({*built.files, *feed_paths, *full.held}))
     result = as_last(
         full,
         now,
@@ -1111,7 +1114,9 @@ def _publish_quick(
     )
     try:
         state = bytes.fromhex(index.state)  # as _quick_run found it
-        record_ = record(config, listing, result, full.problems, published, full.media, state, full)
+        record_ = record(
+            config, listing, result, full.problems, published, full.media, state, full, full.held
+        )
         write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
     except PublishError:
         return None  # published, not recorded: the full run publishes the same bytes

@@ -261,6 +261,8 @@ class LastRun:
     #: files runs have removed that none has published since: ``feeds serve`` answers
     #: them 410 Gone, after a restart too
     gone: tuple[str, ...] = ()
+    #: files kept although no feed of the run is theirs (``pipeline._held``)
+    held: tuple[str, ...] = ()
 
 
 def dump_last_run(run: LastRun) -> bytes:
@@ -277,6 +279,7 @@ def dump_last_run(run: LastRun) -> bytes:
         "problems": [[p.level, p.code, p.message, p.path, p.line, p.col] for p in run.problems],
         "feeds": run.feeds,
         "gone": sorted(run.gone),
+        "held": sorted(run.held),
     }
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -306,6 +309,7 @@ def load_last_run(data: bytes) -> LastRun:
             problems=tuple(Problem(*p) for p in doc["problems"]),
             feeds=int(doc["feeds"]),
             gone=tuple(str(path) for path in doc.get("gone", ())),
+            held=tuple(str(path) for path in doc.get("held", ())),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable record of the last run: {e}") from e
@@ -330,11 +334,13 @@ def record(
     media: Iterable[str],
     state: bytes,
     before: LastRun | None = None,
+    held: Iterable[str] = (),
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
     digest of the state it left (``state_read_back``). ``before`` is the record of the
-    run before, whose removed files stay gone unless published again."""
+    run before, whose removed files stay gone unless published again; ``held`` the
+    files kept for the tags and authors of a skipped post."""
     outputs = {}
     folder = os.fspath(config.output_dir)
     for path in published:
@@ -353,6 +359,7 @@ def record(
         problems=tuple(problems),
         feeds=result.feeds,
         gone=tuple(sorted({*(before.gone if before else ()), *result.removed} - set(published))),
+        held=tuple(sorted(held)),
     )
 
 

@@ -250,6 +250,11 @@ def test_a_tag_feed_stays_while_its_only_post_is_broken(site: Site) -> None:
     broken = build(site, NOW + timedelta(hours=1))
     assert broken.exit_code == 1 and broken.removed == ()
     assert {k: v for k, v in site.outputs().items() if k in kept} == kept
+    # A run through the index (a new post) keeps them too.
+    site.post("c.md", "Newer", "2024-05-03T10:00:00Z")
+    newer = build(site, NOW + timedelta(hours=1, minutes=30))
+    assert newer.exit_code == 1 and newer.removed == ()
+    assert {k: v for k, v in site.outputs().items() if k in kept} == kept
     (site.root / "content" / "a.md").unlink()
     gone = build(site, NOW + timedelta(hours=2))
     assert set(gone.removed) == set(kept)
