@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -230,6 +231,7 @@ _NAMED_ADDRESS = (
 )
 
 
+@functools.lru_cache(maxsize=4096)  # a site has a few authors, on every post
 def split_author(text: str) -> tuple[str, str | None]:
     """An author written as one string, as a name and an e-mail address: ``Name
     <address>``, ``address (Name)``, ``Name (address)`` or ``mailto:address`` (then the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 import sys
 from collections.abc import Iterable
@@ -58,22 +59,30 @@ def read_post_file(root: str, rel: str, max_bytes: int) -> bytes:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        # Unbuffered, read whole at once: a third of what Path.read_bytes costs.
-        data = file.read(max_bytes + 1)
-    if data is None or len(data) > max_bytes:
+        # Unbuffered, read whole at once (a third of what Path.read_bytes costs), in a
+        # buffer of the file's size: one of the limit's would be 10 MB a post.
+        data = file.read(min(st.st_size, max_bytes) + 1) or b""
+        if len(data) > st.st_size:  # it grew since: the rest, up to the limit
+            data += file.read(max_bytes + 1 - len(data)) or b""
+    if len(data) > max_bytes:
         raise OSError(errno.EFBIG, f"over the limit of {max_bytes:,} bytes (max_post_bytes)")
     return data
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def _bad_name(name: str) -> str | None:
     """Why a file or folder name cannot name a post, or None: it must be UTF-8 (the
     state, the cache and every message are), and free of control characters (a line
     break would forge lines in the run's report)."""
+    if name.isprintable():  # nearly every name: no control character, no surrogate
+        return None
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:
         return "its name is not UTF-8"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if _CONTROL.search(name):
         return "its name holds a control character"
     return None
 

@@ -120,7 +120,10 @@ def _held_back(fields: _Fields, path: str, found: list[Problem]) -> bool:
     ``published: false`` and a ``_drafts`` folder (Jekyll), a ``status`` other than
     published (Pelican, WordPress: draft, hidden, private…), a ``password`` (WordPress).
     A ``status`` feeds does not know keeps it back too, with a warning."""
-    if "_drafts" in path.split("/")[:-1]:
+    raw = fields.raw
+    if "published" not in raw and "password" not in raw and "status" not in raw:
+        return path.startswith("_drafts/") or "/_drafts/" in path
+    if path.startswith("_drafts/") or "/_drafts/" in path:
         return True
     if fields.get("published") is not None and not fields.boolean("published"):
         return True
