@@ -171,3 +171,15 @@ def test_a_post_is_read_only_if_it_still_is_what_the_listing_saw(tmp_path: Path)
     assert read_post_file(root, "twin.md", 100) == b"hello"
     with pytest.raises(OSError, match="over the limit of 4 bytes"):
         read_post_file(root, "post.md", 4)
+
+
+def test_a_hugo_section_index_is_not_a_post(tmp_path: Path) -> None:
+    """``_index.md`` holds a Hugo section's list page: a site moved over published it
+    as a post titled as the section."""
+    touch(tmp_path, "posts/_index.md")
+    touch(tmp_path, "_index.md")
+    touch(tmp_path, "posts/bundle/index.md")
+    touch(tmp_path, "posts/_index-notes.md")
+    found, problems = discover(tmp_path, 1000)
+    assert [f.path for f in found] == ["posts/_index-notes.md", "posts/bundle/index.md"]
+    assert problems == []

@@ -97,10 +97,16 @@ def is_post_name(name: str) -> bool:
     """True when a file name looks like a post: not hidden, with a known suffix.
 
     Editors' leftovers never end in one: ``post.md~``, ``post.md.swp``, ``.bak``,
-    ``.orig``, ``.tmp``, emacs' ``#post.md#``.
+    ``.orig``, ``.tmp``, emacs' ``#post.md#``. Hugo's ``_index.md`` is no post either.
     """
     stem, _, suffix = name.rpartition(".")
-    return bool(stem) and stem[0] != "." and f".{suffix.lower()}" in POST_SUFFIXES
+    return (
+        bool(stem)
+        and stem[0] != "."
+        and f".{suffix.lower()}" in POST_SUFFIXES
+        # Hugo's ``_index.md`` describes a section's list page, not a post.
+        and stem != "_index"
+    )
 
 
 def discover(
