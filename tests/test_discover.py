@@ -183,3 +183,19 @@ def test_a_hugo_section_index_is_not_a_post(tmp_path: Path) -> None:
     found, problems = discover(tmp_path, 1000)
     assert [f.path for f in found] == ["posts/_index-notes.md", "posts/bundle/index.md"]
     assert problems == []
+
+
+def test_posts_in_formats_feeds_does_not_read_are_named_not_dropped(tmp_path: Path) -> None:
+    """A blog moved over from Pelican or Jekyll may hold .rst or .mkd posts: each gets a
+    warning rather than silence; images and other files are still ignored."""
+    touch(tmp_path, "a.md")
+    touch(tmp_path, "python/third.rst")
+    touch(tmp_path, "_posts/2023-04-03-old.mkd")
+    touch(tmp_path, "images/cover.jpg")
+    found, problems = discover(tmp_path, 1000)
+    assert [f.path for f in found] == ["a.md"]
+    assert [(p.level, p.code, p.path) for p in problems] == [
+        ("warning", "unread-format", "_posts/2023-04-03-old.mkd"),
+        ("warning", "unread-format", "python/third.rst"),
+    ]
+    assert problems[1].message.startswith("not read: reStructuredText (.rst) is not a post")

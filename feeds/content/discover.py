@@ -16,6 +16,19 @@ from feeds.model import Problem
 
 #: suffixes of post files; everything else (images, PDFs…) is an asset and ignored
 POST_SUFFIXES = frozenset({".md", ".markdown", ".txt", ".html", ".htm"})
+#: suffixes of posts other tools read and feeds does not: such a file gets a warning, not
+#: silence (a blog moved over would lose them without a word)
+UNREAD_FORMATS = {
+    ".rst": "reStructuredText",
+    ".adoc": "AsciiDoc",
+    ".asciidoc": "AsciiDoc",
+    ".org": "Org",
+    ".textile": "Textile",
+    ".mkd": "Markdown under another suffix",
+    ".mkdn": "Markdown under another suffix",
+    ".mdown": "Markdown under another suffix",
+    ".mkdown": "Markdown under another suffix",
+}
 
 
 class FoundFile(NamedTuple):
@@ -128,6 +141,13 @@ def discover(
     root = content_dir.resolve()
     for rel, entry in _walk(root, root, problems, share=share):
         if not is_post_name(entry.name):
+            suffix = "." + entry.name.rpartition(".")[2].lower()
+            if suffix in UNREAD_FORMATS and not entry.name.startswith("."):
+                message = (
+                    f"not read: {UNREAD_FORMATS[suffix]} ({suffix}) is not a post format "
+                    "feeds reads (.md, .markdown, .txt, .html, .htm)"
+                )
+                problems.append(Problem("warning", "unread-format", message, rel))
             continue
         try:
             st = entry.stat()  # follows a link; _walk checked where it points
