@@ -277,17 +277,19 @@ def resolve_posts(
     now: datetime,
     looked_up: set[str] | None = None,
     earlier: Mapping[str, CachedPost] | None = None,
+    published: frozenset[str] = frozenset(),
 ) -> Resolved:
     """Every post's dates, id, slug and URL (:func:`feeds.site.resolve`), then its
     enclosure made whole: a file on this site is looked up in ``output_dir`` (and its
     path added to ``looked_up``, found or not). ``earlier`` is the cache's posts as last
-    read, which names the posts deleted since."""
+    read, which names the posts deleted since; ``published``, posts published since the
+    state was written (by runs through the index)."""
     titles = {
         p: c.source.title
         for p, c in (earlier or {}).items()
         if p not in loading.present and c.source.title
     }
-    resolved = resolve(loading.loaded, loading.present, state, config.site, now, titles)
+    resolved = resolve(loading.loaded, loading.present, state, config.site, now, titles, published)
     sources = {item.source.path: item.source for item in loading.loaded}
     folder = config.output_dir
 
@@ -732,7 +734,10 @@ def regenerate(
         loading = load_content(config, caches, progress, (listing.found, listing.problems))
         media: set[str] = set()
         earlier_posts = caches.posts if caches else None
-        resolved = resolve_posts(config, loading, state, now, media, earlier_posts)
+        # Posts runs through the index published since, which the state does not know.
+        record_ = last_run(config)
+        since = frozenset(record_.added) if record_ else frozenset()
+        resolved = resolve_posts(config, loading, state, now, media, earlier_posts, since)
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress, earlier)
         for _ in range(MAX_REMAKES):
@@ -783,7 +788,6 @@ def regenerate(
             keep = feed_paths - built.made
             # A run through the index since the state was written may have published more:
             # the feed of a tag or author a post it added brought.
-            record_ = last_run(config)
             previous = sorted({*state.published, *(record_.outputs if record_ else ())})
             held = _held(loading, caches, previous) - feed_paths - set(built.files)
             done = publish_files(
@@ -1115,7 +1119,16 @@ def _publish_quick(
     try:
         state = bytes.fromhex(index.state)  # as _quick_run found it
         record_ = record(
-            config, listing, result, full.problems, published, full.media, state, full, full.held
+            config,
+            listing,
+            result,
+            full.problems,
+            published,
+            full.media,
+            state,
+            full,
+            full.held,
+            (post.path for post in added),
         )
         write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
     except PublishError:

@@ -263,6 +263,9 @@ class LastRun:
     gone: tuple[str, ...] = ()
     #: files kept although no feed of the run is theirs (``pipeline._held``)
     held: tuple[str, ...] = ()
+    #: posts a run through the index published since the last full run, which
+    #: ``state.json`` does not know yet: the next full run counts them as published
+    added: tuple[str, ...] = ()
 
 
 def dump_last_run(run: LastRun) -> bytes:
@@ -280,6 +283,7 @@ def dump_last_run(run: LastRun) -> bytes:
         "feeds": run.feeds,
         "gone": sorted(run.gone),
         "held": sorted(run.held),
+        "added": sorted(run.added),
     }
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -310,6 +314,7 @@ def load_last_run(data: bytes) -> LastRun:
             feeds=int(doc["feeds"]),
             gone=tuple(str(path) for path in doc.get("gone", ())),
             held=tuple(str(path) for path in doc.get("held", ())),
+            added=tuple(str(path) for path in doc.get("added", ())),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable record of the last run: {e}") from e
@@ -335,12 +340,14 @@ def record(
     state: bytes,
     before: LastRun | None = None,
     held: Iterable[str] = (),
+    added: Iterable[str] = (),
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
     digest of the state it left (``state_read_back``). ``before`` is the record of the
     run before, whose removed files stay gone unless published again; ``held`` the
-    files kept for the tags and authors of a skipped post."""
+    files kept for the tags and authors of a skipped post; ``added`` the posts a run
+    through the index added."""
     outputs = {}
     folder = os.fspath(config.output_dir)
     for path in published:
@@ -360,6 +367,7 @@ def record(
         feeds=result.feeds,
         gone=tuple(sorted({*(before.gone if before else ()), *result.removed} - set(published))),
         held=tuple(sorted(held)),
+        added=tuple(sorted(added)),
     )
 
 

@@ -11,7 +11,7 @@ import functools
 import html
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
@@ -63,6 +63,7 @@ def resolve(
     site: SiteConfig,
     now: datetime,
     titles: Mapping[str, str] | None = None,
+    added: frozenset[str] = frozenset(),
 ) -> Resolved:
     """Resolve every post's dates, id, slug and URL.
 
@@ -70,7 +71,8 @@ def resolve(
     read this time: their remembered ids are kept, not handed to another file.
     ``titles`` are the titles posts had when last read, by path: a new post titled as a
     post deleted in the same run may be that post renamed and edited, and is told how to
-    keep its id.
+    keep its id. ``added`` are posts published since the state was written (by runs
+    through the index): they keep their slugs as posts the state knows do.
     """
     problems: list[Problem] = []
     live = sorted((item for item in loaded if not item.source.draft), key=lambda i: i.source.path)
@@ -104,11 +106,10 @@ def resolve(
         d for d in dated if d[0].source.path in waiting
     ]
 
-    # Posts published before keep their slug and id when a new one collides with them,
-    # however it is dated (a published URL never moves to another post); among new
-    # posts, and among those before, the older one keeps them.
+    # Posts published before keep their ids when a new one collides with them, however
+    # it is dated; among new posts, and among those before, the older one keeps them.
     dated.sort(key=lambda d: (not d[1].id, d[2], d[0].source.path))
-    slugs: dict[str, str] = {}
+    chosen, slugs = _slugs(dated, state.posts.keys() | added, problems)
     # Ids of posts on disk that could not be read this time stay theirs.
     live_paths = {item.source.path for item in live}
     ids = {m.id: p for p, m in remembered.items() if p not in live_paths}
@@ -116,13 +117,7 @@ def resolve(
     future: list[datetime] = []
     for item, memory, published, updated in dated:
         source = item.source
-        slug = _unique(
-            post_slug(source),
-            source.path,
-            slugs,
-            "slug",
-            problems,
-        )
+        slug = chosen[source.path]
         wanted_id = source.id or memory.id or tag_uri(site, slug, published)
         # A deleted post's id is never made again for another (one written in front
         # matter is the author's to give).
@@ -130,9 +125,12 @@ def resolve(
         ident = _unique(wanted_id, source.path, ids, "id", problems, blocked)
         if not (source.id or memory.id) and (was := deleted.get((source.title or "").casefold())):
             problems.append(_maybe_moved(source.path, *was))
-        if memory.id != ident:
+        # The slug is remembered where it is not the one the post asks for (a ``-2``):
+        # the next run gives it again, whatever the post is dated.
+        kept = slug if slug != post_slug(source) else None
+        if memory.id != ident or memory.slug != kept:
             # Made, not replaced: every new post passes here, and replace is slow.
-            remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest)
+            remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest, kept)
         post = _post(source, ident, slug, published, updated, site)
         if source.path in waiting:
             future.append(published)
@@ -352,6 +350,46 @@ def _distinct_updates(
             published = bumped
         result.append((item, memory, published, bumped))
     return result
+
+
+def _slugs(
+    dated: Sequence[tuple[Loaded, Remembered, datetime, datetime]],
+    before: Set[str],
+    problems: list[Problem],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each post's slug (path → slug), and the slugs taken (slug → path).
+
+    A published URL never moves to another post. A post given a ``-2`` before, still
+    asking for the same slug, keeps it. Then posts published before (``before``, their
+    paths) take the slugs they ask for before posts new, moved or come back do, each
+    group oldest first; a post whose slug is taken gets ``-2``, ``-3``… and a warning
+    naming the post that has it.
+    """
+    taken: dict[str, str] = {}
+    chosen: dict[str, str] = {}
+    by_date = sorted(dated, key=lambda d: (d[2], d[0].source.path))
+    for item, memory, _, _ in by_date:
+        kept, wanted = memory.slug, post_slug(item.source)
+        if kept and kept not in taken and _suffixed(kept, wanted):
+            taken[kept] = item.source.path
+            chosen[item.source.path] = kept
+    kept_before = dict(chosen)
+    for item, _, _, _ in sorted(by_date, key=lambda d: d[0].source.path not in before):
+        path = item.source.path
+        if path not in kept_before:
+            chosen[path] = _unique(post_slug(item.source), path, taken, "slug", problems)
+    for item, _, _, _ in by_date:
+        path, wanted = item.source.path, post_slug(item.source)
+        if path in kept_before and wanted in taken:
+            message = f"slug '{wanted}' is taken by {taken[wanted]}; using '{chosen[path]}'"
+            problems.append(Problem("warning", "duplicate-slug", message, path))
+    return chosen, taken
+
+
+def _suffixed(slug: str, wanted: str) -> bool:
+    """Whether ``slug`` is ``wanted`` with a ``-N`` suffix ``_unique`` gives."""
+    head, _, number = slug.rpartition("-")
+    return head == wanted and number.isdigit()
 
 
 def _maybe_moved(path: str, old: str, ident: str) -> Problem:

@@ -26,6 +26,9 @@ class Remembered:
     first_seen: datetime
     #: sha256 of the file's bytes, to recognise the post when it moves
     digest: str
+    #: the slug the post was given when it is not the one it asks for (``-2``, taken):
+    #: its URL stays, whatever posts come later
+    slug: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,9 +99,12 @@ def dump_state(state: State) -> Iterator[bytes]:
 
 def _remembered_lines(posts: Mapping[str, Remembered]) -> Iterator[str]:
     for path, r in sorted(posts.items()):
+        # A slug only where one is remembered: most posts keep their bytes.
+        slug = "" if r.slug is None else f', "slug": {encode_basestring(r.slug)}'
         yield (
             f' {encode_basestring(path)}: {{"digest": {encode_basestring(r.digest)}, '
-            f'"first_seen": "{r.first_seen.isoformat()}", "id": {encode_basestring(r.id)}}}'
+            f'"first_seen": "{r.first_seen.isoformat()}", "id": {encode_basestring(r.id)}'
+            f"{slug}}}"
         )
 
 
@@ -242,8 +248,10 @@ def _object(pairs: list[tuple[str, Any]]) -> Any:
     """A JSON object of a state file: a post's record becomes its Remembered; anything
     else, a record that does not read as one included, stays a dict."""
     fields = dict(pairs)
-    ident, digest = fields.get("id"), fields.get("digest")
+    ident, digest, slug = fields.get("id"), fields.get("digest"), fields.get("slug")
     if type(ident) is not str or type(digest) is not str:
+        return fields
+    if slug is not None and type(slug) is not str:
         return fields
     try:
         first_seen = date_in(fields.get("first_seen"))
@@ -251,4 +259,4 @@ def _object(pairs: list[tuple[str, Any]]) -> Any:
         return fields
     if first_seen is None:
         return fields
-    return Remembered(ident, first_seen, sys.intern(digest))
+    return Remembered(ident, first_seen, sys.intern(digest), slug)

@@ -237,6 +237,49 @@ def test_a_new_post_never_takes_a_published_post_s_url(site: Site) -> None:
     assert [(p.code, p.path) for p in result.problems] == [("duplicate-slug", "zzz/market.md")]
 
 
+def test_a_published_url_stays_with_its_post_in_every_later_run(site: Site) -> None:
+    """The new, older post got ``-2``; later full runs (an edit of another post's front
+    matter, a lost cache) keep each URL with its post. A deleted post come back takes
+    no URL from the post that has it now."""
+
+    def links() -> dict[str, str]:
+        items = json.loads(site.outputs()["feed.json"])["items"]
+        return {item["title"]: item["url"] for item in items}
+
+    site.post("notes/dup.md", "First", "2024-03-10T09:00:00Z")
+    other = site.post("other.md", "Other", "2024-03-20T09:00:00Z")
+    assert build(site).exit_code == 0
+    site.post("essays/dup.md", "Older", "2024-03-01T09:00:00Z")
+    build(site, NOW + timedelta(hours=1))
+    expected = {
+        "First": "https://example.org/dup/",
+        "Older": "https://example.org/dup-2/",
+        "Other": "https://example.org/other/",
+    }
+    assert links() == expected
+    other.write_text(other.read_text().replace("title:", "summary: hi\ntitle:"))
+    result = build(site, NOW + timedelta(hours=2))
+    assert links() == expected
+    assert [(p.code, p.path) for p in result.problems] == [("duplicate-slug", "essays/dup.md")]
+    (site.root / ".feeds" / "cache.json").unlink()
+    (site.root / ".feeds" / "index.json").unlink()
+    build(site, NOW + timedelta(hours=3))
+    assert links() == expected
+
+    solo = site.post("solo.md", "Solo", "2024-03-05T09:00:00Z")
+    build(site, NOW + timedelta(hours=4))
+    saved = solo.read_bytes()
+    solo.unlink()
+    build(site, NOW + timedelta(hours=5))
+    site.post("later/solo.md", "Unrelated", "2024-03-15T09:00:00Z")
+    build(site, NOW + timedelta(hours=6))
+    assert links()["Unrelated"] == "https://example.org/solo/"
+    solo.write_bytes(saved)
+    build(site, NOW + timedelta(hours=7))
+    assert links()["Unrelated"] == "https://example.org/solo/"
+    assert links()["Solo"] == "https://example.org/solo-2/"
+
+
 def test_a_tag_feed_stays_while_its_only_post_is_broken(site: Site) -> None:
     """A typo that makes a post unreadable skips it, but the feeds of its tags and
     authors are kept as they were, not removed (readers told 410 Gone drop a feed for
