@@ -391,6 +391,12 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
             "output_dir",
             "'output_dir' must not be inside 'content_dir': its index.html would be read as a post",
         )
+    if _within(content_dir, output_dir):
+        raise r.error(
+            "content_dir",
+            "'content_dir' must not be inside 'output_dir': feeds serve would serve the "
+            "posts, drafts and future posts among them",
+        )
     if _within(state_dir, output_dir):
         raise r.error(
             "state_dir",

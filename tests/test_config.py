@@ -80,6 +80,7 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "output_dir: content/public\n", 4, "'output_dir' must not be inside"),
         (MINIMAL + "output_dir: content\n", 4, "'output_dir' must not be inside"),
         (MINIMAL + "state_dir: public/state\n", 4, "'state_dir' must not be inside"),
+        (MINIMAL + "output_dir: www\ncontent_dir: www/posts\n", 5, "'content_dir' must not be"),
         (MINIMAL + "state_dir: public\n", 4, "'state_dir' must not be inside"),
         (MINIMAL + "feeds:\n  archives: yes please\n", 5, "'feeds.archives' must be true or"),
         (MINIMAL + "feeds:\n  formats: [json]\n  archives: true\n", 6, "needs rss or atom"),

@@ -102,7 +102,7 @@ def _bad_name(name: str) -> str | None:
 
 def _shown(rel: str) -> str:
     """A path as a message can show it, whatever bytes its name holds."""
-    text = rel.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    text = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     return "".join(c if ord(c) >= 32 and ord(c) != 127 else f"\\x{ord(c):02x}" for c in text)
 
 
