@@ -109,7 +109,7 @@ def resolve(
     # Posts published before keep their ids when a new one collides with them, however
     # it is dated; among new posts, and among those before, the older one keeps them.
     dated.sort(key=lambda d: (not d[1].id, d[2], d[0].source.path))
-    chosen, slugs = _slugs(dated, state.posts.keys() | added, problems)
+    chosen, slugs, wanted = _slugs(dated, state.posts.keys() | added, problems)
     # Ids of posts on disk that could not be read this time stay theirs.
     live_paths = {item.source.path for item in live}
     ids = {m.id: p for p, m in remembered.items() if p not in live_paths}
@@ -127,7 +127,7 @@ def resolve(
             problems.append(_maybe_moved(source.path, *was))
         # The slug is remembered where it is not the one the post asks for (a ``-2``):
         # the next run gives it again, whatever the post is dated.
-        kept = slug if slug != post_slug(source) else None
+        kept = slug if slug != wanted[source.path] else None
         if memory.id != ident or memory.slug != kept:
             # Made, not replaced: every new post passes here, and replace is slow.
             remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest, kept)
@@ -356,8 +356,9 @@ def _slugs(
     dated: Sequence[tuple[Loaded, Remembered, datetime, datetime]],
     before: Set[str],
     problems: list[Problem],
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Each post's slug (path → slug), and the slugs taken (slug → path).
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Each post's slug (path → slug), the slugs taken (slug → path), and the slug each
+    post asks for (path → slug, ``post_slug``).
 
     A published URL never moves to another post. A post given a ``-2`` before, still
     asking for the same slug, keeps it. Then posts published before (``before``, their
@@ -368,22 +369,25 @@ def _slugs(
     taken: dict[str, str] = {}
     chosen: dict[str, str] = {}
     by_date = sorted(dated, key=lambda d: (d[2], d[0].source.path))
+    wanted = {item.source.path: post_slug(item.source) for item, _, _, _ in by_date}
+    kept_before: list[str] = []
     for item, memory, _, _ in by_date:
-        kept, wanted = memory.slug, post_slug(item.source)
-        if kept and kept not in taken and _suffixed(kept, wanted):
-            taken[kept] = item.source.path
-            chosen[item.source.path] = kept
-    kept_before = dict(chosen)
+        path, kept = item.source.path, memory.slug
+        if kept and kept not in taken and _suffixed(kept, wanted[path]):
+            taken[kept] = path
+            chosen[path] = kept
+            kept_before.append(path)
     for item, _, _, _ in sorted(by_date, key=lambda d: d[0].source.path not in before):
         path = item.source.path
-        if path not in kept_before:
-            chosen[path] = _unique(post_slug(item.source), path, taken, "slug", problems)
-    for item, _, _, _ in by_date:
-        path, wanted = item.source.path, post_slug(item.source)
-        if path in kept_before and wanted in taken:
-            message = f"slug '{wanted}' is taken by {taken[wanted]}; using '{chosen[path]}'"
+        if path not in chosen:
+            chosen[path] = _unique(wanted[path], path, taken, "slug", problems)
+    for path in kept_before:
+        if wanted[path] in taken:
+            message = (
+                f"slug '{wanted[path]}' is taken by {taken[wanted[path]]}; using '{chosen[path]}'"
+            )
             problems.append(Problem("warning", "duplicate-slug", message, path))
-    return chosen, taken
+    return chosen, taken, wanted
 
 
 def _suffixed(slug: str, wanted: str) -> bool:
