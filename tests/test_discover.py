@@ -199,3 +199,11 @@ def test_posts_in_formats_feeds_does_not_read_are_named_not_dropped(tmp_path: Pa
         ("warning", "unread-format", "python/third.rst"),
     ]
     assert problems[1].message.startswith("not read: reStructuredText (.rst) is not a post")
+
+
+def test_a_fifo_under_a_post_s_name_is_named_not_read(tmp_path: Path) -> None:
+    touch(tmp_path, "a.md")
+    os.mkfifo(tmp_path / "pipe.md")
+    found, problems = discover(tmp_path, 1000)
+    assert [f.path for f in found] == ["a.md"]
+    assert [(p.level, p.code, p.path) for p in problems] == [("warning", "not-a-file", "pipe.md")]

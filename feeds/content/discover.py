@@ -155,6 +155,10 @@ def discover(
             problems.append(Problem("error", "unreadable", f"cannot read: {e.strerror}", rel))
             continue
         if not stat.S_ISREG(st.st_mode):
+            # A FIFO, a socket or a device under a post's name: never read (a FIFO would
+            # wait for a writer), but named.
+            message = "not read: not a regular file (a FIFO, a socket or a device)"
+            problems.append(Problem("warning", "not-a-file", message, rel))
             continue
         if st.st_size > max_bytes:
             problems.append(
