@@ -93,7 +93,7 @@ from feeds.runs import (
 )
 from feeds.site import Loaded, Resolved, permalink, render, resolve, resolve_added
 from feeds.slugs import slugify_name
-from feeds.state import Output, Sealed, State, load_archives
+from feeds.state import Output, Remembered, Sealed, State, load_archives
 from feeds.validate import EntryMemo, validate_feed
 from feeds.writers import STYLESHEET_FILE, WRITERS, WriteOptions, stylesheet
 from feeds.writers.pages import index_html, opml
@@ -277,19 +277,17 @@ def resolve_posts(
     now: datetime,
     looked_up: set[str] | None = None,
     earlier: Mapping[str, CachedPost] | None = None,
-    published: frozenset[str] = frozenset(),
 ) -> Resolved:
     """Every post's dates, id, slug and URL (:func:`feeds.site.resolve`), then its
     enclosure made whole: a file on this site is looked up in ``output_dir`` (and its
     path added to ``looked_up``, found or not). ``earlier`` is the cache's posts as last
-    read, which names the posts deleted since; ``published``, posts published since the
-    state was written (by runs through the index)."""
+    read, which names the posts deleted since."""
     titles = {
         p: c.source.title
         for p, c in (earlier or {}).items()
         if p not in loading.present and c.source.title
     }
-    resolved = resolve(loading.loaded, loading.present, state, config.site, now, titles, published)
+    resolved = resolve(loading.loaded, loading.present, state, config.site, now, titles)
     sources = {item.source.path: item.source for item in loading.loaded}
     folder = config.output_dir
 
@@ -734,10 +732,17 @@ def regenerate(
         loading = load_content(config, caches, progress, (listing.found, listing.problems))
         media: set[str] = set()
         earlier_posts = caches.posts if caches else None
-        # Posts runs through the index published since, which the state does not know.
+        # Posts runs through the index published since, which the state does not know:
+        # remembered as the state's are (their ids, and their URLs, stay theirs).
         record_ = last_run(config)
-        since = frozenset(record_.added) if record_ else frozenset()
-        resolved = resolve_posts(config, loading, state, now, media, earlier_posts, since)
+        if record_ and record_.added:
+            known = {
+                path: Remembered(ident, published, digest, slug)
+                for path, (ident, digest, slug, published) in record_.added.items()
+                if path not in state.posts
+            }
+            state = replace(state, posts={**state.posts, **known})
+        resolved = resolve_posts(config, loading, state, now, media, earlier_posts)
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress, earlier)
         for _ in range(MAX_REMAKES):
@@ -981,6 +986,11 @@ def _quick_run(
             cache.close()
     if new is None:
         return None
+    # A post an earlier run through the index added, since moved: the full run keeps its id.
+    present = {item.path for item in found}
+    moved = {digest for path, (_, digest, _, _) in last.added.items() if path not in present}
+    if any(digests[post.path] in moved for post in new):
+        return None
     return _publish_quick(config, now, listing, index, last, full, digests, progress, new, sealed)
 
 
@@ -1128,7 +1138,7 @@ def _publish_quick(
             state,
             full,
             full.held,
-            (post.path for post in added),
+            {p.path: (p.id, digests[p.path], p.slug, p.published) for p in added},
         )
         write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
     except PublishError:

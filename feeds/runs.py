@@ -20,7 +20,7 @@ import posixpath
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from itertools import repeat
 from operator import itemgetter
@@ -264,8 +264,9 @@ class LastRun:
     #: files kept although no feed of the run is theirs (``pipeline._held``)
     held: tuple[str, ...] = ()
     #: posts a run through the index published since the last full run, which
-    #: ``state.json`` does not know yet: the next full run counts them as published
-    added: tuple[str, ...] = ()
+    #: ``state.json`` does not know yet: path → (id, digest, slug, published), which the
+    #: next full run remembers as it remembers the posts of the state
+    added: Mapping[str, tuple[str, str, str, datetime]] = field(default_factory=dict)
 
 
 def dump_last_run(run: LastRun) -> bytes:
@@ -283,7 +284,10 @@ def dump_last_run(run: LastRun) -> bytes:
         "feeds": run.feeds,
         "gone": sorted(run.gone),
         "held": sorted(run.held),
-        "added": sorted(run.added),
+        "added": {
+            path: [ident, digest, slug, published.isoformat()]
+            for path, (ident, digest, slug, published) in sorted(run.added.items())
+        },
     }
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -314,10 +318,23 @@ def load_last_run(data: bytes) -> LastRun:
             feeds=int(doc["feeds"]),
             gone=tuple(str(path) for path in doc.get("gone", ())),
             held=tuple(str(path) for path in doc.get("held", ())),
-            added=tuple(str(path) for path in doc.get("added", ())),
+            added=_added_in(doc.get("added", {})),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable record of the last run: {e}") from e
+
+
+def _added_in(raw: object) -> dict[str, tuple[str, str, str, datetime]]:
+    """``LastRun.added`` as ``dump_last_run`` wrote it; ValueError for anything else."""
+    if not isinstance(raw, dict):
+        raise ValueError("bad added posts")
+    added = {}
+    for path, (ident, digest, slug, published) in raw.items():
+        when = datetime.fromisoformat(published)
+        if when.tzinfo is None or not all(isinstance(t, str) for t in (ident, digest, slug)):
+            raise ValueError("bad added post")
+        added[str(path)] = (ident, digest, slug, when)
+    return added
 
 
 def _inputs(config: Config, listing: Listing, state: bytes) -> str:
@@ -340,7 +357,7 @@ def record(
     state: bytes,
     before: LastRun | None = None,
     held: Iterable[str] = (),
-    added: Iterable[str] = (),
+    added: Mapping[str, tuple[str, str, str, datetime]] | None = None,
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
@@ -367,7 +384,7 @@ def record(
         feeds=result.feeds,
         gone=tuple(sorted({*(before.gone if before else ()), *result.removed} - set(published))),
         held=tuple(sorted(held)),
-        added=tuple(sorted(added)),
+        added=dict(added or {}),
     )
 
 

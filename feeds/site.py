@@ -63,7 +63,6 @@ def resolve(
     site: SiteConfig,
     now: datetime,
     titles: Mapping[str, str] | None = None,
-    added: frozenset[str] = frozenset(),
 ) -> Resolved:
     """Resolve every post's dates, id, slug and URL.
 
@@ -71,8 +70,7 @@ def resolve(
     read this time: their remembered ids are kept, not handed to another file.
     ``titles`` are the titles posts had when last read, by path: a new post titled as a
     post deleted in the same run may be that post renamed and edited, and is told how to
-    keep its id. ``added`` are posts published since the state was written (by runs
-    through the index): they keep their slugs as posts the state knows do.
+    keep its id.
     """
     problems: list[Problem] = []
     live = sorted((item for item in loaded if not item.source.draft), key=lambda i: i.source.path)
@@ -109,7 +107,7 @@ def resolve(
     # Posts published before keep their ids when a new one collides with them, however
     # it is dated; among new posts, and among those before, the older one keeps them.
     dated.sort(key=lambda d: (not d[1].id, d[2], d[0].source.path))
-    chosen, slugs, wanted = _slugs(dated, state.posts.keys() | added, problems)
+    chosen, slugs = _slugs(dated, state.posts.keys(), problems)
     # Ids of posts on disk that could not be read this time stay theirs.
     live_paths = {item.source.path for item in live}
     ids = {m.id: p for p, m in remembered.items() if p not in live_paths}
@@ -125,12 +123,10 @@ def resolve(
         ident = _unique(wanted_id, source.path, ids, "id", problems, blocked)
         if not (source.id or memory.id) and (was := deleted.get((source.title or "").casefold())):
             problems.append(_maybe_moved(source.path, *was))
-        # The slug is remembered where it is not the one the post asks for (a ``-2``):
-        # the next run gives it again, whatever the post is dated.
-        kept = slug if slug != wanted[source.path] else None
-        if memory.id != ident or memory.slug != kept:
+        # The slug is remembered: the next run gives it again, whatever posts come.
+        if memory.id != ident or memory.slug != slug:
             # Made, not replaced: every new post passes here, and replace is slow.
-            remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest, kept)
+            remembered[source.path] = Remembered(ident, memory.first_seen, memory.digest, slug)
         post = _post(source, ident, slug, published, updated, site)
         if source.path in waiting:
             future.append(published)
@@ -278,11 +274,33 @@ def _remember(
     for p in sorted(vanished):
         by_digest.setdefault(vanished[p].digest, []).append(p)
         by_name.setdefault(p.rpartition("/")[2], []).append(p)
+    # A known path holding other bytes now, while a new path holds its old bytes: the
+    # post moved there, and the path holds a new post (a file renamed, another written
+    # in its place, in one step).
+    new_by_digest: dict[str, str] = {}
+    for item in live:
+        if item.source.path not in state.posts:
+            new_by_digest.setdefault(item.digest, item.source.path)
+    moved_to: dict[str, str] = {}
+    for item in live:
+        record = state.posts.get(item.source.path)
+        if record and record.digest != item.digest and record.digest in new_by_digest:
+            moved_to[new_by_digest.pop(record.digest)] = item.source.path
+    displaced = set(moved_to.values())
     fresh: list[Loaded] = []
     for item in live:
         path = item.source.path
+        if path in moved_to:
+            memory[path] = replace(state.posts[moved_to[path]], digest=item.digest)
+            continue
+        if path in displaced:
+            fresh.append(item)
+            continue
         if path in state.posts:
-            memory[path] = state.posts[path]
+            record = state.posts[path]
+            # The bytes it has now: a later move is told by them.
+            same = record.digest == item.digest
+            memory[path] = record if same else replace(record, digest=item.digest)
             continue
         # The same bytes moved, or else the only vanished file of the same name did.
         moved = by_digest.get(item.digest)
@@ -356,12 +374,12 @@ def _slugs(
     dated: Sequence[tuple[Loaded, Remembered, datetime, datetime]],
     before: Set[str],
     problems: list[Problem],
-) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-    """Each post's slug (path → slug), the slugs taken (slug → path), and the slug each
-    post asks for (path → slug, ``post_slug``).
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Each post's slug (path → slug), and the slugs taken (slug → path).
 
-    A published URL never moves to another post. A post given a ``-2`` before, still
-    asking for the same slug, keeps it. Then posts published before (``before``, their
+    A published URL never moves to another post. A post keeps the slug it was given
+    before (``Remembered.slug``) while it asks for the same one (that one, or it with a
+    ``-2``). Then posts published before (``before``, their
     paths) take the slugs they ask for before posts new, moved or come back do, each
     group oldest first; a post whose slug is taken gets ``-2``, ``-3``… and a warning
     naming the post that has it.
@@ -373,7 +391,7 @@ def _slugs(
     kept_before: list[str] = []
     for item, memory, _, _ in by_date:
         path, kept = item.source.path, memory.slug
-        if kept and kept not in taken and _suffixed(kept, wanted[path]):
+        if kept and kept not in taken and (kept == wanted[path] or _suffixed(kept, wanted[path])):
             taken[kept] = path
             chosen[path] = kept
             kept_before.append(path)
@@ -382,12 +400,12 @@ def _slugs(
         if path not in chosen:
             chosen[path] = _unique(wanted[path], path, taken, "slug", problems)
     for path in kept_before:
-        if wanted[path] in taken:
+        if chosen[path] != wanted[path] and wanted[path] in taken:
             message = (
                 f"slug '{wanted[path]}' is taken by {taken[wanted[path]]}; using '{chosen[path]}'"
             )
             problems.append(Problem("warning", "duplicate-slug", message, path))
-    return chosen, taken, wanted
+    return chosen, taken
 
 
 def _suffixed(slug: str, wanted: str) -> bool:

@@ -26,8 +26,8 @@ class Remembered:
     first_seen: datetime
     #: sha256 of the file's bytes, to recognise the post when it moves
     digest: str
-    #: the slug the post was given when it is not the one it asks for (``-2``, taken):
-    #: its URL stays, whatever posts come later
+    #: the slug the post was given (None before it was published): its URL stays,
+    #: whatever posts come later
     slug: str | None = None
 
 
@@ -99,7 +99,6 @@ def dump_state(state: State) -> Iterator[bytes]:
 
 def _remembered_lines(posts: Mapping[str, Remembered]) -> Iterator[str]:
     for path, r in sorted(posts.items()):
-        # A slug only where one is remembered: most posts keep their bytes.
         slug = "" if r.slug is None else f', "slug": {encode_basestring(r.slug)}'
         yield (
             f' {encode_basestring(path)}: {{"digest": {encode_basestring(r.digest)}, '

@@ -390,3 +390,51 @@ def test_a_killed_run_s_temporary_files_in_the_state_folder_are_swept(site: Site
     mine.write_bytes(b"kept")
     build(site, NOW + timedelta(hours=1))
     assert not left.exists() and mine.read_bytes() == b"kept"
+
+
+def test_a_post_keeps_its_id_and_url_through_later_edits_and_renames(site: Site) -> None:
+    """Posts published by runs through the index are remembered as those of the state:
+    a post that then asks for another post's slug gets ``-2`` and keeps its id, and a
+    post edited, then renamed, keeps its id (its bytes as they are now are known)."""
+
+    def items() -> dict[str, tuple[str, str]]:
+        feed = json.loads(site.outputs()["feed.json"])["items"]
+        return {item["title"]: (item["url"], item["id"]) for item in feed}
+
+    site.post("news.md", "One", "2022-01-01T00:00:00Z")
+    assert build(site).exit_code == 0
+    two = site.post("solo.md", "Two", "2021-01-01T00:00:00Z")
+    build(site, NOW + timedelta(hours=1))  # through the index
+    before = items()
+    two.write_text(two.read_text().replace("title:", "slug: news\ntitle:"))
+    build(site, NOW + timedelta(hours=2))
+    assert items()["One"] == before["One"]
+    assert items()["Two"] == ("https://example.org/news-2/", before["Two"][1])
+
+    p = site.post("p.md", "Pea", "2023-07-31T00:00:00Z")
+    build(site, NOW + timedelta(hours=3))
+    pea = items()["Pea"]
+    p.write_text(p.read_text().replace("Body of", "The body of"))
+    build(site, NOW + timedelta(hours=4))
+    p.rename(site.root / "content" / "q.md")
+    build(site, NOW + timedelta(hours=5))
+    assert items()["Pea"] == ("https://example.org/q/", pea[1])
+
+
+def test_a_file_renamed_and_another_written_in_its_place_are_two_posts(site: Site) -> None:
+    """One step: ``dup.md`` renamed ``solo.md``, and a new ``dup.md`` written. The moved
+    post keeps its id (its bytes tell it); the new one at the old path gets its own, and
+    readers see it as new."""
+
+    def ids() -> dict[str, str]:
+        return {i["title"]: i["id"] for i in json.loads(site.outputs()["feed.json"])["items"]}
+
+    dup = site.post("dup.md", "One", "2022-01-01T00:00:00Z")
+    build(site)
+    build(site, NOW + timedelta(minutes=30))
+    one = ids()["One"]
+    dup.rename(site.root / "content" / "solo.md")
+    site.post("dup.md", "The second", "2022-02-01T00:00:00Z")
+    build(site, NOW + timedelta(hours=1))
+    assert ids()["One"] == one
+    assert ids()["The second"] not in (one, "")
