@@ -742,6 +742,14 @@ def regenerate(
                 if path not in state.posts
             }
             state = replace(state, posts={**state.posts, **known})
+        if record_ and record_.edited:
+            # Posts edited through the index since: the state's record has their old bytes.
+            renewed = {
+                path: replace(state.posts[path], digest=digest)
+                for path, digest in record_.edited.items()
+                if path in state.posts
+            }
+            state = replace(state, posts={**state.posts, **renewed})
         resolved = resolve_posts(config, loading, state, now, media, earlier_posts)
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress, earlier)
@@ -961,6 +969,8 @@ def _quick_run(
         return None
     changed, added = files
     digests = {shown.post.path: shown.digest for shown in index.shown}
+    # The bytes each edited post has now: the next full run knows it by them if it moves.
+    edited: dict[str, str] = {}
     cache: bytes | mmap.mmap = b""
     try:
         with (config.state_dir / CACHE_FILE).open("rb") as file:
@@ -978,6 +988,7 @@ def _quick_run(
                 return None
             if item.path in digests:
                 digests[item.path] = digest
+            edited[item.path] = digest
         new = _added(config, now, index, added, digests)
     except (OSError, ValueError, ContentError):
         return None  # no cache, an empty one, or a file gone or spoiled
@@ -991,7 +1002,9 @@ def _quick_run(
     moved = {digest for path, (_, digest, _, _) in last.added.items() if path not in present}
     if any(digests[post.path] in moved for post in new):
         return None
-    return _publish_quick(config, now, listing, index, last, full, digests, progress, new, sealed)
+    return _publish_quick(
+        config, now, listing, index, last, full, digests, progress, new, sealed, edited
+    )
 
 
 def _added(
@@ -1061,10 +1074,12 @@ def _publish_quick(
     progress: Progress,
     added: tuple[Post, ...],
     sealed: tuple[Sealed, ...],
+    edited: Mapping[str, str],
 ) -> RunResult | None:
     """Make the feeds that show a changed or ``added`` post, and publish them (see
     ``_quick_run``): ``last`` is the record of the last run, ``full`` that of the last
-    full run, ``sealed`` the complete archive pages it left."""
+    full run, ``sealed`` the complete archive pages it left, ``edited`` the digest of
+    each post file changed since that run."""
     posts = tuple(shown.post for shown in index.shown)
     if added:
         # Each feed shows its newest posts: those it showed, or added ones.
@@ -1139,6 +1154,7 @@ def _publish_quick(
             full,
             full.held,
             {p.path: (p.id, digests[p.path], p.slug, p.published) for p in added},
+            edited,
         )
         write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
     except PublishError:

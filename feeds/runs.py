@@ -267,6 +267,9 @@ class LastRun:
     #: ``state.json`` does not know yet: path → (id, digest, slug, published), which the
     #: next full run remembers as it remembers the posts of the state
     added: Mapping[str, tuple[str, str, str, datetime]] = field(default_factory=dict)
+    #: posts a run through the index read edited since the last full run: path → the
+    #: digest of their bytes now (``state.json`` has their bytes before)
+    edited: Mapping[str, str] = field(default_factory=dict)
 
 
 def dump_last_run(run: LastRun) -> bytes:
@@ -288,6 +291,7 @@ def dump_last_run(run: LastRun) -> bytes:
             path: [ident, digest, slug, published.isoformat()]
             for path, (ident, digest, slug, published) in sorted(run.added.items())
         },
+        "edited": dict(sorted(run.edited.items())),
     }
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -319,6 +323,7 @@ def load_last_run(data: bytes) -> LastRun:
             gone=tuple(str(path) for path in doc.get("gone", ())),
             held=tuple(str(path) for path in doc.get("held", ())),
             added=_added_in(doc.get("added", {})),
+            edited={str(path): str(digest) for path, digest in doc.get("edited", {}).items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable record of the last run: {e}") from e
@@ -358,13 +363,14 @@ def record(
     before: LastRun | None = None,
     held: Iterable[str] = (),
     added: Mapping[str, tuple[str, str, str, datetime]] | None = None,
+    edited: Mapping[str, str] | None = None,
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
     digest of the state it left (``state_read_back``). ``before`` is the record of the
     run before, whose removed files stay gone unless published again; ``held`` the
     files kept for the tags and authors of a skipped post; ``added`` the posts a run
-    through the index added."""
+    through the index added; ``edited`` the digests of the posts it read edited."""
     outputs = {}
     folder = os.fspath(config.output_dir)
     for path in published:
@@ -385,6 +391,7 @@ def record(
         gone=tuple(sorted({*(before.gone if before else ()), *result.removed} - set(published))),
         held=tuple(sorted(held)),
         added=dict(added or {}),
+        edited=dict(edited or {}),
     )
 
 
