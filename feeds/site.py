@@ -74,7 +74,7 @@ def resolve(
     """
     problems: list[Problem] = []
     live = sorted((item for item in loaded if not item.source.draft), key=lambda i: i.source.path)
-    remembered, retired = _remember(live, present, state, now)
+    remembered, retired = _remember(live, present, state, now, titles or {})
     retired_ids = frozenset(retired)
     # Posts deleted in this run, by title: one may be a new post's file renamed and edited.
     deleted: dict[str, tuple[str, str]] = {}
@@ -259,11 +259,16 @@ def _tag_authority(base_url: str) -> tuple[str, str]:
 
 
 def _remember(
-    live: Sequence[Loaded], present: frozenset[str], state: State, now: datetime
+    live: Sequence[Loaded],
+    present: frozenset[str],
+    state: State,
+    now: datetime,
+    titles: Mapping[str, str],
 ) -> tuple[dict[str, Remembered], dict[str, Remembered]]:
     """What to remember of each live post (its old memory, a moved file's, a deleted
     one's come back unchanged, or a new one), and of each deleted post
-    (``State.retired``)."""
+    (``State.retired``). A file moved and edited is known by its name alone, and by its
+    title too where ``titles`` (of the posts gone, as last read) holds it."""
     memory: dict[str, Remembered] = {}
     vanished = {p: r for p, r in state.posts.items() if p not in present}
     retired = dict(state.retired)
@@ -306,6 +311,9 @@ def _remember(
         moved = by_digest.get(item.digest)
         namesakes = by_name.get(path.rpartition("/")[2], [])
         old = moved[0] if moved else namesakes[0] if len(namesakes) == 1 else None
+        title = (item.source.title or "").casefold()
+        if not moved and old is not None and titles.get(old, title).casefold() != title:
+            old = None  # another file of its name, but not of its title: a new post
         if old is not None:
             record = vanished.pop(old)
             by_digest[record.digest].remove(old)

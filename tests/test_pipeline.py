@@ -459,3 +459,25 @@ def test_a_post_edited_through_the_index_then_renamed_keeps_its_id(site: Site) -
     news.rename(site.root / "content" / "solo.md")
     build(site, NOW + timedelta(hours=2))
     assert (item()["id"], item()["url"]) == (first["id"], first["url"])
+
+
+def test_a_new_file_of_a_moved_post_s_name_is_not_taken_for_it(site: Site) -> None:
+    """``solo.md`` renamed and edited, while another post is written as ``a/solo.md``:
+    the only file of the gone one's name is another post (its title says so), and gets
+    an id of its own."""
+    site.post("a.md", "Keep")
+    solo = site.post("solo.md", "Sea wall", "2022-12-30T14:00:00Z")
+    build(site)
+    build(site, NOW + timedelta(minutes=30))
+    [old] = [
+        i["id"]
+        for i in json.loads(site.outputs()["feed.json"])["items"]
+        if i["title"] == "Sea wall"
+    ]
+    text = solo.read_text().replace("Body of", "The body of")
+    solo.unlink()
+    site.write("b/news.md", text)
+    site.post("a/solo.md", "Harbour", "2022-10-30T06:00:00Z")
+    build(site, NOW + timedelta(hours=1))
+    items = {i["title"]: i["id"] for i in json.loads(site.outputs()["feed.json"])["items"]}
+    assert items["Harbour"] != old
