@@ -735,13 +735,20 @@ def regenerate(
         # Posts runs through the index published since, which the state does not know:
         # remembered as the state's are (their ids, and their URLs, stay theirs).
         record_ = last_run(config)
-        if record_ and record_.added:
-            known = {
-                path: Remembered(ident, published, digest, slug)
-                for path, (ident, digest, slug, published) in record_.added.items()
-                if path not in state.posts
-            }
-            state = replace(state, posts={**state.posts, **known})
+        if record_ and (record_.added or record_.dropped):
+            # Those deleted since are retired, as posts deleted are.
+            known: dict[str, Remembered] = {}
+            left: dict[str, Remembered] = {}
+            for path, (ident, digest, slug, when) in record_.added.items():
+                if path not in state.posts:
+                    known[path] = Remembered(ident, when, digest, slug)
+            for ident, digest, slug, when in record_.dropped.values():
+                left[ident] = Remembered(ident, when, digest, slug)
+            state = replace(
+                state,
+                posts={**state.posts, **known},
+                retired={**state.retired, **left},
+            )
         if record_ and record_.edited:
             # Posts edited through the index since: the state's record has their old bytes.
             renewed = {
@@ -997,10 +1004,14 @@ def _quick_run(
             cache.close()
     if new is None:
         return None
-    # A post an earlier run through the index added, since moved: the full run keeps its id.
+    # A post an earlier run through the index added, since moved or deleted and come
+    # back: the full run gives it its id.
     present = {item.path for item in found}
-    moved = {digest for path, (_, digest, _, _) in last.added.items() if path not in present}
-    if any(digests[post.path] in moved for post in new):
+    gone = [entry for path, entry in last.added.items() if path not in present]
+    moved = {digest for _, digest, _, _ in (*gone, *last.dropped.values())}
+    # ... or another post that would be given such a post's id.
+    retired = {ident for ident, _, _, _ in (*gone, *last.dropped.values())}
+    if any(digests[post.path] in moved or post.id in retired for post in new):
         return None
     return _publish_quick(
         config, now, listing, index, last, full, digests, progress, new, sealed, edited
@@ -1141,6 +1152,13 @@ def _publish_quick(
         posts=result.posts + len(added),
         feeds=len(feed_paths),
     )
+    # Posts runs through the index added: those of this run, and those an earlier one
+    # added that are gone since, which the next full run retires (their ids are never
+    # made again, and are theirs again if their files come back).
+    present = {item.path for item in listing.found}
+    dropped = {p: entry for p, entry in last.added.items() if p not in present}
+    dropped |= {p: entry for p, entry in last.dropped.items() if p not in present}
+    known = {p.path: (p.id, digests[p.path], p.slug, p.published) for p in added}
     try:
         state = bytes.fromhex(index.state)  # as _quick_run found it
         record_ = record(
@@ -1153,8 +1171,9 @@ def _publish_quick(
             state,
             full,
             full.held,
-            {p.path: (p.id, digests[p.path], p.slug, p.published) for p in added},
+            known,
             edited,
+            dropped,
         )
         write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(record_))
     except PublishError:

@@ -267,6 +267,9 @@ class LastRun:
     #: ``state.json`` does not know yet: path → (id, digest, slug, published), which the
     #: next full run remembers as it remembers the posts of the state
     added: Mapping[str, tuple[str, str, str, datetime]] = field(default_factory=dict)
+    #: posts runs through the index added, then deleted, since the last full run (as
+    #: ``added``): the next full run retires them
+    dropped: Mapping[str, tuple[str, str, str, datetime]] = field(default_factory=dict)
     #: posts a run through the index read edited since the last full run: path → the
     #: digest of their bytes now (``state.json`` has their bytes before)
     edited: Mapping[str, str] = field(default_factory=dict)
@@ -292,6 +295,10 @@ def dump_last_run(run: LastRun) -> bytes:
             for path, (ident, digest, slug, published) in sorted(run.added.items())
         },
         "edited": dict(sorted(run.edited.items())),
+        "dropped": {
+            path: [ident, digest, slug, published.isoformat()]
+            for path, (ident, digest, slug, published) in sorted(run.dropped.items())
+        },
     }
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
@@ -324,6 +331,7 @@ def load_last_run(data: bytes) -> LastRun:
             held=tuple(str(path) for path in doc.get("held", ())),
             added=_added_in(doc.get("added", {})),
             edited={str(path): str(digest) for path, digest in doc.get("edited", {}).items()},
+            dropped=_added_in(doc.get("dropped", {})),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable record of the last run: {e}") from e
@@ -364,6 +372,7 @@ def record(
     held: Iterable[str] = (),
     added: Mapping[str, tuple[str, str, str, datetime]] | None = None,
     edited: Mapping[str, str] | None = None,
+    dropped: Mapping[str, tuple[str, str, str, datetime]] | None = None,
 ) -> LastRun:
     """The record of a run that has just published: its inputs (the post files as
     listed, and when, the ``media`` files in the output folder it looked at), with the
@@ -392,6 +401,7 @@ def record(
         held=tuple(sorted(held)),
         added=dict(added or {}),
         edited=dict(edited or {}),
+        dropped=dict(dropped or {}),
     )
 
 

@@ -396,14 +396,16 @@ def _slugs(
     chosen: dict[str, str] = {}
     by_date = sorted(dated, key=lambda d: (d[2], d[0].source.path))
     wanted = {item.source.path: post_slug(item.source) for item, _, _, _ in by_date}
+    # Posts published last run first: a post come back takes no slug another holds.
+    holders_first = sorted(by_date, key=lambda d: d[0].source.path not in before)
     kept_before: list[str] = []
-    for item, memory, _, _ in by_date:
+    for item, memory, _, _ in holders_first:
         path, kept = item.source.path, memory.slug
         if kept and kept not in taken and (kept == wanted[path] or _suffixed(kept, wanted[path])):
             taken[kept] = path
             chosen[path] = kept
             kept_before.append(path)
-    for item, _, _, _ in sorted(by_date, key=lambda d: d[0].source.path not in before):
+    for item, _, _, _ in holders_first:
         path = item.source.path
         if path not in chosen:
             chosen[path] = _unique(wanted[path], path, taken, "slug", problems)

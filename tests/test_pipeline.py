@@ -481,3 +481,33 @@ def test_a_new_file_of_a_moved_post_s_name_is_not_taken_for_it(site: Site) -> No
     build(site, NOW + timedelta(hours=1))
     items = {i["title"]: i["id"] for i in json.loads(site.outputs()["feed.json"])["items"]}
     assert items["Harbour"] != old
+
+
+def test_a_post_added_and_deleted_through_the_index_keeps_its_id(site: Site) -> None:
+    """Added and deleted by runs through the index, which write no state: the next full
+    run still retires it, so no other post is given its id, and the file restored byte
+    for byte has it again."""
+
+    def ids() -> dict[str, str]:
+        return {i["title"]: i["id"] for i in json.loads(site.outputs()["feed.json"])["items"]}
+
+    site.post("a.md", "Keep")
+    assert build(site).exit_code == 0
+    tide = site.post("notes/daily.md", "Tide", "2024-05-20T08:00:00Z")
+    build(site, NOW + timedelta(hours=1))
+    old, saved = ids()["Tide"], tide.read_bytes()
+    site.post("b.md", "Added beside", "2024-05-21T08:00:00Z")
+    build(site, NOW + timedelta(hours=2))
+    # In one step: the post deleted, another added (a run through the index)...
+    tide.unlink()
+    site.post("c.md", "Added too", "2024-05-22T08:00:00Z")
+    build(site, NOW + timedelta(hours=3))
+    # ... then one that would make its id.
+    site.post("other/daily.md", "Concert", "2024-05-20T12:00:00Z", tags="[music]")
+    build(site, NOW + timedelta(hours=3, minutes=30))
+    (site.root / ".feeds" / "index.json").unlink()  # the next run is a full one
+    build(site, NOW + timedelta(hours=4))
+    assert ids()["Concert"] != old
+    tide.write_bytes(saved)
+    build(site, NOW + timedelta(hours=5))
+    assert ids()["Tide"] == old
