@@ -32,7 +32,7 @@ from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
 from feeds.state import date_in
 
-INDEX_VERSION = 6
+INDEX_VERSION = 7
 #: lines encoded at a time: the index of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -72,6 +72,9 @@ class Taken:
     #: the ``updated`` instant of every published post, in microseconds since the epoch
     #: (``dates.epoch_us``), sorted
     updates: tuple[int, ...]
+    #: the digests of posts deleted (``State.retired``): a file come back with those
+    #: bytes has its old id again, which only a full run gives
+    gone: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,22 +269,23 @@ def load_index(data: bytes, key: str) -> Index:
 
 
 def taken_line(taken: Taken) -> bytes:
-    """``taken`` as the index's last line: ``{"taken": [slugs, ids, updates]}``, sorted."""
-    value = [sorted(taken.slugs), sorted(taken.ids), taken.updates]
+    """``taken`` as the index's last line: ``{"taken": [slugs, ids, updates, gone]}``,
+    sorted."""
+    value = [sorted(taken.slugs), sorted(taken.ids), taken.updates, sorted(taken.gone)]
     return (_ENCODER.encode({"taken": value}) + "\n").encode()
 
 
 def taken_in(line: bytes) -> Taken:
     """What ``taken_line`` wrote; ValueError for anything else."""
     try:
-        slugs, ids, updates = json.loads(line)["taken"]
-        if type(slugs) is not list or type(ids) is not list or type(updates) is not list:
+        slugs, ids, updates, gone = json.loads(line)["taken"]
+        if not all(type(part) is list for part in (slugs, ids, updates, gone)):
             raise ValueError("not lists")
-        if not all(type(text) is str for text in (*slugs, *ids)):
+        if not all(type(text) is str for text in (*slugs, *ids, *gone)):
             raise ValueError("not text")
         if not all(type(n) is int for n in updates) or updates != sorted(updates):
             raise ValueError("instants not sorted whole numbers")
-        return Taken(frozenset(slugs), frozenset(ids), tuple(updates))
+        return Taken(frozenset(slugs), frozenset(ids), tuple(updates), frozenset(gone))
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"unusable index: bad taken names: {e}") from e
 

@@ -928,6 +928,7 @@ def _index(
                 frozenset(r.id for r in resolved.state.posts.values())
                 | frozenset(resolved.state.retired),
                 tuple(sorted(epoch_us(post.updated) for post in resolved.posts)),
+                frozenset(r.digest for r in resolved.state.retired.values()),
             )
         ),
     )
@@ -1033,12 +1034,14 @@ def _added(
     # The oldest first: an added post is checked against those added before it, whose
     # instants may lie in the second up to its own.
     for source, digest in sorted(_sources(config, added), key=lambda s: _instant(s[0])):
+        if digest in indexed.gone:
+            return None  # a deleted post come back: the full run gives it its id again
         # What the posts added before this one took: a big site's sets are copied only
         # for a second added post, not for the usual one.
         if posts:
             slugs, ids = {p.slug for p in posts}, {p.id for p in posts}
             updates = sorted((*indexed.updates, *(epoch_us(p.updated) for p in posts)))
-            taken = Taken(indexed.slugs | slugs, indexed.ids | ids, tuple(updates))
+            taken = Taken(indexed.slugs | slugs, indexed.ids | ids, tuple(updates), indexed.gone)
         post = resolve_added(source, taken, config.site, now)
         if post is None:
             return None

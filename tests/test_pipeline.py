@@ -511,3 +511,24 @@ def test_a_post_added_and_deleted_through_the_index_keeps_its_id(site: Site) -> 
     tide.write_bytes(saved)
     build(site, NOW + timedelta(hours=5))
     assert ids()["Tide"] == old
+
+
+def test_a_deleted_post_restored_takes_its_id_through_a_full_run(site: Site) -> None:
+    """Deleted (a full run retires it), then restored byte for byte: the run through the
+    index would make it a new id, and leaves it to a full run, which gives the old one."""
+
+    def ids() -> dict[str, str]:
+        return {i["title"]: i["id"] for i in json.loads(site.outputs()["feed.json"])["items"]}
+
+    site.post("a.md", "Keep")
+    tide = site.post("notes/daily.md", "Tide", "2024-05-20T08:00:00Z", slug="solo")
+    other = site.post("other.md", "Other", "2024-05-01T08:00:00Z", slug="solo")
+    assert build(site).exit_code == 0
+    old, saved = ids()["Tide"], tide.read_bytes()
+    assert old.endswith("/solo-2")
+    tide.unlink()
+    other.unlink()  # "solo" is free again: restored, Tide would be made "solo"
+    build(site, NOW + timedelta(hours=1))
+    tide.write_bytes(saved)
+    build(site, NOW + timedelta(hours=2))
+    assert ids()["Tide"] == old
