@@ -667,9 +667,7 @@ def _post_bytes(config: Config, rel: str) -> bytes:
 def _render_from_disk(post: Post, config: Config) -> Post | Problem:
     """Read a shown post's body again (bodies are not kept in memory) and render it."""
     try:
-        data = read_post_file(
-            os.path.realpath(config.content_dir), post.path, config.max_post_bytes
-        )
+        data = _post_bytes(config, post.path)
         source = parse_post(data, post.path, config)
     except (OSError, ContentError) as e:
         message = e.message if isinstance(e, ContentError) else str(e)
@@ -986,9 +984,7 @@ def _quick_run(
         for item, was in changed:
             if was.digest is None:
                 return None  # it could not be read then: its problem may be gone
-            data = read_post_file(
-                os.path.realpath(config.content_dir), item.path, config.max_post_bytes
-            )
+            data = _post_bytes(config, item.path)
             digest = hashlib.sha256(data).hexdigest()
             if digest != was.digest and not _same_metadata(
                 config, cache, was, index, item.path, data
@@ -1008,14 +1004,18 @@ def _quick_run(
     # A post an earlier run through the index added, since moved or deleted and come
     # back: the full run gives it its id.
     present = {item.path for item in found}
-    gone = [entry for path, entry in last.added.items() if path not in present]
-    moved = {digest for _, digest, _, _ in (*gone, *last.dropped.values())}
+    gone = {path: entry for path, entry in last.added.items() if path not in present}
+    earlier = (*gone.values(), *last.dropped.values())
+    moved = {digest for _, digest, _, _ in earlier}
     # ... or another post that would be given such a post's id.
-    retired = {ident for ident, _, _, _ in (*gone, *last.dropped.values())}
+    retired = {ident for ident, _, _, _ in earlier}
     if any(digests[post.path] in moved or post.id in retired for post in new):
         return None
+    # Those gone since, which the next full run retires (their ids are never made
+    # again, and are theirs again if their files come back).
+    dropped = gone | {path: entry for path, entry in last.dropped.items() if path not in present}
     return _publish_quick(
-        config, now, listing, index, last, full, digests, progress, new, sealed, edited
+        config, now, listing, index, last, full, digests, progress, new, sealed, edited, dropped
     )
 
 
@@ -1053,9 +1053,7 @@ def _added(
 def _sources(config: Config, files: Sequence[FoundFile]) -> Iterator[tuple[Source, str]]:
     """The metadata of the post files ``files``, each with the digest of its bytes."""
     for item in files:
-        data = read_post_file(
-            os.path.realpath(config.content_dir), item.path, config.max_post_bytes
-        )
+        data = _post_bytes(config, item.path)
         yield parse_post(data, item.path, config, with_body=False), hashlib.sha256(data).hexdigest()
 
 
@@ -1089,11 +1087,13 @@ def _publish_quick(
     added: tuple[Post, ...],
     sealed: tuple[Sealed, ...],
     edited: Mapping[str, str],
+    dropped: Mapping[str, tuple[str, str, str, datetime]],
 ) -> RunResult | None:
     """Make the feeds that show a changed or ``added`` post, and publish them (see
     ``_quick_run``): ``last`` is the record of the last run, ``full`` that of the last
     full run, ``sealed`` the complete archive pages it left, ``edited`` the digest of
-    each post file changed since that run."""
+    each post file changed since that run, ``dropped`` the posts runs through the index
+    added that are gone since (``LastRun.dropped``)."""
     posts = tuple(shown.post for shown in index.shown)
     if added:
         # Each feed shows its newest posts: those it showed, or added ones.
@@ -1155,12 +1155,6 @@ def _publish_quick(
         posts=result.posts + len(added),
         feeds=len(feed_paths),
     )
-    # Posts runs through the index added: those of this run, and those an earlier one
-    # added that are gone since, which the next full run retires (their ids are never
-    # made again, and are theirs again if their files come back).
-    present = {item.path for item in listing.found}
-    dropped = {p: entry for p, entry in last.added.items() if p not in present}
-    dropped |= {p: entry for p, entry in last.dropped.items() if p not in present}
     known = {p.path: (p.id, digests[p.path], p.slug, p.published) for p in added}
     try:
         state = bytes.fromhex(index.state)  # as _quick_run found it
