@@ -430,7 +430,9 @@ def build_feeds(
             rendered[key] = old_rendered[key]
     site = config.site
     formats = config.feeds.formats
-    files["index.html"] = index_html(site.title, site.description, site.base_url, planned, formats)
+    files["index.html"] = index_html(
+        site.title, site.description, site.base_url, planned, formats, site.tz
+    )
     files["feeds.opml"] = opml(site.title, site.base_url, planned, formats)
     if config.feeds.stylesheet:
         files[STYLESHEET_FILE] = stylesheet()

@@ -625,6 +625,17 @@ def test_index_only_lists_chosen_formats() -> None:
     assert BASE + "tags/python/atom.xml" in page
 
 
+def test_index_dates_posts_in_the_sites_time_zone() -> None:
+    # Half past midnight in Berlin is still the day before in UTC: the page says the day
+    # the post's permalink says.
+    berlin = ZoneInfo("Europe/Berlin")
+    spec = site_spec((post("late", datetime(2026, 9, 1, 0, 30, tzinfo=berlin)),))
+    local = index_html("T", "", BASE, [spec], FORMATS, berlin).decode("utf-8")
+    assert '<time datetime="2026-09-01">2026-09-01</time>' in local
+    in_utc = index_html("T", "", BASE, [spec], FORMATS).decode("utf-8")
+    assert '<time datetime="2026-08-31">2026-08-31</time>' in in_utc
+
+
 def _site_first(specs: list[FeedSpec]) -> list[FeedSpec]:
     order = {"site": 0, "tag": 1, "author": 2}
     return sorted(specs, key=lambda s: (order[s.kind], s.folder))

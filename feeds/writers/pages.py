@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 from html import escape
 
 from lxml import etree
 
 from feeds.model import FEED_FILES, FeedSpec
-from feeds.writers._shared import clean, utc
+from feeds.writers._shared import clean
 
 #: MIME type of each format, as autodiscovery links announce it
 MEDIA_TYPES: dict[str, str] = {
@@ -41,10 +42,12 @@ def index_html(
     base_url: str,
     specs: Sequence[FeedSpec],
     formats: Sequence[str],
+    tz: tzinfo = UTC,
 ) -> bytes:
     """A self-contained HTML5 page (UTF-8): how to subscribe, the site's newest posts, every
     feed with a link per format, and an autodiscovery ``<link rel="alternate">`` per feed
     and format in its head, site feeds first.
+    Posts are dated in ``tz``, the site's time zone, as their permalinks are.
     Every text is escaped; the same input gives the same bytes."""
     formats = _known(formats)
     ordered = _ordered(specs)
@@ -81,7 +84,7 @@ def index_html(
         lines.append("<h2>Latest posts</h2>")
         lines.append("<ul>")
         for post in site_spec.posts[:LATEST]:
-            day = utc(post.published).date().isoformat()
+            day = post.published.astimezone(tz).date().isoformat()
             lines.append(
                 f'<li><a href="{_attr(post.url)}">{_text(post.title)}</a>'
                 f'<time datetime="{day}">{day}</time></li>'
