@@ -190,12 +190,25 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
         raise click.UsageError("-v and -q say opposite things: give one of them")
     config = _load(config_path)
     now = datetime.now(UTC)
+
+    def waiting() -> None:
+        if not quiet:
+            click.echo(
+                f"waiting for another run to finish (it holds the lock in {config.state_dir}; "
+                f"up to {BUILD_LOCK_WAIT:g}s)",
+                err=True,
+            )
+
     try:
         # Paused from the start: loading the libraries that make feeds, too, makes
         # thousands of objects that outlive the run.
         with collector_paused():
             result, listing = shortcut(
-                config, now, lock_wait=BUILD_LOCK_WAIT, meanwhile=_import_builders
+                config,
+                now,
+                lock_wait=BUILD_LOCK_WAIT,
+                meanwhile=_import_builders,
+                waiting=waiting,
             )
             if result is None:
                 from feeds.pipeline import regenerate
@@ -206,6 +219,7 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
                     progress=_progress(quiet),
                     lock_wait=BUILD_LOCK_WAIT,
                     listing=listing,
+                    waiting=waiting,
                 )
     except FeedsError as e:
         click.echo(f"error: {e}", err=True)

@@ -21,7 +21,7 @@ import os
 import posixpath
 import stat
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -708,15 +708,16 @@ def regenerate(
     lock_wait: float = 60.0,
     use_cache: bool = True,
     listing: Listing | None = None,
+    waiting: Callable[[], None] | None = None,
 ) -> RunResult:
     """One regeneration under the lock. Nothing is published unless every feed validates.
 
     ``listing`` is the content folder as ``runs.shortcut`` just listed it, when it
     found a full run needed. Raises LockError when another run keeps the lock past
-    ``lock_wait`` seconds.
+    ``lock_wait`` seconds; ``waiting()`` is called once if it has to wait for it.
     """
     started = time.monotonic()
-    with run_lock(config.state_dir, lock_wait), collector_paused():
+    with run_lock(config.state_dir, lock_wait, waiting), collector_paused():
         # A listing given comes from runs.shortcut, which has just found a full run needed.
         if listing is None:
             listing = list_posts(config)

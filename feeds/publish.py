@@ -10,7 +10,7 @@ import os
 import posixpath
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -44,8 +44,11 @@ class Staged:
 
 
 @contextlib.contextmanager
-def run_lock(state_dir: Path, wait: float) -> Iterator[None]:
-    """Hold the lock in ``state_dir`` for one run, waiting up to ``wait`` seconds for it.
+def run_lock(
+    state_dir: Path, wait: float, waiting: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Hold the lock in ``state_dir`` for one run, waiting up to ``wait`` seconds for it;
+    ``waiting()`` is called once if another run holds it (to say why nothing happens).
 
     flock is released by the kernel when the process dies, so a killed run never
     leaves a stale lock behind: the worker processes it forks close their copy of the
@@ -71,6 +74,9 @@ def run_lock(state_dir: Path, wait: float) -> Iterator[None]:
                     raise LockError(
                         f"another run holds the lock in {state_dir} (waited {wait:g}s)"
                     ) from e
+                if waiting is not None:
+                    waiting()
+                    waiting = None
                 time.sleep(0.1)
         CLOSE_IN_CHILDREN.add(fd)
         _sweep(state_dir)

@@ -511,6 +511,7 @@ def shortcut(
     now: datetime,
     lock_wait: float,
     meanwhile: Callable[[Callable[[], bool]], None] = lambda done: None,
+    waiting: Callable[[], None] | None = None,
 ) -> tuple[RunResult | None, Listing | None]:
     """The last run's result when it still holds (see ``unchanged``), else None and the
     listing: then a full run (``pipeline.regenerate``) is needed, and may reuse it.
@@ -520,10 +521,11 @@ def shortcut(
     (``cores.alongside``) while ``meanwhile(done)`` runs here; ``done()`` tells when the
     listing is over. A run that may make feeds loads their libraries meanwhile.
 
-    Raises LockError when another run keeps the lock past ``lock_wait`` seconds.
+    Raises LockError when another run keeps the lock past ``lock_wait`` seconds;
+    ``waiting()`` is called once if it has to wait for it.
     """
     started = time.monotonic()
-    with run_lock(config.state_dir, lock_wait):
+    with run_lock(config.state_dir, lock_wait, waiting):
         same, listing, fingerprint = alongside(lambda: _look(config, now), meanwhile)
     # Worked out where the files were listed, while this process was busy loading.
     _fingerprint[:] = [fingerprint]

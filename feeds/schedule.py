@@ -135,7 +135,12 @@ class Service:
             if self._stopping.is_set():
                 return None
             try:
-                result = regenerate(self.config, self.clock(), lock_wait=LOCK_WAIT)
+                result = regenerate(
+                    self.config,
+                    self.clock(),
+                    lock_wait=LOCK_WAIT,
+                    waiting=lambda: log.info("waiting for another run (feeds build) to finish"),
+                )
             except FeedsError as e:
                 log.error("run failed: %s", e)
                 self.app.report(False, {"result": "failed", "problems": [str(e)]})

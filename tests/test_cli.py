@@ -90,6 +90,36 @@ def test_config_errors_exit_2_with_key_and_line(site: Site) -> None:
     assert not site.public.exists()
 
 
+@pytest.mark.parametrize("quiet", [False, True])
+def test_build_says_it_waits_for_another_runs_lock(site: Site, quiet: bool) -> None:
+    # A minute of silence looked like a hang: the wait is said once, on standard error.
+    site.post("a.md", "Alpha")
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from feeds.publish import run_lock\n"
+        "with run_lock(Path(sys.argv[1]), 5):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(1.5)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(site.root / ".feeds")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        run = feeds("build", *(["-q"] if quiet else []), "-c", str(site.config_path))
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
+    assert run.returncode == 0, run.stderr
+    said = run.stderr.count("waiting for another run to finish")
+    assert said == (0 if quiet else 1), run.stderr
+    assert (site.public / "rss.xml").exists()
+
+
 def test_missing_config_exits_2(tmp_path: Path) -> None:
     run = feeds("build", "-c", str(tmp_path / "none.yaml"))
     assert run.returncode == 2 and "config file not found" in run.stderr
