@@ -98,9 +98,7 @@ def _load_with(
             lines_of_children(value_node, key, lines)
         return values, lines
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise YamlError(line, str(e.problem or e.context or "invalid YAML")) from e
+        raise _explained(e) from e
     except yaml.YAMLError as e:
         raise YamlError(None, str(e)) from e
     except RecursionError as e:
@@ -110,6 +108,41 @@ def _load_with(
         raise YamlError(None, f"a value cannot be read: {e}") from e
     finally:
         loader.dispose()
+
+
+#: what to do about PyYAML's problems a person writing front matter meets most
+_HINTS = (
+    ("found character '\\t'", "indent with spaces: YAML does not allow tabs"),
+    (
+        "mapping values are not allowed here",
+        "a value holding ': ' must be quoted (title: \"Part 1: the start\")",
+    ),
+)
+#: constructs PyYAML finds unclosed only where the next one starts
+_OPENED = {
+    "while parsing a flow sequence": "the list opened with '[' on this line is not closed",
+    "while parsing a flow mapping": "the mapping opened with '{' on this line is not closed",
+    "while scanning a quoted scalar": "the quotes opened on this line are not closed",
+}
+
+
+def _explained(e: yaml.MarkedYAMLError) -> YamlError:
+    """PyYAML's error at the line a person must look at, with what to do where known.
+
+    An unclosed list or quote is found at a later line (the next key): the error names
+    the line it was opened on."""
+    mark = e.problem_mark or e.context_mark
+    line = mark.line + 1 if mark is not None else None
+    message = str(e.problem or e.context or "invalid YAML")
+    opened = _OPENED.get(str(e.context))
+    if opened is not None and e.context_mark is not None and e.problem_mark is not None:
+        start = e.context_mark.line + 1
+        if start != line:
+            message, line = f"{opened} ({message})", start
+    for problem, hint in _HINTS:
+        if message.startswith(problem):
+            message = f"{message}: {hint}"
+    return YamlError(line, message)
 
 
 def lines_of_children(node: Node, prefix: str, lines: dict[str, int]) -> None:

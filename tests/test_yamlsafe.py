@@ -194,7 +194,36 @@ def test_anything_unusual_is_left_to_pyyaml(text: str) -> None:
         ("author:\n  name: &n A\nb: *n\n", 3, "aliases (*name) are not allowed"),
         ("- a\n", 1, "expected a mapping of keys to values"),
         ('a: "\\q"\n', 1, "found unknown escape character 'q'"),
-        ("a: b: c\n", 1, "mapping values are not allowed here"),
+        (
+            "a: b: c\n",
+            1,
+            "mapping values are not allowed here: a value holding ': ' must be quoted "
+            '(title: "Part 1: the start")',
+        ),
+        (
+            "title: A\n\ttags: x\n",
+            2,
+            "found character '\\t' that cannot start any token: indent with spaces: "
+            "YAML does not allow tabs",
+        ),
+        # Unclosed, found where the next key starts: named where it opens.
+        (
+            "title: A\ntags: [one, two\nsummary: x\n",
+            2,
+            "the list opened with '[' on this line is not closed "
+            "(expected ',' or ']', but got ':')",
+        ),
+        (
+            "title: A\nauthor: {name: B\nsummary: x\n",
+            2,
+            "the mapping opened with '{' on this line is not closed "
+            "(expected ',' or '}', but got ':')",
+        ),
+        (
+            'title: "A\ndate: 2024-01-01\n',
+            1,
+            "the quotes opened on this line are not closed (found unexpected end of stream)",
+        ),
     ],
 )
 def test_errors_name_their_line(text: str, line: int, message: str) -> None:
