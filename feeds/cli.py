@@ -328,6 +328,8 @@ def serve(config_path: Path, quiet: bool) -> None:
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Its INFO lines (each job added, run and done) would be most of the log.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     app = FeedApp(max_age=max_age(config, datetime.now(UTC)))
     service = Service(config, app)
     server = uvicorn.Server(

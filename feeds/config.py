@@ -253,7 +253,12 @@ def load_config(path: Path) -> Config:
                 raise ConfigError(str(path), None, "the config is not a regular file")
             raw = file.readall()
     except FileNotFoundError as e:
-        raise ConfigError(str(path), None, "config file not found") from e
+        raise ConfigError(
+            str(path),
+            None,
+            f"config file not found (looked for {path.absolute()}): run feeds in the site's "
+            "folder, or name the config with -c",
+        ) from e
     except OSError as e:
         raise ConfigError(str(path), None, f"cannot read config: {e.strerror}") from e
     try:

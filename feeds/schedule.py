@@ -18,7 +18,7 @@ from feeds.config import Config
 from feeds.crontab import crontab_trigger
 from feeds.exceptions import FeedsError
 from feeds.pipeline import regenerate
-from feeds.runs import RunResult, last_run, located
+from feeds.runs import LAST_RUN_FILE, LastRun, RunResult, last_run, located
 from feeds.server import FeedApp, Resource, load_folder
 from feeds.websub import Pinger
 
@@ -29,6 +29,9 @@ MAX_AGE_CAP = 3600
 #: seconds a scheduled run waits for a `feeds build` holding the lock; then it is
 #: logged as failed and the next run tries again (a stop never waits much longer)
 LOCK_WAIT = 30.0
+#: seconds between two looks at whether another process (`feeds build` from cron) has
+#: published: its files are served from then on
+WATCH_SECONDS = 2.0
 
 
 def schedule_trigger(config: Config) -> BaseTrigger:
@@ -63,6 +66,24 @@ def health(result: RunResult) -> dict[str, Any]:
     }
 
 
+def outside_health(last: LastRun) -> dict[str, Any]:
+    """The /healthz document for a run another process published (``feeds build``), from
+    the record it left: what it did not record (files written, seconds) is null."""
+    errors = any(p.level == "error" for p in last.problems)
+    return {
+        "time": datetime.fromtimestamp(last.listed_ns / 1e9, UTC).isoformat(),
+        "result": "published",
+        "by": "feeds build",
+        "exit_status": 1 if errors else 0,
+        "posts": last.posts,
+        "feeds": last.feeds,
+        "written": None,
+        "seconds": None,
+        "next_future_post": last.future[0].isoformat() if last.future else None,
+        "problems": [str(p) for p in last.problems],
+    }
+
+
 #: the log level of a problem of each level
 _LEVELS = {"error": logging.ERROR, "warning": logging.WARNING}
 
@@ -88,6 +109,8 @@ class Service:
         # One run at a time in this process; the file lock guards against other processes.
         self._running = threading.Lock()
         self._stopping = threading.Event()
+        #: the last run's record as this service last saw it (``_record_seen``)
+        self._seen: tuple[int, int, int] | None = None
 
     def start(self) -> None:
         """Serve what is already published, then build now and on the schedule."""
@@ -95,6 +118,14 @@ class Service:
         # What earlier runs removed stays 410 Gone across restarts.
         last = last_run(self.config)
         self.app.forget(last.gone if last else ())
+        self._seen = self._record_seen()
+        self.scheduler.add_job(
+            self.look_outside,
+            IntervalTrigger(seconds=WATCH_SECONDS, timezone=UTC),
+            id="watch",
+            max_instances=1,
+            coalesce=True,
+        )
         self.scheduler.add_job(
             self.run_once,
             schedule_trigger(self.config),
@@ -150,6 +181,7 @@ class Service:
                 self.app.report(False, {"result": "failed", "problems": ["internal error"]})
                 return None
             if result.published:
+                self._seen = self._record_seen()
                 self.app.swap(self._load(self.app.resources))
                 # After the swap: the hub fetches the feeds it is told about from us.
                 self._ping(result)
@@ -171,6 +203,38 @@ class Service:
             if result.future:
                 self._wake_at(result.future[0])
             return result
+
+    def _record_seen(self) -> tuple[int, int, int] | None:
+        """What identifies the last published run's record now (None: there is none)."""
+        try:
+            st = (self.config.state_dir / LAST_RUN_FILE).stat()
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def look_outside(self) -> bool:
+        """Serve what another process published since (``feeds build`` from cron, beside
+        the service), and say so in /healthz; True when there was something. A run of
+        this service in progress is left alone: it publishes, and serves, after that."""
+        if self._stopping.is_set() or not self._running.acquire(blocking=False):
+            return False
+        try:
+            seen = self._record_seen()
+            if seen is None or seen == self._seen:
+                return False
+            self._seen = seen
+            last = last_run(self.config)
+            if last is None:
+                return False
+            self.app.swap(self._load(self.app.resources))
+            self.app.forget(last.gone)
+            self.app.report(True, outside_health(last))
+            log.info("another run (feeds build) published: serving its %d feeds", last.feeds)
+            if last.future:
+                self._wake_at(last.future[0])
+            return True
+        finally:
+            self._running.release()
 
     def _ping(self, result: RunResult) -> None:
         """Tell the hub, in the background, about the feeds whose bytes this run changed."""

@@ -123,6 +123,11 @@ def test_build_says_it_waits_for_another_runs_lock(site: Site, quiet: bool) -> N
 def test_missing_config_exits_2(tmp_path: Path) -> None:
     run = feeds("build", "-c", str(tmp_path / "none.yaml"))
     assert run.returncode == 2 and "config file not found" in run.stderr
+    # Run from another folder: where it looked, and what to do.
+    run = feeds("build", cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert f"looked for {tmp_path / 'config.yaml'}" in run.stderr
+    assert "or name the config with -c" in run.stderr
 
 
 def test_unknown_command_is_a_usage_error() -> None:

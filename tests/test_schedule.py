@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,8 @@ from feeds.publish import run_lock
 from feeds.schedule import Service, max_age
 from feeds.server import FeedApp
 from tests.conftest import Site
+from tests.service import ChildExited, free_port, wait_for
+from tests.service import Service as ServeChild
 
 
 def test_a_run_publishes_and_sets_a_wake_up_for_the_next_future_post(site: Site) -> None:
@@ -108,3 +112,43 @@ def test_a_crontab_line_fires_on_the_days_cron_would(line: str, days: list[str])
         fired.append(at)
     assert [f.strftime("%a") for f in fired] == days
     assert {(f.hour, f.minute) for f in fired} == {(9, 0)}
+
+
+def test_a_feeds_build_beside_the_service_is_served_at_once(site: Site) -> None:
+    # A cron run publishes while the service waits an hour for its next run: the
+    # service serves the new files within seconds, not at its next run.
+    site.post("first.md", "First", "2024-05-01T10:00:00Z")
+    service: ServeChild | None = None
+    for attempt in range(3):
+        port = free_port()
+        site.configure(f"schedule:\n  interval: 1h\nserver:\n  host: 127.0.0.1\n  port: {port}\n")
+        service = ServeChild(site.config_path, port, site.root / f"serve-{port}.log")
+        try:
+            service.wait_until_up()
+            break
+        except ChildExited as e:
+            if "address already in use" not in e.log.lower() or attempt == 2:
+                raise
+    assert service is not None
+    try:
+        etag = service.get("/rss.xml").headers["etag"]
+        site.post("second.md", "Second from cron", "2024-05-02T10:00:00Z")
+        built = subprocess.run(
+            [sys.executable, "-m", "feeds", "build", "-q", "-c", str(site.config_path)],
+            capture_output=True,
+            text=True,
+        )
+        assert built.returncode == 0, built.stdout + built.stderr
+        served = wait_for(
+            lambda: (
+                (r := service.get("/rss.xml")).status == 200 and b"Second from cron" in r.body and r
+            ),
+            "the cron run's feed to be served",
+        )
+        assert served.headers["etag"] != etag
+        health = service.health()
+        assert (health["result"], health["by"], health["posts"]) == ("published", "feeds build", 2)
+        assert service.get("/rss.xml", If_None_Match=etag).status == 200
+        assert "Running job" not in service.log_text()  # APScheduler's lines stay out
+    finally:
+        assert service.stop() == 0
