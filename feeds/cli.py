@@ -181,8 +181,8 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     """One regeneration: load, build, validate, publish.
 
     Exit status: 0 clean, 1 published but some posts were skipped (or the state could
-    not be saved), 2 config or usage error, 3 validation failed (the previous feeds are
-    kept).
+    not be saved), 2 config or usage error, 3 validation or writing failed (the previous
+    feeds are kept).
 
     Example (a crontab line): */15 * * * * cd /srv/site && feeds build -q
     """

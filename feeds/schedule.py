@@ -51,8 +51,9 @@ def max_age(config: Config, now: datetime) -> int:
     return max(1, min(MAX_AGE_CAP, int((second - first).total_seconds())))
 
 
-def health(result: RunResult) -> dict[str, Any]:
-    """The /healthz document for a finished run."""
+def health(result: RunResult, config: Config) -> dict[str, Any]:
+    """The /healthz document for a finished run; posts' problems name their files as the
+    log does."""
     return {
         "time": result.started.isoformat(),
         "result": "published" if result.published else "failed",
@@ -62,11 +63,14 @@ def health(result: RunResult) -> dict[str, Any]:
         "written": len(result.written),
         "seconds": round(result.seconds, 3),
         "next_future_post": result.future[0].isoformat() if result.future else None,
-        "problems": [str(p) for p in (*result.problems, *result.feed_problems)],
+        "problems": [
+            *(located(config, p) for p in result.problems),
+            *(str(p) for p in result.feed_problems),
+        ],
     }
 
 
-def outside_health(last: LastRun) -> dict[str, Any]:
+def outside_health(last: LastRun, config: Config) -> dict[str, Any]:
     """The /healthz document for a run another process published (``feeds build``), from
     the record it left: what it did not record (files written, seconds) is null."""
     errors = any(p.level == "error" for p in last.problems)
@@ -80,7 +84,7 @@ def outside_health(last: LastRun) -> dict[str, Any]:
         "written": None,
         "seconds": None,
         "next_future_post": last.future[0].isoformat() if last.future else None,
-        "problems": [str(p) for p in last.problems],
+        "problems": [located(config, p) for p in last.problems],
     }
 
 
@@ -185,7 +189,7 @@ class Service:
                 self.app.swap(self._load(self.app.resources))
                 # After the swap: the hub fetches the feeds it is told about from us.
                 self._ping(result)
-            self.app.report(result.published, health(result))
+            self.app.report(result.published, health(result, self.config))
             log.info(
                 "run %s: %d posts, %d feeds, %d written, %d removed, %d problem(s), %.2fs",
                 "published" if result.published else "FAILED (previous feeds kept)",
@@ -228,7 +232,7 @@ class Service:
                 return False
             self.app.swap(self._load(self.app.resources))
             self.app.forget(last.gone)
-            self.app.report(True, outside_health(last))
+            self.app.report(True, outside_health(last, self.config))
             log.info("another run (feeds build) published: serving its %d feeds", last.feeds)
             if last.future:
                 self._wake_at(last.future[0])

@@ -2616,7 +2616,6 @@ class _JsonChecker:
         title = feed.get("title")
         if isinstance(title, str) and not title.strip():
             self.sink.error("missing-field", "title is empty")
-        self.fields(feed, _FEED_FIELDS, "")
         feed_url = feed.get("feed_url")
         if feed_url is None:
             if self.sink.publishing:
@@ -2631,6 +2630,8 @@ class _JsonChecker:
                 self.sink.error("self-mismatch", message)
             else:
                 self.sink.warning("self-elsewhere", message)
+        # After the feed's own: the fields hold the items, whose problems come after.
+        self.fields(feed, _FEED_FIELDS, "")
 
     def fields(self, obj: dict[str, Any], schema: dict[str, str], where: str) -> None:
         """Check every field of ``obj`` against ``schema`` (field name → kind)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -50,6 +51,9 @@ def test_the_service_log_names_a_bad_post_as_feeds_build_does(
     [logged] = [r for r in caplog.records if "bad.md" in r.getMessage()]
     assert logged.getMessage().startswith("content/notes/bad.md:2: error: ")
     assert logged.levelname == "ERROR"
+    # /healthz names it as the log does.
+    [problem] = json.loads(service.app.health.body)["problems"]
+    assert problem == logged.getMessage()
 
 
 def test_stop_waits_for_a_run_in_progress_and_never_deadlocks(

@@ -693,3 +693,15 @@ def test_problems_come_in_document_order() -> None:
     positions = [(p.line or 0, p.col or 0) for p in found]
     assert len(set(positions)) >= 3, found
     assert positions == sorted(positions)
+
+
+def test_a_json_feeds_own_problems_come_before_its_items() -> None:
+    # JSON has no lines to order by: the feed's fields first, then its items', as read.
+    data = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "T",
+            "items": [{"id": "1", "content_text": "x", "url": "not absolute"}],
+        }
+    ).encode()
+    assert [p.code for p in validate_feed(data, None)] == ["no-self", "bad-url"]
