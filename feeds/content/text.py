@@ -61,9 +61,26 @@ def _read_header(
 
 
 def starts_with_header(lines: list[str], first: int) -> bool:
-    """Whether line ``first`` is a ``Key: value`` line naming a post field."""
+    """Whether line ``first`` opens a ``Key: value`` header: it names a post field, or
+    (a misspelt first key, ``Titel:``) every line up to a blank one is a ``Key: value``
+    line and one of them names a field. Otherwise a post's text that opens with a
+    ``Note: …`` line would lose it to a header."""
     header = _HEADER.fullmatch(lines[first].strip())
-    return header is not None and header.group(1).lower() in KNOWN_KEYS
+    if header is None:
+        return False
+    if header.group(1).lower() in KNOWN_KEYS:
+        return True
+    known = False
+    for line in lines[first + 1 :]:
+        if not line.strip():
+            break
+        if line[0] in " \t":
+            continue  # a value continued
+        header = _HEADER.fullmatch(line.strip())
+        if header is None:
+            return False
+        known = known or header.group(1).lower() in KNOWN_KEYS
+    return known
 
 
 def read_header(
