@@ -24,6 +24,7 @@ import pytest
 from feeds.content import decode
 from feeds.content.fields import title_from_path
 from feeds.content.readers import READERS
+from feeds.content.text import date_line
 from feeds.exceptions import ContentError
 from feeds.model import Source
 
@@ -138,6 +139,23 @@ def test_a_post_read_without_its_body_is_the_same_post_without_it(post: Path) ->
         assert (caught.value.line, caught.value.message) == (e.line, e.message)
         return
     assert read(text, post.name, TZ, with_body=False) == replace(whole, body="")
+
+
+@pytest.mark.parametrize(
+    ("line", "day"),
+    [
+        ("March 3, 2026", "2026-03-03"),
+        ("3 March 2026", "2026-03-03"),
+        ("Posted on Sept. 14th, 2025 by Ann Lee", "2025-09-14"),
+        ("Published: 1 Jan 2024", "2024-01-01"),
+        ("2026-03-03", "2026-03-03"),
+        ("In March 3, 2026 we met", None),
+        ("March 2026", None),
+        ("The first of May", None),
+    ],
+)
+def test_a_saved_pages_date_line(line: str, day: str | None) -> None:
+    assert date_line(line) == day
 
 
 def test_saved_page_drops_share_buttons_and_footer() -> None:

@@ -19,6 +19,32 @@ from feeds.render import strip_illegal
 _HEADER = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)")
 _BREADCRUMB = re.compile(r"\s*home\s+/\s+\S.*?\s+/\s+\S.*", re.IGNORECASE)
 _BULLET = re.compile(r"\s*•\s*(.*)")
+_MONTHS = {
+    name: n
+    for n, names in enumerate(
+        (
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ),
+        1,
+    )
+    for name in names
+}  # fmt: skip
+_MONTH = "(?P<month>" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>\d{4})"
+#: the line under a saved page's title that dates it: ``March 3, 2026``, ``3 March 2026``
+#: or ``2026-03-03``, maybe after ``Posted on`` and before ``by <name>``
+_DATE_LINES = tuple(
+    re.compile(rf"(?:(?:posted|published)(?:\s+on)?:?\s+)?{day}(?:\s+by\s+\S.*)?", re.IGNORECASE)
+    for day in (
+        rf"{_MONTH}\s+{_DAY},?\s+{_YEAR}",
+        rf"{_DAY}\s+{_MONTH},?\s+{_YEAR}",
+        r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})",
+    )
+)
 #: what a share button on a blog page is called, lowercase
 _SHARE_BUTTONS = frozenset(
     {
@@ -128,10 +154,28 @@ def _read_saved_page(
         values["title"] = lines[title_at].strip()
         key_lines["title"] = title_at + 1
         start = title_at + 1
+        dated_at = next((i for i in range(start, len(lines)) if lines[i].strip()), None)
+        if dated_at is not None and (day := date_line(lines[dated_at])) is not None:
+            values["date"] = day
+            key_lines["date"] = dated_at + 1
+            start = dated_at + 1
     end = _share_buttons(lines, start)
     return make_source(
         path, values, key_lines, body=body(lines[start:end]), body_format="html", tz=tz
     )
+
+
+def date_line(line: str) -> str | None:
+    """The day a saved page's date line names (``March 3, 2026`` → ``2026-03-03``), or
+    None for a line that is not one; a day that does not exist is left to the date
+    parser's error."""
+    text = line.strip()
+    for form in _DATE_LINES:
+        if (match := form.fullmatch(text)) is not None:
+            month = match["month"]
+            number = int(month) if month.isdigit() else _MONTHS[month.rstrip(".").lower()]
+            return f"{match['year']}-{number:02d}-{int(match['day']):02d}"
+    return None
 
 
 def _share_buttons(lines: list[str], start: int) -> int:
