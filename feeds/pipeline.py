@@ -56,7 +56,15 @@ from feeds.index import (
 )
 from feeds.media import attach_enclosures
 from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
-from feeds.plan import Archives, page_folder, plan_archives, plan_feeds
+from feeds.plan import (
+    SHARED_AUTHOR_FEED,
+    SHARED_TAG_FEED,
+    Archives,
+    page_folder,
+    plan_archives,
+    plan_feeds,
+    shared_feeds,
+)
 from feeds.publish import (
     STATE_FILE,
     Published,
@@ -302,8 +310,11 @@ def resolve_posts(
 
     name = os.path.relpath(folder, config.path.parent)
     attached = attach_enclosures(resolved.posts, sources, config.site, size_of, name)
+    shared = shared_feeds(attached.posts, config)
     return replace(
-        resolved, posts=attached.posts, problems=(*resolved.problems, *attached.problems)
+        resolved,
+        posts=attached.posts,
+        problems=(*resolved.problems, *attached.problems, *shared),
     )
 
 
@@ -1001,6 +1012,8 @@ def _quick_run(
             cache.close()
     if new is None:
         return None
+    if new and _shares_a_feed(config, index, new, full):
+        return None  # a full run names the spellings (and the files) in its warning
     # A post an earlier run through the index added, since moved or deleted and come
     # back: the full run gives it its id.
     present = {item.path for item in found}
@@ -1048,6 +1061,16 @@ def _added(
         posts.append(post)
         digests[post.path] = digest
     return tuple(posts)
+
+
+def _shares_a_feed(config: Config, index: Index, added: Sequence[Post], full: LastRun) -> bool:
+    """Whether a tag or author name of a post ``added`` may share a feed with another
+    spelling (``plan.shared_feeds``): with a name of a post the index shows (each feed
+    shows its newest posts, so every slug's newest name is there) or of another added
+    post, or on a site whose last full run warned of one (its files may change)."""
+    if any(p.code in (SHARED_TAG_FEED, SHARED_AUTHOR_FEED) for p in full.problems):
+        return True
+    return bool(shared_feeds((*(shown.post for shown in index.shown), *added), config))
 
 
 def _sources(config: Config, files: Sequence[FoundFile]) -> Iterator[tuple[Source, str]]:
