@@ -79,6 +79,7 @@ from feeds.publish import (
     write_stream,
 )
 from feeds.readings import KeptReadings, dump_readings, load_readings, to_keep
+from feeds.render import MAX_CONTENT_CHARS
 from feeds.runs import (
     LAST_RUN_FILE,
     SETTLE_NS,
@@ -118,9 +119,6 @@ PARALLEL_FROM = 12
 CHANGED_WHILE_READING = "changed-while-reading"
 #: how many times a run makes its feeds again without posts that vanished meanwhile
 MAX_REMAKES = 3
-#: longer post HTML is left out of feeds (libxml2, under most readers, refuses a text
-#: node over 10,000,000 bytes: a character may take four)
-MAX_CONTENT_CHARS = 2_000_000
 #: post files read by one worker at a time: fewer are not worth a process
 READ_SHARE = 250
 #: how far the cache may fall behind (posts and HTML it misses, in all) before it is
@@ -664,8 +662,8 @@ def _content_too_long(post: Post, length: int) -> Problem:
     return Problem(
         "warning",
         "content-too-long",
-        f"its HTML is {length:,} characters, over {MAX_CONTENT_CHARS:,}: only its summary "
-        "is published (the XML parsers of feed readers refuse text nodes over 10 MB)",
+        f"its HTML is over {MAX_CONTENT_CHARS:,} characters (at least {length:,}): only its "
+        "summary is published (the XML parsers of feed readers refuse text nodes over 10 MB)",
         post.path,
     )
 
