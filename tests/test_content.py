@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -160,11 +161,34 @@ def test_share_list_without_known_names_still_ends_the_page() -> None:
         ("notes/trip-to-NASA.md", "Trip to NASA"),
         ("2024/06/bundle-post/index.md", "Bundle post"),
         ("2024-01-05.md", "2024-01-05"),
+        ("2023-4-1-my-post.md", "My post"),
         ("___.txt", "___"),
     ],
 )
 def test_title_from_file_name(path: str, title: str) -> None:
     assert title_from_path(path) == title
+
+
+@pytest.mark.parametrize(
+    ("path", "day"),
+    [
+        ("2023-04-01-title.md", "2023-04-01"),
+        # Jekyll takes a month or a day of one digit too.
+        ("2023-4-1-title.md", "2023-04-01"),
+        ("2023-4-01-title.md", "2023-04-01"),
+        ("notes/2023-12-9_title.txt", "2023-12-09"),
+        ("2023-4-1.md", "2023-04-01"),
+        ("2023-13-1-title.md", None),
+        ("2023-2-30-title.md", None),
+        ("2023-4-title.md", None),
+    ],
+)
+def test_a_post_without_a_date_is_dated_by_its_file_name(path: str, day: str | None) -> None:
+    """As Jekyll dates its posts: at midnight in the site's time zone."""
+    text = "Title: A post\n\nBody.\n" if path.endswith(".txt") else "---\ntitle: A\n---\nB.\n"
+    source = READERS[path[path.rindex(".") :]](text, path, TZ)
+    expected = None if day is None else datetime.fromisoformat(day).replace(tzinfo=TZ)
+    assert source.date == expected
 
 
 def test_not_utf8_warning_names_file_and_first_bad_line() -> None:

@@ -330,6 +330,7 @@ _SITE = _site()
     ("path", "slug", "expected"),
     [
         ("notes/2024-01-05-first-post.md", None, "first-post"),
+        ("notes/2024-1-5-first-post.md", None, "first-post"),
         ("posts/my-bundle/index.md", None, "my-bundle"),
         ("posts/2024-01-05-trip/INDEX.md", None, "trip"),
         ("index.md", None, "index"),

@@ -46,7 +46,8 @@ _PUBLIC_STATUS = frozenset({"publish", "published", "public", "live", "future"})
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _MIME = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;.*)?")
-_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_ .]+|$)")
+#: a file name's leading date, as Jekyll reads one: month and day of one digit or two
+_DATE_PREFIX = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[-_ .]+|$)")
 
 
 def make_source(
@@ -89,8 +90,9 @@ def make_source(
     date = fields.date("date", tz)
     if date is None and (named := _DATE_PREFIX.match(PurePosixPath(path).name)):
         # Jekyll's way: a post's date is the start of its file name.
+        year, month, day = named.groups()
         with contextlib.suppress(ValueError):
-            date = parse_date(named.group().rstrip("-_ ."), tz)
+            date = parse_date(f"{year}-{int(month):02d}-{int(day):02d}", tz)
     draft = fields.boolean("draft") or _held_back(fields, path, found)
     authors = fields.authors()
     found += fields.warnings
@@ -169,8 +171,8 @@ def _name(text: str) -> str:
 
 
 def without_date(stem: str) -> str:
-    """A file name's stem without a leading date: ``2024-01-05-my-post`` → ``my-post``
-    (empty when the stem is only a date)."""
+    """A file name's stem without a leading date: ``2024-01-05-my-post`` (or
+    ``2024-1-5-my-post``) → ``my-post`` (empty when the stem is only a date)."""
     return _DATE_PREFIX.sub("", stem)
 
 
