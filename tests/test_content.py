@@ -414,3 +414,43 @@ def test_a_post_in_a_drafts_folder_is_a_draft() -> None:
     assert READERS[".md"](text, "blog/_drafts/t.md", TZ).draft
     assert not READERS[".md"](text, "blog/_drafts.md", TZ).draft
     assert not READERS[".md"](text, "blog/drafts/t.md", TZ).draft
+
+
+@pytest.mark.parametrize(
+    ("front", "image", "warned"),
+    [
+        ("image: /img/a.png\n", "/img/a.png", []),
+        # jekyll-seo-tag's form: its alt, width and height have no place in a feed.
+        ('image: {path: /img/a.png, alt: "A", width: 640, height: 480}\n', "/img/a.png", []),
+        ("image:\n  url: https://cdn.example.org/b.jpg\n", "https://cdn.example.org/b.jpg", []),
+        ("image:\n  path: b.jpg\n  caption: B\n  twitter: x\n", "b.jpg", ["caption, twitter"]),
+    ],
+)
+def test_an_image_is_a_url_or_a_mapping_with_its_path_or_url(
+    front: str, image: str, warned: list[str]
+) -> None:
+    text = f"---\ntitle: T\n{front}---\nBody.\n"
+    source = READERS[".md"](text, "p.md", TZ)
+    assert source.image == image
+    problems = [(p.code, p.line) for p in source.warnings]
+    assert problems == [("unknown-key", 3)] * len(warned)
+    assert all(w in p.message for w, p in zip(warned, source.warnings, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("front", "line", "fragment"),
+    [
+        ("image:\n  alt: A\n", 3, "'image' must be a URL, or a mapping with 'path' or 'url'"),
+        ("image: {path: /a.png, url: /b.png}\n", 3, "with 'path' or 'url'"),
+        ("image:\n  path: javascript:alert(1)\n", 4, "'image.path' must be an http(s) URL"),
+        ("image:\n  path: [a, b]\n", 4, "'image.path' must be text"),
+        ("image: [a.png]\n", 3, "'image' must be text"),
+    ],
+)
+def test_an_image_that_is_not_one_is_an_error_at_its_line(
+    front: str, line: int, fragment: str
+) -> None:
+    with pytest.raises(ContentError) as caught:
+        READERS[".md"](f"---\ntitle: T\n{front}---\nBody.\n", "p.md", TZ)
+    assert caught.value.line == line
+    assert fragment in caught.value.message
