@@ -187,9 +187,10 @@ def _site_author(r: _Reader, raw: object, title: str) -> Author:
         key, name = "site.author", r.not_too_long(raw, "site.author")
     elif isinstance(raw, dict):
         r.no_unknown(raw, "site.author", {"name", "email", "url"})
-        key, name = "site.author.name", r.string(raw, "name", "site.author.name", None)
         email = r.optional_string(raw, "email", "site.author.email")
         url = r.optional_string(raw, "url", "site.author.url")
+        # Known by an address alone, the author is shown by it, as in a post.
+        key, name = "site.author.name", r.string(raw, "name", "site.author.name", email)
     else:
         raise r.error("site.author", "'site.author' must be a name or {name, email, url}")
     name = " ".join(name.split())

@@ -158,6 +158,14 @@ def test_an_author_written_with_an_address_is_a_name_and_an_address(tmp_path: Pa
     assert config.site.author == Author(name="Desk", email="desk@example.org")
 
 
+@pytest.mark.parametrize("written", ["desk@example.org", "{email: desk@example.org}"])
+def test_a_site_author_known_by_an_address_alone_is_shown_by_it(
+    tmp_path: Path, written: str
+) -> None:
+    config = load_config(write(tmp_path, MINIMAL + f"  author: {written}\n"))
+    assert config.site.author == Author("desk@example.org", "desk@example.org")
+
+
 def test_cron_and_string_author(tmp_path: Path) -> None:
     text = MINIMAL + "  author: Desk\nschedule:\n  cron: '*/5 * * * *'\n"
     config = load_config(write(tmp_path, text))

@@ -384,7 +384,8 @@ def test_an_html_post_s_opening_heading_is_its_title_and_not_said_twice(with_bod
         ("Ann Lee (ann@example.org)", "Ann Lee", "ann@example.org"),
         ("<ann@example.org>", "ann@example.org", "ann@example.org"),
         ("mailto:ann@example.org", "ann@example.org", "ann@example.org"),
-        ("ann@example.org", "ann@example.org", None),
+        # An address alone is the author's address, shown as the name too (Atom needs one).
+        ("ann@example.org", "ann@example.org", "ann@example.org"),
         ("Ann Lee (Editor)", "Ann Lee (Editor)", None),
     ],
 )
@@ -395,6 +396,25 @@ def test_an_author_written_with_an_address_is_a_name_and_an_address(
     with one is split as they split it, so they show the name that was published."""
     source = READERS[".md"](f'---\nauthor: "{written}"\n---\n', "a.md", TZ)
     assert [(a.name, a.email) for a in source.authors] == [(name, email)]
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        "author: ann@example.org",
+        "author: {email: ann@example.org}",
+        "authors: [{email: ann@example.org, url: 'https://ann.example.org/'}]",
+        "Author: ann@example.org",
+    ],
+)
+def test_an_author_known_by_an_address_alone_is_shown_by_it(front: str) -> None:
+    """In every form a post may give it (the text reader's header too)."""
+    if front.startswith("Author:"):
+        source = READERS[".txt"](f"{front}\n\nBody.\n", "a.txt", TZ)
+    else:
+        source = READERS[".md"](f"---\n{front}\n---\n", "a.md", TZ)
+    [author] = source.authors
+    assert (author.name, author.email) == ("ann@example.org", "ann@example.org")
 
 
 @pytest.mark.parametrize(

@@ -581,3 +581,21 @@ def test_names_that_make_one_slug_are_not_told_of_without_their_feeds(site: Site
     site.post("a.md", "One", tags="[C++]", author="Zoë")
     site.post("b.md", "Two", "2024-05-02T10:00:00Z", tags="[C]", author="Zoe")
     assert build(site).problems == ()
+
+
+def test_authors_known_by_an_address_alone_are_published_and_valid(site: Site) -> None:
+    """RSS names them in dc:creator, Atom with their address as name and email, JSON
+    Feed by name; every feed passes validation, and their author feeds are made."""
+    site.post("a.md", "Bare", author="ann@example.org")
+    site.post("b.md", "Mapped", "2024-05-02T10:00:00Z", author="{email: bob@example.org}")
+    result = build(site)
+    assert result.exit_code == 0, result.problems
+    out = site.outputs()
+    atom = out["atom.xml"].decode()
+    for who in ("ann@example.org", "bob@example.org"):
+        assert f"<name>{who}</name>\n      <email>{who}</email>" in atom
+        assert f"<dc:creator>{who}</dc:creator>" in out["rss.xml"].decode()
+    items = json.loads(out["feed.json"])["items"]
+    assert [i["authors"] for i in items] == [[{"name": "bob@example.org"}],
+                                             [{"name": "ann@example.org"}]]  # fmt: skip
+    assert "authors/bob-example-org/atom.xml" in out

@@ -342,14 +342,6 @@ class _Fields:
                         self.line(key),
                     )
                 )
-            name = self._one_line(f"{key}.name", value.get("name", ""))
-            name = unicodedata.normalize("NFC", name)
-            if not name:
-                raise self.error(key, f"'{key}' needs a name")
-            try:
-                check_name(name)
-            except ValueError as e:
-                raise self.error(f"{key}.name", f"'{key}.name' {e}") from None
             email = value.get("email")
             if email is not None:
                 email = self._one_line(f"{key}.email", email)
@@ -357,6 +349,15 @@ class _Fields:
                     raise self.error(
                         f"{key}.email", f"'{key}.email' is not an e-mail address: {email!r}"
                     )
+            name = self._one_line(f"{key}.name", value.get("name", ""))
+            # An author known by an address alone is shown by it, as a bare address is.
+            name = unicodedata.normalize("NFC", name) or email or ""
+            if not name:
+                raise self.error(key, f"'{key}' needs a name or an email")
+            try:
+                check_name(name)
+            except ValueError as e:
+                raise self.error(f"{key}.name", f"'{key}.name' {e}") from None
             url = value.get("url")
             if url is not None:
                 url = self._one_line(f"{key}.url", url)
