@@ -90,6 +90,12 @@ class Config:
     websub: WebSubConfig = WebSubConfig()
 
 
+#: the most characters a text in config.yaml may hold: a site's description, the longest
+#: of them, runs to a few hundred (Apple Podcasts takes 4,000); what a feed repeats past
+#: that only weighs on it (readers' XML parsers refuse text over 10 MB: no feed was
+#: published) and on every message that quotes it
+MAX_TEXT = 10_000
+
 _INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: what an ASCII URL may hold (RFC 3986); a ``%`` must start an escape
@@ -136,7 +142,7 @@ class _Reader:
             return default
         if not isinstance(value, str):
             raise self.error(dotted, f"'{dotted}' must be text, not {type(value).__name__}")
-        return value
+        return self.not_too_long(value, dotted)
 
     def optional_string(self, data: dict[str, Any], key: str, dotted: str) -> str | None:
         value = data.get(key)
@@ -144,6 +150,13 @@ class _Reader:
             return None
         if not isinstance(value, str):
             raise self.error(dotted, f"'{dotted}' must be text, not {type(value).__name__}")
+        return self.not_too_long(value, dotted)
+
+    def not_too_long(self, value: str, dotted: str) -> str:
+        if len(value) > MAX_TEXT:
+            raise self.error(
+                dotted, f"'{dotted}' is {len(value):,} characters long; at most {MAX_TEXT:,}"
+            )
         return value
 
     def boolean(self, data: dict[str, Any], key: str, dotted: str, default: bool) -> bool:
@@ -171,12 +184,13 @@ def _site_author(r: _Reader, raw: object, title: str) -> Author:
     if raw is None:
         key, name = "site.title", title
     elif isinstance(raw, str):
-        key, name = "site.author", raw
+        key, name = "site.author", r.not_too_long(raw, "site.author")
     elif isinstance(raw, dict):
         r.no_unknown(raw, "site.author", {"name", "email", "url"})
-        key, name = "site.author.name", r.string(raw, "name", "site.author.name", None)
         email = r.optional_string(raw, "email", "site.author.email")
         url = r.optional_string(raw, "url", "site.author.url")
+        # Known by an address alone, the author is shown by it, as in a post.
+        key, name = "site.author.name", r.string(raw, "name", "site.author.name", email)
     else:
         raise r.error("site.author", "'site.author' must be a name or {name, email, url}")
     name = " ".join(name.split())
@@ -354,6 +368,8 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
 
     sc = r.section(data, "schedule", {"interval", "cron"})
     interval_raw = sc.get("interval", "15m")
+    if isinstance(interval_raw, str):
+        r.not_too_long(interval_raw, "schedule.interval")
     interval = parse_interval(str(interval_raw)) if isinstance(interval_raw, str) else None
     if interval is None or interval <= 0:
         raise r.error("schedule.interval", "'schedule.interval' must look like 30s, 15m, 1h or 1d")

@@ -234,8 +234,8 @@ _NAMED_ADDRESS = (
 @functools.lru_cache(maxsize=4096)  # a site has a few authors, on every post
 def split_author(text: str) -> tuple[str, str | None]:
     """An author written as one string, as a name and an e-mail address: ``Name
-    <address>``, ``address (Name)``, ``Name (address)`` or ``mailto:address`` (then the
-    address is the name too), or a name alone, which may be a bare address.
+    <address>``, ``address (Name)``, ``Name (address)``, or ``mailto:address``,
+    ``<address>`` or a bare address (then the address is the name too), or a name alone.
 
     Raises ValueError for a name with an address elsewhere inside: feed readers would
     cut the address out of the name, and show another name than the one published.
@@ -250,7 +250,7 @@ def split_author(text: str) -> tuple[str, str | None]:
                 check_name(name)
             return name, email
     check_name(text)
-    return text, None
+    return text, text if EMAIL.fullmatch(text) else None
 
 
 def check_name(name: str) -> None:

@@ -56,7 +56,15 @@ from feeds.index import (
 )
 from feeds.media import attach_enclosures
 from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
-from feeds.plan import Archives, page_folder, plan_archives, plan_feeds
+from feeds.plan import (
+    SHARED_AUTHOR_FEED,
+    SHARED_TAG_FEED,
+    Archives,
+    page_folder,
+    plan_archives,
+    plan_feeds,
+    shared_feeds,
+)
 from feeds.publish import (
     STATE_FILE,
     Published,
@@ -71,6 +79,7 @@ from feeds.publish import (
     write_stream,
 )
 from feeds.readings import KeptReadings, dump_readings, load_readings, to_keep
+from feeds.render import MAX_CONTENT_CHARS
 from feeds.runs import (
     LAST_RUN_FILE,
     SETTLE_NS,
@@ -110,9 +119,6 @@ PARALLEL_FROM = 12
 CHANGED_WHILE_READING = "changed-while-reading"
 #: how many times a run makes its feeds again without posts that vanished meanwhile
 MAX_REMAKES = 3
-#: longer post HTML is left out of feeds (libxml2, under most readers, refuses a text
-#: node over 10,000,000 bytes: a character may take four)
-MAX_CONTENT_CHARS = 2_000_000
 #: post files read by one worker at a time: fewer are not worth a process
 READ_SHARE = 250
 #: how far the cache may fall behind (posts and HTML it misses, in all) before it is
@@ -302,8 +308,11 @@ def resolve_posts(
 
     name = os.path.relpath(folder, config.path.parent)
     attached = attach_enclosures(resolved.posts, sources, config.site, size_of, name)
+    shared = shared_feeds(attached.posts, config)
     return replace(
-        resolved, posts=attached.posts, problems=(*resolved.problems, *attached.problems)
+        resolved,
+        posts=attached.posts,
+        problems=(*resolved.problems, *attached.problems, *shared),
     )
 
 
@@ -655,8 +664,8 @@ def _content_too_long(post: Post, length: int) -> Problem:
     return Problem(
         "warning",
         "content-too-long",
-        f"its HTML is {length:,} characters, over {MAX_CONTENT_CHARS:,}: only its summary "
-        "is published (the XML parsers of feed readers refuse text nodes over 10 MB)",
+        f"its HTML is over {MAX_CONTENT_CHARS:,} characters (at least {length:,}): only its "
+        "summary is published (the XML parsers of feed readers refuse text nodes over 10 MB)",
         post.path,
     )
 
@@ -1004,6 +1013,8 @@ def _quick_run(
             cache.close()
     if new is None:
         return None
+    if new and _shares_a_feed(config, index, new, full):
+        return None  # a full run names the spellings (and the files) in its warning
     # A post an earlier run through the index added, since moved or deleted and come
     # back: the full run gives it its id.
     present = {item.path for item in found}
@@ -1051,6 +1062,16 @@ def _added(
         posts.append(post)
         digests[post.path] = digest
     return tuple(posts)
+
+
+def _shares_a_feed(config: Config, index: Index, added: Sequence[Post], full: LastRun) -> bool:
+    """Whether a tag or author name of a post ``added`` may share a feed with another
+    spelling (``plan.shared_feeds``): with a name of a post the index shows (each feed
+    shows its newest posts, so every slug's newest name is there) or of another added
+    post, or on a site whose last full run warned of one (its files may change)."""
+    if any(p.code in (SHARED_TAG_FEED, SHARED_AUTHOR_FEED) for p in full.problems):
+        return True
+    return bool(shared_feeds((*(shown.post for shown in index.shown), *added), config))
 
 
 def _sources(config: Config, files: Sequence[FoundFile]) -> Iterator[tuple[Source, str]]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
 
 from feeds.config import Config
-from feeds.model import Author, FeedSpec, History, Post
+from feeds.model import Author, FeedSpec, History, Post, Problem
 from feeds.slugs import slugify_name
 from feeds.state import Sealed
 
@@ -80,6 +81,60 @@ def _groups(
         for key in keys(post):
             names.setdefault(slugify_name(key), key)
     return [(slug, names[slug], held[slug]) for slug in sorted(held)]
+
+
+#: warning codes of a tag or an author name that shares its feed with another spelling
+SHARED_TAG_FEED, SHARED_AUTHOR_FEED = "shared-tag-feed", "shared-author-feed"
+
+
+def shared_feeds(posts: Sequence[Post], config: Config) -> tuple[Problem, ...]:
+    """A warning for each tag or author name that makes the slug another name makes
+    (``C++`` and ``C``, ``Zürich`` and ``Zurich``, ``Straße`` and ``Strasse``), so that
+    the two share one feed: it names both, the first file in path order that writes
+    each, the feed and the title it gets (as its newest post spells the name, see
+    ``plan_feeds``). Names that differ in letter case alone are one name, as in a post's
+    own tags. Only the feeds the config makes are looked at; ``posts`` newest first."""
+    problems: list[Problem] = []
+    if config.feeds.per_tag:
+        problems += _shared(posts, lambda p: p.tags, "tag", "tags/", SHARED_TAG_FEED, config)
+    if config.feeds.per_author:
+        problems += _shared(
+            posts, lambda p: [a.name for a in p.authors], "author", "authors/",
+            SHARED_AUTHOR_FEED, config,
+        )  # fmt: skip
+    return tuple(problems)
+
+
+def _shared(posts: Sequence[Post], keys: Callable[[Post], Iterable[str]], what: str,
+            folder: str, code: str, config: Config) -> list[Problem]:  # fmt: skip
+    names = set(chain.from_iterable(map(keys, posts)))
+    # slug -> the names that make it, one for each spelling as letter case aside
+    spellings: dict[str, set[str]] = defaultdict(set)
+    for name in names:
+        spellings[slugify_name(name)].add(name.lower())
+    clashing = {slug for slug, lowered in spellings.items() if len(lowered) > 1}
+    if not clashing:
+        return []  # the usual site: no post is looked at twice
+    # slug -> lowered name -> (the first file that writes it, the name as written there)
+    first: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+    for post in sorted(posts, key=lambda p: p.path):
+        for name in keys(post):
+            if (slug := slugify_name(name)) in clashing:
+                first[slug].setdefault(name.lower(), (post.path, name))
+    titles = {slug: name for slug, name, _ in _groups(posts, keys) if slug in clashing}
+    problems = []
+    for slug in sorted(clashing):
+        (path, name), *others = sorted(first[slug].values())
+        feed = f"{folder}{slug}/"
+        title = f"{config.site.title}: {titles[slug]}"
+        for other_path, other in others:
+            message = (
+                f"{what} {other!r} makes the same slug as {what} {name!r} ({path}), so both share "
+                f"the feed {feed}, titled {title!r} as its newest post spells the {what}; "
+                f"write one spelling, or another name to keep them apart"
+            )
+            problems.append(Problem("warning", code, message, other_path))
+    return problems
 
 
 def page_folder(page: int) -> str:

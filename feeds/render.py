@@ -143,6 +143,56 @@ def body_html(source: Source) -> str:
     return source.body
 
 
+#: the most characters of sanitized HTML a post's content may have: a longer one is left
+#: out of the feeds, its summary alone published (libxml2, under most feed readers,
+#: refuses a text node over 10,000,000 bytes: a character may take four)
+MAX_CONTENT_CHARS = 2_000_000
+#: how much of a longer body is rendered first to tell whether its HTML is over
+#: MAX_CONTENT_CHARS; twice as much each time it does not tell
+_FIRST_PART = MAX_CONTENT_CHARS // 2
+#: how many characters the HTML of a body's beginning may have past the HTML that
+#: beginning has in the whole: the end tags of the elements left open where it is cut
+#: (at most MAX_DEPTH, each under 16 characters) and an entity cut in two
+_CUT_SLACK = 4096
+
+
+def clean_body(source: Source, base_url: str) -> str:
+    """The post's body as sanitized HTML (``clean_html(body_html(source), base_url)``),
+    or else, when that is over MAX_CONTENT_CHARS, its beginning, itself over the limit.
+
+    The trees that rendering and sanitizing build take some 500 bytes an element: a
+    10 MB post of short paragraphs or list items took 600 MB and 12 s, to be left out.
+    So a long body is rendered and sanitized a beginning at a time (a million
+    characters, then twice as many…, cut at a line's end) until the HTML of one alone is
+    over the limit, which the rest can only add to. The whole is rendered only when no
+    beginning is over it, as a body that is mostly what sanitizing drops (scripts,
+    inline images) may be. A Markdown body whose rest may define link references (a
+    ``]:`` past the cut) is not cut there: the beginning's links would miss them.
+    """
+    body = source.body
+    markdown = source.body_format == "markdown"
+    # A link reference defined past a cut would make the beginning's HTML another's.
+    earliest = body.rfind("]:") + 2 if markdown else 0
+    size = _FIRST_PART
+    while len(body) > size:
+        cut = _line_end(body, size)
+        if cut >= earliest:
+            part = body[:cut]
+            cleaned = clean_html(_commonmark(part) if markdown else part, base_url)
+            if len(cleaned) > MAX_CONTENT_CHARS + _CUT_SLACK:
+                return cleaned
+        size *= 2
+    return clean_html(body_html(source), base_url)
+
+
+def _line_end(text: str, size: int) -> int:
+    """Where to cut ``text`` for a beginning of about ``size`` characters: after the last
+    line break in its second half (Markdown blocks are made of whole lines), or at
+    ``size`` in a text without one there."""
+    end = text.rfind("\n", size // 2, size)
+    return end + 1 if end >= 0 else size
+
+
 def _commonmark(text: str) -> str:
     """``text`` rendered by cmark. It hands back HTML its caller must free, which
     ``cmarkgfm.markdown_to_html`` never does (some 4 KB a post, 400 MB in a run that

@@ -22,7 +22,7 @@ from feeds.config import SiteConfig
 from feeds.content.fields import without_date
 from feeds.dates import epoch_us
 from feeds.model import Post, Problem, Source
-from feeds.render import body_html, clean_html, summarize
+from feeds.render import clean_body, clean_html, summarize
 from feeds.slugs import MAX_LENGTH, slugify, slugify_name
 from feeds.state import Remembered, State
 
@@ -211,7 +211,7 @@ def render(post: Post, source: Source, site: SiteConfig) -> Post:
     """Fill a post's sanitized content and summary; relative URLs resolve against the
     post's page on this site, as a browser showing it would."""
     page = permalink(site, post.slug, post.path, post.published)
-    content = clean_html(body_html(source), page)
+    content = clean_body(source, page)
     summary = clean_html(source.summary, page) if source.summary else summarize(content)
     if not summary.strip():
         # Readers show the summary in lists; a post with no text is summed up by its title.

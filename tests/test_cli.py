@@ -253,6 +253,23 @@ def test_build_exit_3_when_nothing_can_be_published(site: Site) -> None:
     assert site.public.read_bytes() == b"a file where the output folder should be"
 
 
+def test_a_site_description_of_20_mb_is_a_config_error(site: Site) -> None:
+    """Not a run that builds every feed and publishes none (exit 3): readers' XML parsers
+    refuse text over 10 MB, and so did validation."""
+    site.post("a.md", "Alpha")
+    site.configure("")
+    text = site.config_path.read_text(encoding="utf-8")
+    long = "  description: " + "word " * 4_000_000 + "\n"
+    site.config_path.write_text(text.replace("  description: A site for tests.\n", long))
+    run = feeds("build", "-c", str(site.config_path))
+    assert run.returncode == 2, run.stdout
+    assert "config.yaml:4: 'site.description' is 19,999,999 characters long; at most 10,000" in (
+        run.stderr
+    )
+    assert "Traceback" not in run.stdout + run.stderr
+    assert not site.public.exists()
+
+
 def test_serve_on_a_port_in_use_exits_2_with_a_message_before_it_publishes(site: Site) -> None:
     """A second service started by mistake beside the first leaves the site alone."""
     site.post("a.md", "Alpha")

@@ -112,6 +112,24 @@ def test_the_repository_sample_config_loads() -> None:
         ("feeds:\n  limit: 3\n  limit: 4\n" + MINIMAL, 3, "duplicate key 'feeds.limit'"),
         ("site: [\n", 2, "invalid YAML"),
         ("- a\n- b\n", 1, "mapping"),
+        # Text no site's needs: feeds repeat it; readers' parsers refuse over 10 MB.
+        (
+            "site:\n  base_url: https://e.org/\n  title: " + "T" * 10_001 + "\n",
+            3,
+            "'site.title' is 10,001 characters long; at most 10,000",
+        ),
+        (
+            MINIMAL + "  description: |\n" + "    words words\n" * 900,
+            4,
+            "'site.description' is 10,800 characters long; at most 10,000",
+        ),
+        (MINIMAL + "  author: " + "A" * 10_001 + "\n", 4, "'site.author' is 10,001 characters"),
+        (MINIMAL + "  author: {name: " + "A" * 10_001 + "}\n", 4, "'site.author.name' is 10,001"),
+        (
+            MINIMAL + "schedule:\n  interval: '" + " " * 10_001 + "1d'\n",
+            5,
+            "'schedule.interval' is",
+        ),
     ],
 )
 def test_errors_name_the_key_and_line(
@@ -138,6 +156,14 @@ def test_site_is_required(tmp_path: Path) -> None:
 def test_an_author_written_with_an_address_is_a_name_and_an_address(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, MINIMAL + "  author: Desk <desk@example.org>\n"))
     assert config.site.author == Author(name="Desk", email="desk@example.org")
+
+
+@pytest.mark.parametrize("written", ["desk@example.org", "{email: desk@example.org}"])
+def test_a_site_author_known_by_an_address_alone_is_shown_by_it(
+    tmp_path: Path, written: str
+) -> None:
+    config = load_config(write(tmp_path, MINIMAL + f"  author: {written}\n"))
+    assert config.site.author == Author("desk@example.org", "desk@example.org")
 
 
 def test_cron_and_string_author(tmp_path: Path) -> None:
@@ -200,3 +226,10 @@ def test_a_config_that_is_not_a_regular_file_is_refused_at_once(tmp_path: Path, 
         path = Path("/dev/zero")
     with pytest.raises(ConfigError, match="not a regular file"):
         load_config(path)
+
+
+def test_a_site_description_of_the_longest_length_is_taken(tmp_path: Path) -> None:
+    text = "site:\n  title: " + "T" * 10_000 + "\n  base_url: https://e.org/\n"
+    text += "  description: " + "d" * 10_000 + "\n"
+    config = load_config(write(tmp_path, text))
+    assert len(config.site.title) == len(config.site.description) == 10_000

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -178,11 +179,34 @@ def test_share_list_without_known_names_still_ends_the_page() -> None:
         ("notes/trip-to-NASA.md", "Trip to NASA"),
         ("2024/06/bundle-post/index.md", "Bundle post"),
         ("2024-01-05.md", "2024-01-05"),
+        ("2023-4-1-my-post.md", "My post"),
         ("___.txt", "___"),
     ],
 )
 def test_title_from_file_name(path: str, title: str) -> None:
     assert title_from_path(path) == title
+
+
+@pytest.mark.parametrize(
+    ("path", "day"),
+    [
+        ("2023-04-01-title.md", "2023-04-01"),
+        # Jekyll takes a month or a day of one digit too.
+        ("2023-4-1-title.md", "2023-04-01"),
+        ("2023-4-01-title.md", "2023-04-01"),
+        ("notes/2023-12-9_title.txt", "2023-12-09"),
+        ("2023-4-1.md", "2023-04-01"),
+        ("2023-13-1-title.md", None),
+        ("2023-2-30-title.md", None),
+        ("2023-4-title.md", None),
+    ],
+)
+def test_a_post_without_a_date_is_dated_by_its_file_name(path: str, day: str | None) -> None:
+    """As Jekyll dates its posts: at midnight in the site's time zone."""
+    text = "Title: A post\n\nBody.\n" if path.endswith(".txt") else "---\ntitle: A\n---\nB.\n"
+    source = READERS[path[path.rindex(".") :]](text, path, TZ)
+    expected = None if day is None else datetime.fromisoformat(day).replace(tzinfo=TZ)
+    assert source.date == expected
 
 
 def test_not_utf8_warning_names_file_and_first_bad_line() -> None:
@@ -378,7 +402,8 @@ def test_an_html_post_s_opening_heading_is_its_title_and_not_said_twice(with_bod
         ("Ann Lee (ann@example.org)", "Ann Lee", "ann@example.org"),
         ("<ann@example.org>", "ann@example.org", "ann@example.org"),
         ("mailto:ann@example.org", "ann@example.org", "ann@example.org"),
-        ("ann@example.org", "ann@example.org", None),
+        # An address alone is the author's address, shown as the name too (Atom needs one).
+        ("ann@example.org", "ann@example.org", "ann@example.org"),
         ("Ann Lee (Editor)", "Ann Lee (Editor)", None),
     ],
 )
@@ -389,6 +414,25 @@ def test_an_author_written_with_an_address_is_a_name_and_an_address(
     with one is split as they split it, so they show the name that was published."""
     source = READERS[".md"](f'---\nauthor: "{written}"\n---\n', "a.md", TZ)
     assert [(a.name, a.email) for a in source.authors] == [(name, email)]
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        "author: ann@example.org",
+        "author: {email: ann@example.org}",
+        "authors: [{email: ann@example.org, url: 'https://ann.example.org/'}]",
+        "Author: ann@example.org",
+    ],
+)
+def test_an_author_known_by_an_address_alone_is_shown_by_it(front: str) -> None:
+    """In every form a post may give it (the text reader's header too)."""
+    if front.startswith("Author:"):
+        source = READERS[".txt"](f"{front}\n\nBody.\n", "a.txt", TZ)
+    else:
+        source = READERS[".md"](f"---\n{front}\n---\n", "a.md", TZ)
+    [author] = source.authors
+    assert (author.name, author.email) == ("ann@example.org", "ann@example.org")
 
 
 @pytest.mark.parametrize(
@@ -408,3 +452,43 @@ def test_a_post_in_a_drafts_folder_is_a_draft() -> None:
     assert READERS[".md"](text, "blog/_drafts/t.md", TZ).draft
     assert not READERS[".md"](text, "blog/_drafts.md", TZ).draft
     assert not READERS[".md"](text, "blog/drafts/t.md", TZ).draft
+
+
+@pytest.mark.parametrize(
+    ("front", "image", "warned"),
+    [
+        ("image: /img/a.png\n", "/img/a.png", []),
+        # jekyll-seo-tag's form: its alt, width and height have no place in a feed.
+        ('image: {path: /img/a.png, alt: "A", width: 640, height: 480}\n', "/img/a.png", []),
+        ("image:\n  url: https://cdn.example.org/b.jpg\n", "https://cdn.example.org/b.jpg", []),
+        ("image:\n  path: b.jpg\n  caption: B\n  twitter: x\n", "b.jpg", ["caption, twitter"]),
+    ],
+)
+def test_an_image_is_a_url_or_a_mapping_with_its_path_or_url(
+    front: str, image: str, warned: list[str]
+) -> None:
+    text = f"---\ntitle: T\n{front}---\nBody.\n"
+    source = READERS[".md"](text, "p.md", TZ)
+    assert source.image == image
+    problems = [(p.code, p.line) for p in source.warnings]
+    assert problems == [("unknown-key", 3)] * len(warned)
+    assert all(w in p.message for w, p in zip(warned, source.warnings, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("front", "line", "fragment"),
+    [
+        ("image:\n  alt: A\n", 3, "'image' must be a URL, or a mapping with 'path' or 'url'"),
+        ("image: {path: /a.png, url: /b.png}\n", 3, "with 'path' or 'url'"),
+        ("image:\n  path: javascript:alert(1)\n", 4, "'image.path' must be an http(s) URL"),
+        ("image:\n  path: [a, b]\n", 4, "'image.path' must be text"),
+        ("image: [a.png]\n", 3, "'image' must be text"),
+    ],
+)
+def test_an_image_that_is_not_one_is_an_error_at_its_line(
+    front: str, line: int, fragment: str
+) -> None:
+    with pytest.raises(ContentError) as caught:
+        READERS[".md"](f"---\ntitle: T\n{front}---\nBody.\n", "p.md", TZ)
+    assert caught.value.line == line
+    assert fragment in caught.value.message

@@ -200,6 +200,68 @@ def test_a_ten_megabyte_line_under_the_size_limit_never_stops_the_run(site: Site
     assert_published_and_valid(site, result)
 
 
+def ten_megabytes_of(site: Site, name: str, head: str, line: str) -> None:
+    """A post of ``head``, then numbered ``line``s up to just under max_post_bytes."""
+    limit = load_config(site.config_path).max_post_bytes
+    lines, size, n = [head], len(head), 0
+    while size + len(line) + 8 < limit:
+        lines.append(line.format(n=n))
+        size += len(lines[-1])
+        n += 1
+    site.write(name, "".join(lines))
+
+
+#: a wrapper that runs `feeds build` and prints the peak memory (KB) of it and its workers:
+#: RUSAGE_CHILDREN in the test's own process would be any earlier test's child's too
+PEAK_OF_BUILD = (
+    "import resource, subprocess, sys; "
+    "done = subprocess.run([sys.executable, '-m', 'feeds', 'build', '-q', '-c', sys.argv[1]]); "
+    "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "line"),
+    [
+        pytest.param(
+            "list.md",
+            "---\ntitle: Links\ndate: 2024-03-01\n---\n\n",
+            "- [item {n}](/p/{n}) *e*\n",
+            id="markdown-list",
+        ),
+        pytest.param(
+            "lines.txt", "Title: Lines\nDate: 2024-03-01\n\n", "line {n}\n\n", id="text-lines"
+        ),
+        pytest.param(
+            "words.md", "---\ntitle: One line\ndate: 2024-03-01\n---\n\n", "word ", id="one-line"
+        ),
+    ],
+)
+def test_a_ten_megabyte_post_of_short_blocks_is_left_out_in_bounded_memory(
+    site: Site, name: str, head: str, line: str
+) -> None:
+    """Just under max_post_bytes (10 MiB) of list items, of one-line paragraphs, or one
+    line: its HTML is over the limit, so only its summary is published, and the run that
+    finds it so peaks under 300 MB in any process (a list took 650 MB and 18 s)."""
+    good_posts(site)
+    ten_megabytes_of(site, name, head, line)
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_OF_BUILD, str(site.config_path)],
+        cwd=site.root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    status, peak = (int(word) for word in done.stdout.split()[-2:])
+    assert status == 0, done.stdout
+    assert "content-too-long" in done.stdout
+    assert peak < 300 * 1024, f"{peak // 1024} MB"
+    items = json.loads(site.outputs()["feed.json"])["items"]
+    big = next(item for item in items if item["title"] not in GOOD)
+    assert big["content_html"] == "" and big["summary"]
+
+
 def test_a_file_one_byte_over_the_default_limit_is_skipped_with_a_message(site: Site) -> None:
     """SPEC: max_post_bytes (default 10 MiB) bounds what is read; one byte over it, the file
     is skipped with an error naming it, its size and the setting; the rest is published."""

@@ -614,6 +614,13 @@ def _added_unaccounted() -> dict[str, Callable[[Site], object]]:
             _added(site, "new/a.md", "2024-05-01", "slug: same\n"),
             _added(site, "new/b.md", "2024-05-02", "slug: same\n"),
         ),
+        # Its feed is another name's: a warning names both.
+        "with a tag another spells otherwise": lambda site: _added(
+            site, "new/a.md", "2024-05-01", tags="Politica Exterior"
+        ),
+        "by an author another spells otherwise": lambda site: _added(
+            site, "new/a.md", "2024-05-01", author="Chloe"
+        ),
     }
 
 
@@ -817,3 +824,34 @@ def test_a_body_edited_then_put_back_gives_the_feeds_of_the_original(
     os.utime(path, (OLD_MTIME + 2000, OLD_MTIME + 2000))
     build(site)
     assert site.outputs() == uncached_twin(site, tmp_path, "twin")
+
+
+def test_posts_added_to_a_site_with_names_sharing_a_feed_are_told_of_as_a_full_run_would(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site where two spellings share a feed: each post added after, even with a name
+    of one of them, is resolved with the others, and the warning names what an uncached
+    build names (the first file that writes a spelling may be the added one, while no
+    feed shows a post of the other spelling)."""
+    site.configure("feeds:\n  limit: 1\n")
+    site.post("old.md", "Old", "2024-04-01T10:00:00Z", tags="[Política Exterior]", author="Ana")
+    site.post("mid.md", "Mid", "2024-04-02T10:00:00Z", tags="[sea]", author="Ana")
+    build(site)
+    steps = [
+        lambda: _added(site, "p/b.md", "2024-05-01", tags="Politica Exterior"),
+        lambda: _added(site, "p/a.md", "2024-05-02", tags="Politica Exterior"),
+        lambda: _added(site, "new/c.md", "2024-05-03"),
+    ]
+    for step, change in enumerate(steps):
+        change()
+        resolves = counting(monkeypatch, pipeline, "resolve_posts")
+        result = build(site)
+        assert resolves == ["resolve_posts"], step
+        outputs, full = uncached_twin_run(site, tmp_path, f"step-{step}")
+        assert site.outputs() == outputs, step
+        assert result.problems == full.problems, step
+        [shared] = [p for p in result.problems if p.code == "shared-tag-feed"]
+        assert shared.message.startswith(
+            "tag 'Politica Exterior' makes the same slug as tag 'Política Exterior' (old.md)"
+        )
+        assert shared.path == ("p/b.md", "p/a.md", "p/a.md")[step]

@@ -532,3 +532,70 @@ def test_a_deleted_post_restored_takes_its_id_through_a_full_run(site: Site) -> 
     tide.write_bytes(saved)
     build(site, NOW + timedelta(hours=2))
     assert ids()["Tide"] == old
+
+
+def test_names_that_make_one_slug_share_a_feed_with_a_warning_naming_both(site: Site) -> None:
+    """``C++`` and ``C``, ``Zürich`` and ``Zurich``, ``Straße`` and ``Strasse``: one slug,
+    so one feed, titled as its newest post spells the name; each other spelling is named
+    with the first file that writes it, beside the first spelling and its file. Letter
+    case alone makes no other name."""
+    site.post("b.md", "Older", "2024-05-01T10:00:00Z",
+              tags="[C++, Zürich, Straße, Python]", author="Zoë Lee")  # fmt: skip
+    site.post("a.md", "Newer", "2024-05-02T10:00:00Z",
+              tags="[C, Zurich, Strasse, python]", author="Zoe Lee")  # fmt: skip
+    site.post("c.md", "Newest", "2024-05-03T10:00:00Z", tags="[Zürich]")
+    first = build(site)
+    assert first.exit_code == 0
+    shared = [(p.code, p.path, p.message) for p in first.problems]
+    tail = "; write one spelling, or another name to keep them apart"
+    assert shared == [
+        ("shared-tag-feed", "b.md", "tag 'C++' makes the same slug as tag 'C' (a.md), so both "
+         "share the feed tags/c/, titled 'Test Site: C' as its newest post spells the tag" + tail),
+        ("shared-tag-feed", "b.md", "tag 'Straße' makes the same slug as tag 'Strasse' (a.md), "
+         "so both share the feed tags/strasse/, titled 'Test Site: Strasse' as its newest post "
+         "spells the tag" + tail),
+        ("shared-tag-feed", "b.md", "tag 'Zürich' makes the same slug as tag 'Zurich' (a.md), so "
+         "both share the feed tags/zurich/, titled 'Test Site: Zürich' as its newest post spells "
+         "the tag" + tail),
+        ("shared-author-feed", "b.md", "author 'Zoë Lee' makes the same slug as author 'Zoe Lee' "
+         "(a.md), so both share the feed authors/zoe-lee/, titled 'Test Site: Zoe Lee' as its "
+         "newest post spells the author" + tail),
+    ]  # fmt: skip
+    titles = {
+        name: json.loads(site.outputs()[f"{name}/feed.json"])["title"]
+        for name in ("tags/c", "tags/zurich", "tags/python", "authors/zoe-lee")
+    }
+    assert titles == {
+        "tags/c": "Test Site: C",
+        "tags/zurich": "Test Site: Zürich",
+        "tags/python": "Test Site: python",
+        "authors/zoe-lee": "Test Site: Zoe Lee",
+    }
+    (site.root / ".feeds").rename(site.root / "old-state")
+    again = build(site, NOW + timedelta(hours=1))
+    assert again.problems == first.problems
+
+
+def test_names_that_make_one_slug_are_not_told_of_without_their_feeds(site: Site) -> None:
+    site.configure("feeds:\n  per_tag: false\n  per_author: false\n")
+    site.post("a.md", "One", tags="[C++]", author="Zoë")
+    site.post("b.md", "Two", "2024-05-02T10:00:00Z", tags="[C]", author="Zoe")
+    assert build(site).problems == ()
+
+
+def test_authors_known_by_an_address_alone_are_published_and_valid(site: Site) -> None:
+    """RSS names them in dc:creator, Atom with their address as name and email, JSON
+    Feed by name; every feed passes validation, and their author feeds are made."""
+    site.post("a.md", "Bare", author="ann@example.org")
+    site.post("b.md", "Mapped", "2024-05-02T10:00:00Z", author="{email: bob@example.org}")
+    result = build(site)
+    assert result.exit_code == 0, result.problems
+    out = site.outputs()
+    atom = out["atom.xml"].decode()
+    for who in ("ann@example.org", "bob@example.org"):
+        assert f"<name>{who}</name>\n      <email>{who}</email>" in atom
+        assert f"<dc:creator>{who}</dc:creator>" in out["rss.xml"].decode()
+    items = json.loads(out["feed.json"])["items"]
+    assert [i["authors"] for i in items] == [[{"name": "bob@example.org"}],
+                                             [{"name": "ann@example.org"}]]  # fmt: skip
+    assert "authors/bob-example-org/atom.xml" in out

@@ -16,6 +16,7 @@ from feeds.model import Source
 from feeds.render import (
     absolute_url,
     body_html,
+    clean_body,
     clean_html,
     clean_text,
     strip_illegal,
@@ -292,3 +293,48 @@ def test_rendering_markdown_gives_back_the_memory_cmark_takes() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert int(out.stdout) < 3000, f"{out.stdout} KiB more"  # ru_maxrss is in KiB
+
+
+# --- long bodies -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "body_format"),
+    [
+        # Mostly what sanitizing drops: under the limit once clean, so cleaned whole.
+        pytest.param(
+            "<p>Kept.</p><script>" + "x = 1;\n" * 400_000 + "</script><p>Kept too.</p>",
+            "html",
+            id="html-of-scripts",
+        ),
+        pytest.param(
+            "![a](data:image/png;base64," + "A" * 3_000_000 + ")\n\nText.\n",
+            "markdown",
+            id="markdown-inline-image",
+        ),
+        # Over the limit, but a link reference is defined at the end: rendered whole.
+        pytest.param(
+            "See [the notes][n].\n\n" + "Words and words.\n" * 150_000 + "\n[n]: /notes/\n",
+            "markdown",
+            id="markdown-reference-at-the-end",
+        ),
+        pytest.param("<p>" + "word " * 300_000 + "</p>", "html", id="html-under-the-limit"),
+    ],
+)
+def test_a_long_body_whose_beginning_does_not_tell_is_cleaned_whole(
+    body: str, body_format: str
+) -> None:
+    src = source(body, body_format)
+    assert len(src.body) > 1_000_000
+    assert clean_body(src, POST) == clean_html(body_html(src), POST)
+
+
+@pytest.mark.parametrize("body_format", ["markdown", "html"])
+def test_a_long_body_over_the_limit_is_cleaned_from_its_beginning(body_format: str) -> None:
+    """Its beginning, itself over the limit, as the whole's HTML begins."""
+    body = "".join(f"<p>Paragraph {n}, <em>short</em>.</p>\n" for n in range(200_000))
+    src = source(body, body_format)
+    whole = clean_html(body_html(src), POST)
+    cleaned = clean_body(src, POST)
+    assert render.MAX_CONTENT_CHARS < len(cleaned) < len(whole)
+    assert whole.startswith(cleaned[: render.MAX_CONTENT_CHARS])

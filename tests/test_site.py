@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import nh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,6 +16,7 @@ from feeds.config import SiteConfig, load_config
 from feeds.dates import epoch_us
 from feeds.index import Taken
 from feeds.model import Author, Source
+from feeds.pipeline import MAX_CONTENT_CHARS
 from feeds.site import Loaded, permalink, post_slug, render, resolve, resolve_added, tag_uri
 from feeds.state import State
 from tests.conftest import blank_source
@@ -239,6 +242,31 @@ def test_render_makes_content_absolute_and_summary(site_config: SiteConfig) -> N
     assert done.summary.startswith("First paragraph with a link")
 
 
+def test_a_long_body_is_rendered_a_beginning_at_a_time(
+    site_config: SiteConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 10 MB Markdown list, whose HTML would be 26 million characters: rendered and
+    sanitized from its beginning alone, which is over the limit already; the summary is
+    its first paragraph's, as the whole's would be."""
+    sizes: list[int] = []
+    clean = nh3.clean
+
+    def measured(html: str, **kwargs: Any) -> str:
+        sizes.append(len(html))
+        return clean(html, **kwargs)
+
+    monkeypatch.setattr(nh3, "clean", measured)
+    body = "First, *the* [list](../list/):\n\n" + "".join(
+        f"- [item {n}](/p/{n}) *e*\n" for n in range(500_000)
+    )
+    src = source("long.md", body=body)
+    (post,) = run([loaded(src)], site_config).posts
+    done = render(post, src, site_config)
+    assert len(done.content) > MAX_CONTENT_CHARS
+    assert max(sizes) < 2 * MAX_CONTENT_CHARS, sizes
+    assert done.summary == "First, the list:"
+
+
 def test_unreadable_file_keeps_its_memory(site_config: SiteConfig) -> None:
     first = run([loaded(source("keep.md"))], site_config)
     # keep.md is still on disk but failed to read this time; another new file must not take its id.
@@ -302,6 +330,7 @@ _SITE = _site()
     ("path", "slug", "expected"),
     [
         ("notes/2024-01-05-first-post.md", None, "first-post"),
+        ("notes/2024-1-5-first-post.md", None, "first-post"),
         ("posts/my-bundle/index.md", None, "my-bundle"),
         ("posts/2024-01-05-trip/INDEX.md", None, "trip"),
         ("index.md", None, "index"),

@@ -43,10 +43,14 @@ KNOWN_KEYS = (
 #: ``status`` values (Pelican, WordPress) of a post that is out for everyone to read
 _PUBLIC_STATUS = frozenset({"publish", "published", "public", "live", "future"})
 
+#: the keys of an ``image`` written as a mapping (jekyll-seo-tag's, and ``url``)
+_IMAGE_KEYS = ("path", "url", "alt", "width", "height")
+
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
 _MIME = re.compile(r"[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*(\s*;.*)?")
-_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[-_ .]+|$)")
+#: a file name's leading date, as Jekyll reads one: month and day of one digit or two
+_DATE_PREFIX = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[-_ .]+|$)")
 
 
 def make_source(
@@ -89,10 +93,12 @@ def make_source(
     date = fields.date("date", tz)
     if date is None and (named := _DATE_PREFIX.match(PurePosixPath(path).name)):
         # Jekyll's way: a post's date is the start of its file name.
+        year, month, day = named.groups()
         with contextlib.suppress(ValueError):
-            date = parse_date(named.group().rstrip("-_ ."), tz)
+            date = parse_date(f"{year}-{int(month):02d}-{int(day):02d}", tz)
     draft = fields.boolean("draft") or _held_back(fields, path, found)
     authors = fields.authors()
+    image = fields.image()
     found += fields.warnings
     return Source(
         path=path,
@@ -106,7 +112,7 @@ def make_source(
         draft=draft,
         id=fields.identifier("id"),
         link=fields.url("link", absolute=True),
-        image=fields.url("image", absolute=False),
+        image=image,
         enclosure=fields.enclosure(),
         body=strip_illegal(body),
         body_format=body_format,
@@ -169,8 +175,8 @@ def _name(text: str) -> str:
 
 
 def without_date(stem: str) -> str:
-    """A file name's stem without a leading date: ``2024-01-05-my-post`` → ``my-post``
-    (empty when the stem is only a date)."""
+    """A file name's stem without a leading date: ``2024-01-05-my-post`` (or
+    ``2024-1-5-my-post``) → ``my-post`` (empty when the stem is only a date)."""
     return _DATE_PREFIX.sub("", stem)
 
 
@@ -336,14 +342,6 @@ class _Fields:
                         self.line(key),
                     )
                 )
-            name = self._one_line(f"{key}.name", value.get("name", ""))
-            name = unicodedata.normalize("NFC", name)
-            if not name:
-                raise self.error(key, f"'{key}' needs a name")
-            try:
-                check_name(name)
-            except ValueError as e:
-                raise self.error(f"{key}.name", f"'{key}.name' {e}") from None
             email = value.get("email")
             if email is not None:
                 email = self._one_line(f"{key}.email", email)
@@ -351,6 +349,15 @@ class _Fields:
                     raise self.error(
                         f"{key}.email", f"'{key}.email' is not an e-mail address: {email!r}"
                     )
+            name = self._one_line(f"{key}.name", value.get("name", ""))
+            # An author known by an address alone is shown by it, as a bare address is.
+            name = unicodedata.normalize("NFC", name) or email or ""
+            if not name:
+                raise self.error(key, f"'{key}' needs a name or an email")
+            try:
+                check_name(name)
+            except ValueError as e:
+                raise self.error(f"{key}.name", f"'{key}.name' {e}") from None
             url = value.get("url")
             if url is not None:
                 url = self._one_line(f"{key}.url", url)
@@ -391,6 +398,37 @@ class _Fields:
         if _scheme(value) not in ("", "http", "https"):
             raise self.error(key, f"'{key}' must be an http(s) URL or a relative path")
         return value
+
+    def image(self) -> str | None:
+        """``image``: a URL, or a mapping with its ``path`` (jekyll-seo-tag's way) or its
+        ``url``; ``alt``, ``width`` and ``height`` there are left out (a feed names an
+        image alone), other keys too, with a warning."""
+        value = self.get("image")
+        if not isinstance(value, dict):
+            return self.url("image", absolute=False)
+        keys = {str(k).lower(): k for k in value}
+        unknown = sorted(str(k) for k in value if str(k).lower() not in _IMAGE_KEYS)
+        if unknown:
+            self.warnings.append(
+                Problem(
+                    "warning",
+                    "unknown-key",
+                    f"'image' key(s) {', '.join(unknown)} ignored (known: "
+                    f"{', '.join(_IMAGE_KEYS)})",
+                    self.path,
+                    self.line("image"),
+                )
+            )
+        given = [k for k in ("path", "url") if k in keys and value[keys[k]] is not None]
+        if len(given) != 1:
+            raise self.error("image", "'image' must be a URL, or a mapping with 'path' or 'url'")
+        key = f"image.{keys[given[0]]}"
+        url = self._one_line(key, value[keys[given[0]]], f"'image.{given[0]}'")
+        if not url:
+            return None
+        if _scheme(url) not in ("", "http", "https"):
+            raise self.error(key, f"'image.{given[0]}' must be an http(s) URL or a relative path")
+        return url
 
     def enclosure(self) -> EnclosureSource | None:
         """``{url, length, type}``; length and type may be left out (they are read from
