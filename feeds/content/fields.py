@@ -96,6 +96,18 @@ def make_source(
         year, month, day = named.groups()
         with contextlib.suppress(ValueError):
             date = parse_date(f"{year}-{int(month):02d}-{int(day):02d}", tz)
+    updated = fields.date("updated", tz)
+    if date is not None and updated is not None and updated < date:
+        found.append(
+            Problem(
+                "warning",
+                "updated-before-date",
+                "'updated' is earlier than 'date'; using 'date'",
+                path,
+                fields.line("updated"),
+            )
+        )
+        updated = None
     draft = fields.boolean("draft") or _held_back(fields, path, found)
     authors = fields.authors()
     image = fields.image()
@@ -104,7 +116,7 @@ def make_source(
         path=path,
         title=title,
         date=date,
-        updated=fields.date("updated", tz),
+        updated=updated,
         authors=authors,
         summary=fields.html("summary"),
         tags=fields.tags(),
