@@ -117,6 +117,8 @@ QUICK_MAX = 20
 PARALLEL_FROM = 12
 #: the problem of a post that could not be read again to be shown
 CHANGED_WHILE_READING = "changed-while-reading"
+#: the problem of a post whose entry does not validate: left out, the others published
+INVALID_ENTRY = "invalid-entry"
 #: how many times a run makes its feeds again without posts that vanished meanwhile
 MAX_REMAKES = 3
 #: post files read by one worker at a time: fewer are not worth a process
@@ -545,17 +547,14 @@ def _make(making: _Making) -> _Made:
         # A complete archive page is made once: what the validator reads of it, and its
         # bytes, are not kept (a site's first archive may hold every post it has).
         complete = _complete(spec)
-        problems += validate_feed(
-            data,
-            spec.url(fmt),
-            fmt=fmt,
-            expected=whole.posts,
-            path=path,
-            now=making.now,
-            memo=EntryMemo(making.readings) if complete else memo,
-            links=spec.history_links(fmt) if spec.history else None,
-            hub=making.options.hub,
+        found = _validated(
+            whole, fmt, data, making, EntryMemo(making.readings) if complete else memo
         )
+        if any(p.level == "error" for p in found):
+            # One post's entry must not keep the others out: such posts are named, and
+            # the run makes the feeds again without them (``regenerate``).
+            found = tuple(_invalid_entries(whole, fmt, making)) or found
+        problems += found
         if not complete:
             files[path] = data
             continue
@@ -564,6 +563,48 @@ def _make(making: _Making) -> _Made:
         except PublishError as e:
             problems.append(Problem("error", "publish-failed", str(e), path))
     return _Made(files, staged, problems, rendered, memo.kept())
+
+
+def _validated(
+    spec: FeedSpec, fmt: str, data: bytes, making: _Making, memo: EntryMemo
+) -> tuple[Problem, ...]:
+    """What validating ``data``, the bytes of ``spec`` (its posts rendered), finds."""
+    return validate_feed(
+        data,
+        spec.url(fmt),
+        fmt=fmt,
+        expected=spec.posts,
+        path=spec.path(fmt),
+        now=making.now,
+        memo=memo,
+        links=spec.history_links(fmt) if spec.history else None,
+        hub=making.options.hub,
+    )
+
+
+def _invalid_entries(spec: FeedSpec, fmt: str, making: _Making) -> list[Problem]:
+    """An ``invalid-entry`` error for each post of a feed that failed validation whose
+    entry fails alone, in a feed of that post only, when the feed without posts passes;
+    none when it does not (what fails is the feed's own, and the run publishes nothing).
+    Called only for a feed that failed: its posts are not read again."""
+    empty = replace(spec, posts=())
+    if any(
+        p.level == "error"
+        for p in _validated(empty, fmt, WRITERS[fmt](empty, making.options), making, EntryMemo())
+    ):
+        return []
+    found = []
+    for post in spec.posts:
+        alone = replace(spec, posts=(post,))
+        data = WRITERS[fmt](alone, making.options)
+        errors = [
+            p for p in _validated(alone, fmt, data, making, EntryMemo()) if p.level == "error"
+        ]
+        if errors:
+            detail = "; ".join(p.message for p in errors[:3])
+            message = f"left out: its entry in {spec.path(fmt)} is not valid: {detail}"
+            found.append(Problem("error", INVALID_ENTRY, message, post.path))
+    return found
 
 
 def _complete(spec: FeedSpec) -> bool:
@@ -771,10 +812,15 @@ def regenerate(
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress, earlier)
         for _ in range(MAX_REMAKES):
-            # A post deleted or spoiled after it was read cannot be shown: its feeds are
-            # made again without it (only that post is skipped), reusing what was rendered.
-            # One problem a post: each worker that shows it reports it.
-            gone_by_path = {p.path: p for p in built.problems if p.code == CHANGED_WHILE_READING}
+            # A post deleted or spoiled after it was read cannot be shown, nor one whose
+            # entry does not validate: its feeds are made again without it (only that post
+            # is skipped), reusing what was rendered. One problem a post: each worker that
+            # shows it reports it.
+            gone_by_path = {
+                p.path: p
+                for p in built.problems
+                if p.code in (CHANGED_WHILE_READING, INVALID_ENTRY)
+            }
             if not gone_by_path:
                 break
             gone = tuple(gone_by_path.values())

@@ -222,6 +222,31 @@ def test_a_post_that_vanishes_after_it_was_read_is_skipped_alone(
     assert "Fourth post" not in (site.public / "tags" / "python" / "atom.xml").read_text()
 
 
+def test_a_post_whose_entry_does_not_validate_is_left_out_alone(site: Site) -> None:
+    """A value the reader lets through but no feed may hold (a host with a space) kept
+    every feed of the site from being published, naming no post: the post alone is
+    skipped, named with its file, and every other post published (exit 1)."""
+    small_site(site)
+    site.post("four.md", "Fourth post", "2024-05-04T10:00:00Z", tags="[python]",
+              link='"http://exa mple.org/four"')  # fmt: skip
+    result = build(site)
+    assert result.published and result.exit_code == 1, result.feed_problems
+    [problem] = result.skipped
+    assert (problem.path, problem.code) == ("four.md", "invalid-entry")
+    assert "exa mple.org" in problem.message
+    assert result.feed_problems == ()
+    rss = (site.public / "rss.xml").read_text(encoding="utf-8")
+    assert "Fourth post" not in rss
+    assert all(f"{n} post" in rss for n in ("First", "Second", "Third"))
+
+
+def test_a_link_with_a_space_is_percent_encoded(site: Site) -> None:
+    site.post("a.md", "Alpha", link='"https://example.org/notes/a b/café"')
+    assert build(site).exit_code == 0
+    rss = (site.public / "rss.xml").read_text(encoding="utf-8")
+    assert "<link>https://example.org/notes/a%20b/caf%C3%A9</link>" in rss
+
+
 def test_a_new_post_never_takes_a_published_post_s_url(site: Site) -> None:
     """A post added later but dated earlier, with the same file name: the post readers
     know keeps its URL, and the new one gets ``-2``."""

@@ -30,7 +30,7 @@ from feeds.model import (
     split_author,
 )
 from feeds.podcast import parse_duration
-from feeds.render import clean_text, strip_illegal
+from feeds.render import absolute_url, clean_text, strip_illegal
 from feeds.words import meant
 
 #: every key a post may set (SPEC §3); others are ignored with a warning
@@ -409,6 +409,13 @@ class _Fields:
             raise self.error(key, f"'{key}' must be an absolute http(s) URL, not {value!r}")
         if _scheme(value) not in ("", "http", "https"):
             raise self.error(key, f"'{key}' must be an http(s) URL or a relative path")
+        if absolute:
+            # As a browser takes it: spaces and other characters a URL cannot hold
+            # literally percent-encoded (readers are given URIs).
+            encoded = absolute_url(value, value)
+            if encoded is None or not _is_absolute(encoded):
+                raise self.error(key, f"'{key}' is not a URL: {value!r}")
+            return encoded
         return value
 
     def image(self) -> str | None:
