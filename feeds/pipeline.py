@@ -1236,7 +1236,8 @@ def _publish_quick(
             published,
             full.media,
             state,
-            full,
+            # Files runs through the index removed since the full run stay gone too.
+            replace(full, gone=tuple(sorted({*full.gone, *last.gone}))),
             full.held,
             known,
             edited,

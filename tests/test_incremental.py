@@ -17,7 +17,7 @@ from feeds import pipeline, validate
 from feeds.config import load_config
 from feeds.pipeline import CACHE_FILE, regenerate
 from feeds.readings import dump_readings, load_readings
-from feeds.runs import RunResult, code_fingerprint
+from feeds.runs import RunResult, code_fingerprint, last_run
 from tests.conftest import OLD_MTIME, Site
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -855,3 +855,26 @@ def test_posts_added_to_a_site_with_names_sharing_a_feed_are_told_of_as_a_full_r
             "tag 'Politica Exterior' makes the same slug as tag 'Política Exterior' (old.md)"
         )
         assert shared.path == ("p/b.md", "p/a.md", "p/a.md")[step]
+
+
+def test_feeds_runs_through_the_index_removed_stay_gone(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post with a new tag added, then deleted, twice, each run through the index: the
+    feeds of both tags stay recorded as gone (410 after ``feeds serve`` restarts); the
+    second pair of runs forgot the first's."""
+    indexed_site(site, 19)
+    # A newer post added first: the feeds then show it, not only the ones deleted.
+    _added(site, "new/keep.md", "2024-05-03T09:00:00Z")
+    build(site)
+    for n in (1, 2):
+        _added(site, f"new/churn{n}.md", f"2024-05-0{n}T09:00:00Z", tags=f"churn{n}")
+        resolves = counting(monkeypatch, pipeline, "resolve_posts")
+        assert f"tags/churn{n}/rss.xml" in build(site).written
+        assert resolves == [], n
+        (site.root / f"content/new/churn{n}.md").unlink()
+        assert f"tags/churn{n}/rss.xml" in build(site).removed
+        assert resolves == [], n
+    last = last_run(load_config(site.config_path))
+    assert last is not None
+    assert {"tags/churn1/rss.xml", "tags/churn2/rss.xml"} <= set(last.gone)
