@@ -45,10 +45,15 @@ def max_age(config: Config, now: datetime) -> int:
     """Seconds a reader may cache a feed: the time between runs, at most an hour."""
     trigger = schedule_trigger(config)
     first = trigger.get_next_fire_time(None, now)
-    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+    # The second after, counted in UTC: wall-time arithmetic in a zone is an hour off
+    # across a DST change (a time in the repeated hour would fall before ``first``).
+    later = first.astimezone(UTC) + timedelta(seconds=1) if first else None
+    second = trigger.get_next_fire_time(first, later) if first and later else None
     if first is None or second is None:
         return MAX_AGE_CAP
-    return max(1, min(MAX_AGE_CAP, int((second - first).total_seconds())))
+    # In UTC: two times of one zone subtract as wall times, an hour off across DST.
+    elapsed = second.astimezone(UTC) - first.astimezone(UTC)
+    return max(1, min(MAX_AGE_CAP, int(elapsed.total_seconds())))
 
 
 def health(result: RunResult, config: Config) -> dict[str, Any]:

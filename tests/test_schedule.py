@@ -88,6 +88,22 @@ def test_max_age_follows_the_schedule_up_to_an_hour(site: Site, extra: str, seco
 
 
 @pytest.mark.parametrize(
+    ("line", "start"),
+    [
+        ("*/1 * * * *", datetime(2027, 10, 31, 0, 58, 20, tzinfo=UTC)),
+        ("*/1 * * * *", datetime(2027, 3, 28, 0, 58, 20, tzinfo=UTC)),
+        ("*/15 * * * *", datetime(2027, 3, 28, 0, 40, tzinfo=UTC)),
+        ("0 * * * *", datetime(2027, 10, 31, 0, 30, tzinfo=UTC)),
+    ],
+)
+def test_max_age_holds_across_a_dst_change(site: Site, line: str, start: datetime) -> None:
+    # Started just before Madrid's clocks change: the runs stay their interval apart.
+    site.configure(f"schedule:\n  cron: '{line}'\n")  # site.timezone: Europe/Madrid
+    interval = {"*/1 * * * *": 60, "*/15 * * * *": 900, "0 * * * *": 3600}[line]
+    assert max_age(load_config(site.config_path), start) == min(interval, 3600)
+
+
+@pytest.mark.parametrize(
     ("line", "days"),
     [
         ("0 9 * * 0", ["Sun"] * 4),
