@@ -299,6 +299,17 @@ def _stop_requested(signum: int, frame: object) -> None:
     raise _StopRequested
 
 
+def _hang_up(signum: int, frame: object) -> None:
+    """SIGHUP (the terminal closed, or a reload asked for): a clean stop, as SIGTERM; the
+    config is read when the service starts, so a reload is a restart."""
+    import logging
+
+    logging.getLogger("feeds").warning(
+        "SIGHUP: stopping (the config is read at start: start feeds serve again to reload it)"
+    )
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
 def _already_stopping(signum: int, frame: object) -> None:
     import logging
 
@@ -328,8 +339,9 @@ def serve(config_path: Path, quiet: bool) -> None:
         level=logging.WARNING if quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Its INFO lines (each job added, run and done) would be most of the log.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # Its INFO lines (each job added, run and done) would be most of the log, and its
+    # warning of a run skipped while one is under way is the schedule working as meant.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     app = FeedApp(max_age=max_age(config, datetime.now(UTC)))
     service = Service(config, app)
     server = uvicorn.Server(
@@ -351,6 +363,7 @@ def serve(config_path: Path, quiet: bool) -> None:
     # around it: make that a clean exit rather than death by signal.
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _stop_requested)
+    signal.signal(signal.SIGHUP, _hang_up)
     where = f"{config.server.host}:{config.server.port}"
     refused = f"error: cannot serve on {where} (see server.host and server.port)"
     # Before the first run: a second service started by mistake publishes nothing. (uvicorn

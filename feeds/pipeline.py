@@ -759,15 +759,17 @@ def regenerate(
     use_cache: bool = True,
     listing: Listing | None = None,
     waiting: Callable[[], None] | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> RunResult:
     """One regeneration under the lock. Nothing is published unless every feed validates.
 
     ``listing`` is the content folder as ``runs.shortcut`` just listed it, when it
     found a full run needed. Raises LockError when another run keeps the lock past
-    ``lock_wait`` seconds; ``waiting()`` is called once if it has to wait for it.
+    ``lock_wait`` seconds; ``waiting()`` is called once if it has to wait for it, and
+    ``stopping()`` ends the wait (LockError).
     """
     started = time.monotonic()
-    with run_lock(config.state_dir, lock_wait, waiting), collector_paused():
+    with run_lock(config.state_dir, lock_wait, waiting, stopping), collector_paused():
         # A listing given comes from runs.shortcut, which has just found a full run needed.
         if listing is None:
             listing = list_posts(config)

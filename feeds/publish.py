@@ -21,6 +21,8 @@ from feeds.state import State, dump_state, load_state
 
 STATE_FILE = "state.json"
 LOCK_FILE = "lock"
+#: seconds a run waiting for the lock waits on once its service is told to stop
+STOP_LOCK_WAIT = 5.0
 #: a temporary file of ``_stage`` (mkstemp adds eight characters)
 _LEFTOVER = re.compile(r"\..+\.[A-Za-z0-9_]{8}\.tmp")
 
@@ -45,10 +47,16 @@ class Staged:
 
 @contextlib.contextmanager
 def run_lock(
-    state_dir: Path, wait: float, waiting: Callable[[], None] | None = None
+    state_dir: Path,
+    wait: float,
+    waiting: Callable[[], None] | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> Iterator[None]:
     """Hold the lock in ``state_dir`` for one run, waiting up to ``wait`` seconds for it;
     ``waiting()`` is called once if another run holds it (to say why nothing happens).
+    Once ``stopping()`` is true (a service told to stop) it waits ``STOP_LOCK_WAIT``
+    seconds more at most: the run publishes if the other ends by then, and a stop is
+    never held up long.
 
     flock is released by the kernel when the process dies, so a killed run never
     leaves a stale lock behind: the worker processes it forks close their copy of the
@@ -63,6 +71,7 @@ def run_lock(
         raise PublishError(f"cannot create the lock in {state_dir}: {e.strerror}") from e
     try:
         deadline = time.monotonic() + wait
+        stopped = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -71,9 +80,16 @@ def run_lock(
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
                     raise PublishError(f"cannot lock {state_dir}: {e.strerror}") from e
                 if time.monotonic() >= deadline:
+                    if stopped:
+                        raise LockError(
+                            f"stopped while another run held the lock in {state_dir}"
+                        ) from e
                     raise LockError(
                         f"another run holds the lock in {state_dir} (waited {wait:g}s)"
                     ) from e
+                if not stopped and stopping is not None and stopping():
+                    deadline = min(deadline, time.monotonic() + STOP_LOCK_WAIT)
+                    stopped = True
                 if waiting is not None:
                     waiting()
                     waiting = None

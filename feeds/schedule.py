@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -75,14 +76,15 @@ def health(result: RunResult, config: Config) -> dict[str, Any]:
     }
 
 
-def outside_health(last: LastRun, config: Config) -> dict[str, Any]:
-    """The /healthz document for a run another process published (``feeds build``), from
-    the record it left: what it did not record (files written, seconds) is null."""
+def recorded_health(last: LastRun, config: Config, by: str) -> dict[str, Any]:
+    """The /healthz document for a run ``by`` another process (``feeds build``, or this
+    service before a restart), from the record it left: what it did not record (files
+    written, seconds) is null."""
     errors = any(p.level == "error" for p in last.problems)
     return {
         "time": datetime.fromtimestamp(last.listed_ns / 1e9, UTC).isoformat(),
         "result": "published",
-        "by": "feeds build",
+        "by": by,
         "exit_status": 1 if errors else 0,
         "posts": last.posts,
         "feeds": last.feeds,
@@ -90,6 +92,31 @@ def outside_health(last: LastRun, config: Config) -> dict[str, Any]:
         "seconds": None,
         "next_future_post": last.future[0].isoformat() if last.future else None,
         "problems": [located(config, p) for p in last.problems],
+    }
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file's bytes changed without reading them (None: no such file)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def failed_health(problem: str, now: datetime) -> dict[str, Any]:
+    """The /healthz document for a run that ended before it had a result (the lock held
+    past its wait, a bug): the same fields as another run's, null where unknown."""
+    return {
+        "time": now.isoformat(),
+        "result": "failed",
+        "exit_status": None,
+        "posts": None,
+        "feeds": None,
+        "written": None,
+        "seconds": None,
+        "next_future_post": None,
+        "problems": [problem],
     }
 
 
@@ -120,6 +147,8 @@ class Service:
         self._stopping = threading.Event()
         #: the last run's record as this service last saw it (``_record_seen``)
         self._seen: tuple[int, int, int] | None = None
+        #: the config file as this service read it, then as it was last told of
+        self._config_seen = _identity(config.path)
 
     def start(self) -> None:
         """Serve what is already published, then build now and on the schedule."""
@@ -127,6 +156,9 @@ class Service:
         # What earlier runs removed stays 410 Gone across restarts.
         last = last_run(self.config)
         self.app.forget(last.gone if last else ())
+        if last is not None:
+            # Until the first run ends, the health of the run whose feeds are served.
+            self.app.report(True, recorded_health(last, self.config, "an earlier run"))
         self._seen = self._record_seen()
         self.scheduler.add_job(
             self.look_outside,
@@ -174,20 +206,33 @@ class Service:
         with self._running:
             if self._stopping.is_set():
                 return None
+            now = self.clock()
+            config_now = _identity(self.config.path)
+            if config_now != self._config_seen:
+                self._config_seen = config_now
+                log.warning(
+                    "%s has changed since feeds serve started; runs still use the config "
+                    "read then: restart feeds serve to use it",
+                    self.config.path,
+                )
             try:
                 result = regenerate(
                     self.config,
-                    self.clock(),
+                    now,
                     lock_wait=LOCK_WAIT,
                     waiting=lambda: log.info("waiting for another run (feeds build) to finish"),
+                    stopping=self._stopping.is_set,
                 )
             except FeedsError as e:
+                if self._stopping.is_set():
+                    log.info("run not made: %s", e)
+                    return None
                 log.error("run failed: %s", e)
-                self.app.report(False, {"result": "failed", "problems": [str(e)]})
+                self.app.report(False, failed_health(str(e), now))
                 return None
             except Exception:  # the schedule must outlive any bug in one run
                 log.exception("run failed unexpectedly")
-                self.app.report(False, {"result": "failed", "problems": ["internal error"]})
+                self.app.report(False, failed_health("internal error", now))
                 return None
             if result.published:
                 self._seen = self._record_seen()
@@ -215,11 +260,7 @@ class Service:
 
     def _record_seen(self) -> tuple[int, int, int] | None:
         """What identifies the last published run's record now (None: there is none)."""
-        try:
-            st = (self.config.state_dir / LAST_RUN_FILE).stat()
-        except OSError:
-            return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+        return _identity(self.config.state_dir / LAST_RUN_FILE)
 
     def look_outside(self) -> bool:
         """Serve what another process published since (``feeds build`` from cron, beside
@@ -237,7 +278,7 @@ class Service:
                 return False
             self.app.swap(self._load(self.app.resources))
             self.app.forget(last.gone)
-            self.app.report(True, outside_health(last, self.config))
+            self.app.report(True, recorded_health(last, self.config, "feeds build"))
             log.info("another run (feeds build) published: serving its %d feeds", last.feeds)
             if last.future:
                 self._wake_at(last.future[0])

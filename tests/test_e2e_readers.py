@@ -742,8 +742,14 @@ def test_a_signal_during_a_run_keeps_the_previous_feeds_and_exits_0(
     post(site, "fourth", "Fourth post", day(4), author="Ann Writer", tags="[alpha]")
     with holding_lock(site.root / ".feeds"):
         # The service's first run starts at once and waits for the lock: it is in progress.
-        service = serve(up=(503,))
-        assert service.health() == {"result": "starting"}
+        # Until then /healthz tells of the run whose feeds it serves: the build above.
+        service = serve(up=(200,))
+        health = service.health()
+        assert (health["result"], health["by"], health["posts"]) == (
+            "published",
+            "an earlier run",
+            3,
+        )
         assert service.get("/rss.xml").body == previous["rss.xml"]
         for signum in signals:  # a second one is an impatient user's second Ctrl-C
             service.send(signum)

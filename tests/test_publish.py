@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from feeds import publish
 from feeds.exceptions import LockError, PublishError
 from feeds.publish import (
     STATE_FILE,
@@ -144,6 +145,41 @@ def test_lock_excludes_a_second_process(tmp_path: Path) -> None:
     # The kernel drops a dead holder's lock: no stale lock survives a killed run.
     with run_lock(tmp_path, 5):
         pass
+
+
+def test_a_stop_cuts_the_wait_for_the_lock_short(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A service told to stop while a `feeds build` holds the lock: its run waits a
+    # little more, then gives up, instead of holding the stop for the whole wait.
+    monkeypatch.setattr(publish, "STOP_LOCK_WAIT", 0.3)
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from feeds.publish import run_lock\n"
+        "with run_lock(Path(sys.argv[1]), 5):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(30)\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        asked = time.monotonic() + 0.5
+        started = time.monotonic()
+        with (
+            pytest.raises(LockError, match="stopped while another run held the lock"),
+            run_lock(tmp_path, 30, stopping=lambda: time.monotonic() >= asked),
+        ):
+            pass
+        assert 0.8 <= time.monotonic() - started < 5
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()
 
 
 def test_state_round_trip_and_corruption(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -138,18 +139,7 @@ def test_a_feeds_build_beside_the_service_is_served_at_once(site: Site) -> None:
     # A cron run publishes while the service waits an hour for its next run: the
     # service serves the new files within seconds, not at its next run.
     site.post("first.md", "First", "2024-05-01T10:00:00Z")
-    service: ServeChild | None = None
-    for attempt in range(3):
-        port = free_port()
-        site.configure(f"schedule:\n  interval: 1h\nserver:\n  host: 127.0.0.1\n  port: {port}\n")
-        service = ServeChild(site.config_path, port, site.root / f"serve-{port}.log")
-        try:
-            service.wait_until_up()
-            break
-        except ChildExited as e:
-            if "address already in use" not in e.log.lower() or attempt == 2:
-                raise
-    assert service is not None
+    service = _serving(site)
     try:
         etag = service.get("/rss.xml").headers["etag"]
         site.post("second.md", "Second from cron", "2024-05-02T10:00:00Z")
@@ -172,3 +162,65 @@ def test_a_feeds_build_beside_the_service_is_served_at_once(site: Site) -> None:
         assert "Running job" not in service.log_text()  # APScheduler's lines stay out
     finally:
         assert service.stop() == 0
+
+
+def test_a_run_that_could_not_start_reports_every_field(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock held past the wait: /healthz keeps its shape, null where nothing is known.
+    monkeypatch.setattr(schedule, "LOCK_WAIT", 0.2)
+    site.post("now.md", "Now", "2024-05-01T10:00:00Z")
+    app = FeedApp()
+    service = Service(load_config(site.config_path), app)
+    with run_lock(site.root / ".feeds", 1):
+        assert service.run_once() is None
+    assert app.health.status == 503
+    health = json.loads(app.health.body)
+    assert set(health) == {
+        "time", "result", "exit_status", "posts", "feeds", "written", "seconds",
+        "next_future_post", "problems",
+    }  # fmt: skip
+    assert health["result"] == "failed" and "holds the lock" in health["problems"][0]
+
+
+def _serving(site: Site) -> ServeChild:
+    """`feeds serve` on the site, running once a day, up and answering."""
+    for attempt in range(3):
+        port = free_port()
+        site.configure(f"schedule:\n  interval: 1d\nserver:\n  host: 127.0.0.1\n  port: {port}\n")
+        service = ServeChild(site.config_path, port, site.root / f"serve-{port}.log")
+        try:
+            service.wait_until_up()
+            return service
+        except ChildExited as e:
+            if "address already in use" not in e.log.lower() or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def test_sighup_stops_the_service_cleanly(site: Site) -> None:
+    # It killed the service at once, exit 129, without a word.
+    site.post("first.md", "First", "2024-05-01T10:00:00Z")
+    service = _serving(site)
+    try:
+        service.wait_for_run_after(datetime.now(UTC) - timedelta(minutes=1))
+        service.send(signal.SIGHUP)
+        assert service.process.wait(timeout=15) == 0
+        assert "SIGHUP: stopping" in service.log_text()
+    finally:
+        assert service.stop() == 0
+
+
+def test_a_config_changed_while_serving_is_told_of_once(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    # It is read at start: a changed file was ignored without a word.
+    site.post("now.md", "Now", "2024-05-01T10:00:00Z")
+    service = Service(load_config(site.config_path), FeedApp())
+    with caplog.at_level("WARNING", logger=schedule.log.name):
+        service.run_once()
+        site.configure("feeds:\n  limit: 2\n")
+        service.run_once()
+        service.run_once()
+    told = [r for r in caplog.records if "has changed since feeds serve started" in r.message]
+    assert len(told) == 1
