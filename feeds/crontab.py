@@ -2,8 +2,9 @@
 
 APScheduler 3 reads a crontab's fields its own way: day of week 0 is Monday (cron's is
 Sunday, and 7 is Sunday too), and a day of the month and a day of the week both given
-must both match (cron runs when either does). Here the day of week is spelled out in
-names, and the two days become two triggers, either of which fires.
+must both match (cron runs when either does, unless one of them starts with ``*``).
+Here the day of week is spelled out in names, and the two days become two triggers,
+either of which fires.
 """
 
 from __future__ import annotations
@@ -29,7 +30,9 @@ def crontab_trigger(expr: str, tz: tzinfo) -> BaseTrigger:
     minute, hour, day, month, weekday = fields
     days = _weekdays(weekday)
     trigger: BaseTrigger
-    if day != "*" and weekday != "*":
+    # Cron's own rule: either day matches when both are given, unless one of them
+    # starts with "*" (``*/2``): then both must.
+    if not day.startswith("*") and not weekday.startswith("*"):
         trigger = OrTrigger(
             [
                 CronTrigger(minute=minute, hour=hour, day=day, month=month, timezone=tz),

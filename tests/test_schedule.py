@@ -116,6 +116,10 @@ def test_max_age_holds_across_a_dst_change(site: Site, line: str, start: datetim
         ("0 9 * * SUN,wed", ["Wed", "Sun", "Wed", "Sun"]),
         # cron runs when the day of the month or the day of the week matches
         ("0 9 1 * 1", ["Tue", "Mon", "Mon", "Mon", "Mon", "Fri"]),
+        # ... unless either starts with "*" (cron's own rule): then both must match,
+        # here Mondays of odd days (7, 21 December, 11 January)
+        ("0 9 */2 * 1", ["Mon", "Mon", "Mon"]),
+        ("0 9 1 * */1", ["Tue", "Fri", "Mon"]),
     ],
 )
 def test_a_crontab_line_fires_on_the_days_cron_would(line: str, days: list[str]) -> None:
