@@ -358,13 +358,28 @@ def _absolute_url(url: str, base_url: str) -> str | None:
 
 
 def _encode(url: str) -> str:
-    """Percent-encode what may not stand literally in a URL, leaving existing escapes alone."""
+    """Percent-encode what may not stand literally in a URL, leaving existing escapes alone;
+    a host beyond ASCII is written in IDNA (``bücher.example`` → ``xn--bcher-kva.example``),
+    as browsers send it. ValueError (UnicodeError) for a host IDNA cannot write."""
     parts = urlsplit(url)
     if parts.netloc:
-        # The host keeps its own spelling; only what follows it is encoded.
+        # The host keeps its own spelling (in ASCII); only what follows it is encoded.
         end = url.index(parts.netloc) + len(parts.netloc)
-        return url[:end] + quote(url[end:], safe=_URL_SAFE)
+        return (
+            url[: end - len(parts.netloc)]
+            + _ascii_netloc(parts.netloc)
+            + quote(url[end:], safe=_URL_SAFE)
+        )
     return quote(url, safe=_URL_SAFE)
+
+
+def _ascii_netloc(netloc: str) -> str:
+    """``user@host:port`` with a host beyond ASCII in IDNA, and the user percent-encoded."""
+    if netloc.isascii():
+        return netloc
+    user, at, place = netloc.rpartition("@")
+    host, colon, port = place.partition(":")
+    return f"{quote(user, safe=_URL_SAFE)}{at}{host.encode('idna').decode('ascii')}{colon}{port}"
 
 
 def _absolute_srcset(value: str, base_url: str) -> str | None:

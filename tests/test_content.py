@@ -348,6 +348,9 @@ def test_an_html_post_s_links_lead_where_its_base_says() -> None:
     assert 'href="https://elsewhere.example/"' in body
     relative = READERS[".html"](page.replace("https://old.example.com", ""), "p.html", TZ)
     assert 'href="next.html"' in relative.body
+    # A base that is no URL at all (an IPv6 host left open) crashed every run.
+    broken = READERS[".html"](page.replace("https://old.example.com", "http://[::1"), "p.html", TZ)
+    assert 'href="next.html"' in broken.body
 
 
 def test_names_and_tags_typed_in_decomposed_form_are_one_spelling() -> None:

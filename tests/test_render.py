@@ -150,6 +150,10 @@ def test_characters_illegal_in_xml_are_removed(html: str, expected: str) -> None
         ("data:text/html,x", None),
         ("vbscript:x", None),
         ("http://[broken", None),
+        # A host beyond ASCII in IDNA, as browsers send it (readers take URIs).
+        ("https://b\u00fccher.example/buch", "https://xn--bcher-kva.example/buch"),
+        ("//B\u00fccher.Example:8080/a b", "https://xn--bcher-kva.Example:8080/a%20b"),
+        ("https://a..b.\u00fc/", None),
     ],
 )
 def test_absolute_url_resolves_like_a_browser(url: str, absolute: str | None) -> None:

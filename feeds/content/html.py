@@ -120,7 +120,10 @@ def _base(doc: etree._Element) -> str | None:
     resolves against the page's own URL, which is the post's page here anyway)."""
     element = doc.find("head/base[@href]")
     href = (element.get("href") or "").strip() if element is not None else ""
-    parts = urlsplit(href)
+    try:
+        parts = urlsplit(href)
+    except ValueError:  # not a URL (an IPv6 host left open): the post's page is the base
+        return None
     return href if parts.scheme in ("http", "https") and parts.netloc else None
 
 
