@@ -43,6 +43,10 @@ KNOWN_KEYS = (
 #: ``status`` values (Pelican, WordPress) of a post that is out for everyone to read
 _PUBLIC_STATUS = frozenset({"publish", "published", "public", "live", "future"})
 
+#: the most tags a post has: a thousand on one post made three thousand feeds, each
+#: listing the thousand, and a run of minutes
+MAX_TAGS = 100
+
 #: the keys of an ``image`` written as a mapping (jekyll-seo-tag's, and ``url``)
 _IMAGE_KEYS = ("path", "url", "alt", "width", "height")
 
@@ -111,6 +115,7 @@ def make_source(
     draft = fields.boolean("draft") or _held_back(fields, path, found)
     authors = fields.authors()
     image = fields.image()
+    tags = fields.tags()
     found += fields.warnings
     return Source(
         path=path,
@@ -119,7 +124,7 @@ def make_source(
         updated=updated,
         authors=authors,
         summary=fields.html("summary"),
-        tags=fields.tags(),
+        tags=tags,
         slug=fields.text("slug"),
         draft=draft,
         id=fields.identifier("id"),
@@ -313,6 +318,18 @@ class _Fields:
             # "Python" and "python" are one tag; the first spelling wins.
             if tag:
                 tags.setdefault(key, tag)
+        if len(tags) > MAX_TAGS:
+            self.warnings.append(
+                Problem(
+                    "warning",
+                    "too-many-tags",
+                    f"{len(tags)} tags; only the first {MAX_TAGS} are used (each tag is a "
+                    "feed, and each of its feeds lists every tag of the post)",
+                    self.path,
+                    self.line("tags"),
+                )
+            )
+            return tuple(tags.values())[:MAX_TAGS]
         return tuple(tags.values())
 
     def authors(self) -> tuple[Author, ...]:
