@@ -98,7 +98,7 @@ def _load_with(
             lines_of_children(value_node, key, lines)
         return values, lines
     except yaml.MarkedYAMLError as e:
-        raise _explained(e) from e
+        raise _explained(e, text) from e
     except yaml.YAMLError as e:
         raise YamlError(None, str(e)) from e
     except RecursionError as e:
@@ -111,13 +111,10 @@ def _load_with(
 
 
 #: what to do about PyYAML's problems a person writing front matter meets most
-_HINTS = (
-    ("found character '\\t'", "indent with spaces: YAML does not allow tabs"),
-    (
-        "mapping values are not allowed here",
-        "a value holding ': ' must be quoted (title: \"Part 1: the start\")",
-    ),
-)
+_HINTS = (("found character '\\t'", "indent with spaces: YAML does not allow tabs"),)
+_MAPPING_VALUES = "mapping values are not allowed here"
+#: a key's line whose value holds ": " itself
+_COLON_IN_VALUE = re.compile(r"\s*[^:#]+:\s.*:(?:\s|$)")
 #: constructs PyYAML finds unclosed only where the next one starts
 _OPENED = {
     "while parsing a flow sequence": "the list opened with '[' on this line is not closed",
@@ -126,22 +123,29 @@ _OPENED = {
 }
 
 
-def _explained(e: yaml.MarkedYAMLError) -> YamlError:
+def _explained(e: yaml.MarkedYAMLError, text: str) -> YamlError:
     """PyYAML's error at the line a person must look at, with what to do where known.
 
-    An unclosed list or quote is found at a later line (the next key): the error names
-    the line it was opened on."""
+    An unclosed list or quote is found at a later line (the next key), or at the end:
+    the error names the line it was opened on."""
     mark = e.problem_mark or e.context_mark
     line = mark.line + 1 if mark is not None else None
     message = str(e.problem or e.context or "invalid YAML")
     opened = _OPENED.get(str(e.context))
     if opened is not None and e.context_mark is not None and e.problem_mark is not None:
         start = e.context_mark.line + 1
-        if start != line:
+        if start != line or "<stream end>" in message:
             message, line = f"{opened} ({message})", start
     for problem, hint in _HINTS:
         if message.startswith(problem):
             message = f"{message}: {hint}"
+    if message == _MAPPING_VALUES and line is not None:
+        lines = text.split("\n")
+        said = lines[line - 1] if line <= len(lines) else ""
+        if _COLON_IN_VALUE.match(said):
+            message += ": a value holding ': ' must be quoted (title: \"Part 1: the start\")"
+        else:
+            message += ": is this key indented as the keys around it are?"
     return YamlError(line, message)
 
 

@@ -149,6 +149,8 @@ def test_a_post_read_without_its_body_is_the_same_post_without_it(post: Path) ->
         ("3 March 2026", "2026-03-03"),
         ("Posted on Sept. 14th, 2025 by Ann Lee", "2025-09-14"),
         ("Published: 1 Jan 2024", "2024-01-01"),
+        ("Monday, March 9, 2026", "2026-03-09"),
+        ("Posted on Tue 10 March 2026", "2026-03-10"),
         ("2026-03-03", "2026-03-03"),
         ("In March 3, 2026 we met", None),
         ("March 2026", None),

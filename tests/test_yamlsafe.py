@@ -224,6 +224,17 @@ def test_anything_unusual_is_left_to_pyyaml(text: str) -> None:
             1,
             "the quotes opened on this line are not closed (found unexpected end of stream)",
         ),
+        (
+            "title: A\ntags: [a, b",
+            2,
+            "the list opened with '[' on this line is not closed "
+            "(expected ',' or ']', but got '<stream end>')",
+        ),
+        (
+            "date: 2024-01-01\n  tags: a\n",
+            2,
+            "mapping values are not allowed here: is this key indented as the keys around it are?",
+        ),
     ],
 )
 def test_errors_name_their_line(text: str, line: int, message: str) -> None:

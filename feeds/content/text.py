@@ -37,8 +37,12 @@ _DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
 _YEAR = r"(?P<year>\d{4})"
 #: the line under a saved page's title that dates it: ``March 3, 2026``, ``3 March 2026``
 #: or ``2026-03-03``, maybe after ``Posted on`` and before ``by <name>``
+_WEEKDAY = r"(?:(?:mon|tues?|wed(?:nes)?|thu(?:rs)?|fri|sat(?:ur)?|sun)(?:day)?\.?,?\s+)?"
 _DATE_LINES = tuple(
-    re.compile(rf"(?:(?:posted|published)(?:\s+on)?:?\s+)?{day}(?:\s+by\s+\S.*)?", re.IGNORECASE)
+    re.compile(
+        rf"(?:(?:posted|published)(?:\s+on)?:?\s+)?{_WEEKDAY}{day}(?:\s+by\s+\S.*)?",
+        re.IGNORECASE,
+    )
     for day in (
         rf"{_MONTH}\s+{_DAY},?\s+{_YEAR}",
         rf"{_DAY}\s+{_MONTH},?\s+{_YEAR}",
