@@ -430,7 +430,7 @@ class _Fields:
             # As a browser takes it: spaces and other characters a URL cannot hold
             # literally percent-encoded (readers are given URIs).
             encoded = absolute_url(value, value)
-            if encoded is None or not _is_absolute(encoded):
+            if encoded is None or not _is_absolute(encoded) or not _port_ok(encoded):
                 raise self.error(key, f"'{key}' is not a URL: {value!r}")
             return encoded
         return value
@@ -527,6 +527,15 @@ def _is_absolute(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
+
+
+def _port_ok(url: str) -> bool:
+    """Whether ``url``'s port, if it names one, is a port (0-65535)."""
+    try:
+        urlsplit(url).port  # noqa: B018 (ValueError for a port out of range)
+    except ValueError:
+        return False
+    return True
 
 
 def _kind(value: object) -> str:
