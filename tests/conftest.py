@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import subprocess
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,3 +95,31 @@ def blank_source(path: str = "p.md", **fields: Any) -> Source:
     }  # fmt: skip
     values.update(fields)
     return Source(**values)
+
+
+@contextlib.contextmanager
+def lock_held_by_child(state_dir: Path, seconds: float = 30) -> Iterator[None]:
+    """Another process holds the run lock in ``state_dir`` for ``seconds`` (as a `feeds
+    build` would), from when this is entered; killed when it is left."""
+    code = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from feeds.publish import run_lock\n"
+        "with run_lock(Path(sys.argv[1]), 5):\n"
+        "    print('locked', flush=True)\n"
+        "    time.sleep(float(sys.argv[2]))\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "-c", code, str(state_dir), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+        assert holder.stdout is not None
+        holder.stdout.close()

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import feeds.cli as cli_module
 from feeds.cli import cli
-from tests.conftest import Site
+from tests.conftest import Site, lock_held_by_child
 
 
 def feeds(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -94,26 +94,8 @@ def test_config_errors_exit_2_with_key_and_line(site: Site) -> None:
 def test_build_says_it_waits_for_another_runs_lock(site: Site, quiet: bool) -> None:
     # A minute of silence looked like a hang: the wait is said once, on standard error.
     site.post("a.md", "Alpha")
-    code = (
-        "import sys, time\n"
-        "from pathlib import Path\n"
-        "from feeds.publish import run_lock\n"
-        "with run_lock(Path(sys.argv[1]), 5):\n"
-        "    print('locked', flush=True)\n"
-        "    time.sleep(1.5)\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(site.root / ".feeds")], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held_by_child(site.root / ".feeds", 1.5):
         run = feeds("build", *(["-q"] if quiet else []), "-c", str(site.config_path))
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
     assert run.returncode == 0, run.stderr
     said = run.stderr.count("waiting for another run to finish")
     assert said == (0 if quiet else 1), run.stderr

@@ -25,6 +25,7 @@ from feeds.publish import (
     write_state,
 )
 from feeds.state import Output, Remembered, Sealed, State, dump_state, load_archives, load_state
+from tests.conftest import lock_held_by_child
 
 
 def test_write_atomic_writes_then_leaves_identical_bytes_alone(tmp_path: Path) -> None:
@@ -119,29 +120,11 @@ def test_files_staged_early_are_published_with_the_others_or_thrown_away(
 
 
 def test_lock_excludes_a_second_process(tmp_path: Path) -> None:
-    code = (
-        "import sys, time\n"
-        "from pathlib import Path\n"
-        "from feeds.publish import run_lock\n"
-        "with run_lock(Path(sys.argv[1]), 5):\n"
-        "    print('locked', flush=True)\n"
-        "    time.sleep(30)\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held_by_child(tmp_path):
         started = time.monotonic()
         with pytest.raises(LockError, match="another run holds the lock"), run_lock(tmp_path, 0.3):
             pass
         assert time.monotonic() - started >= 0.3
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
     # The kernel drops a dead holder's lock: no stale lock survives a killed run.
     with run_lock(tmp_path, 5):
         pass
@@ -153,20 +136,7 @@ def test_a_stop_cuts_the_wait_for_the_lock_short(
     # A service told to stop while a `feeds build` holds the lock: its run waits a
     # little more, then gives up, instead of holding the stop for the whole wait.
     monkeypatch.setattr(publish, "STOP_LOCK_WAIT", 0.3)
-    code = (
-        "import sys, time\n"
-        "from pathlib import Path\n"
-        "from feeds.publish import run_lock\n"
-        "with run_lock(Path(sys.argv[1]), 5):\n"
-        "    print('locked', flush=True)\n"
-        "    time.sleep(30)\n"
-    )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        assert holder.stdout.readline().strip() == "locked"
+    with lock_held_by_child(tmp_path):
         asked = time.monotonic() + 0.5
         started = time.monotonic()
         with (
@@ -175,11 +145,6 @@ def test_a_stop_cuts_the_wait_for_the_lock_short(
         ):
             pass
         assert 0.8 <= time.monotonic() - started < 5
-    finally:
-        holder.kill()
-        holder.wait()
-        assert holder.stdout is not None
-        holder.stdout.close()
 
 
 def test_state_round_trip_and_corruption(tmp_path: Path) -> None:
