@@ -353,6 +353,8 @@ def serve(config_path: Path, quiet: bool) -> None:
             server_header=False,
             access_log=False,
             log_level="warning" if quiet else "info",
+            # Its lines go through the root logger, with the time and level of ours.
+            log_config=None,
             timeout_keep_alive=30,
             # The app never reads the client's address or scheme: skip the middleware.
             proxy_headers=False,
