@@ -316,6 +316,12 @@ def test_an_atom_title_that_reads_as_a_tag_is_escaped_html(title: str) -> None:
     assert data.count(b'<title type="html">') == 1
     assert parsed(data).entries[0].title == html.escape(title, quote=False)
     assert validate_feed(data, spec.url("atom"), fmt="atom", expected=spec.posts) == ()
+    # A tag's feed says its name in its subtitle: the same holds there.
+    tagged = dataclasses.replace(spec, description=f"Posts tagged {title}")
+    data = WRITERS["atom"](tagged, WriteOptions())
+    assert data.count(b'<subtitle type="html">') == 1
+    assert parsed(data).feed.subtitle == html.escape(f"Posts tagged {title}", quote=False)
+    assert validate_feed(data, spec.url("atom"), fmt="atom", expected=spec.posts) == ()
 
 
 @settings(max_examples=60, deadline=None)

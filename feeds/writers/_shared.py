@@ -102,25 +102,26 @@ def hex_refs(document: bytes, name: str, count: int = 0) -> bytes:
     return element.sub(rewrite, document, count=count)
 
 
-_TITLE = re.compile(rb"<title>([^<]*)</title>")
+_TITLE = re.compile(rb"<(title|subtitle)>([^<]*)</(?:title|subtitle)>")
 #: text that reads as a tag (``<br>``, ``</p>``, ``<!--``): a reader taking it for HTML hides it
 _TAG_LIKE = re.compile(r"<[A-Za-z/!?]")
 
 
 def html_titles(document: bytes) -> bytes:
-    """``document`` (Atom) with every ``<title>`` whose text reads as holding a tag
-    (``The <br> tag``) written as ``type="html"``, its text escaped as HTML.
+    """``document`` (Atom) with every ``<title>`` and ``<subtitle>`` whose text reads as
+    holding a tag (``The <br> tag``) written as ``type="html"``, its text escaped as HTML.
 
     A text construct that looks like HTML draws the W3C validator's warning, and some
     readers render it as HTML all the same; escaped HTML is the same text to every reader.
     """
 
     def rewrite(match: re.Match[bytes]) -> bytes:
-        text = html.unescape(match[1].decode("utf-8"))
+        text = html.unescape(match[2].decode("utf-8"))
         if not _TAG_LIKE.search(text):
             return match[0]
-        twice = html.escape(html.escape(text, quote=False), quote=False)
-        return b'<title type="html">' + twice.encode("utf-8") + b"</title>"
+        twice = html.escape(html.escape(text, quote=False), quote=False).encode("utf-8")
+        name = match[1]
+        return b"<" + name + b' type="html">' + twice + b"</" + name + b">"
 
     return _TITLE.sub(rewrite, document)
 
