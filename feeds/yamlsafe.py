@@ -21,6 +21,7 @@ from yaml.composer import Composer
 from yaml.constructor import SafeConstructor
 from yaml.events import AliasEvent
 from yaml.nodes import MappingNode, Node, ScalarNode
+from yaml.reader import ReaderError
 from yaml.scanner import Scanner
 
 
@@ -78,7 +79,11 @@ def load_mapping(text: str) -> tuple[dict[str, Any], dict[str, int]]:
 def _load_with(
     loader_class: type[_Loader] | type[yaml.CSafeLoader], text: str
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    loader = loader_class(text)
+    try:
+        loader = loader_class(text)
+    except ReaderError as e:  # a control character: YAML refuses the text before reading it
+        line = text.count("\n", 0, e.position) + 1
+        raise YamlError(line, f"a character YAML does not allow: U+{e.character:04X}") from e
     try:
         node = loader.get_single_node()
         if node is None:

@@ -233,3 +233,13 @@ def test_a_site_description_of_the_longest_length_is_taken(tmp_path: Path) -> No
     text += "  description: " + "d" * 10_000 + "\n"
     config = load_config(write(tmp_path, text))
     assert len(config.site.title) == len(config.site.description) == 10_000
+
+
+def test_a_control_character_in_the_config_is_an_error_at_its_line(tmp_path: Path) -> None:
+    # It was a traceback: YAML refuses such a character before it reads anything.
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"site:\n  title: A\x00B\n  base_url: https://example.org/\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.line == 2
+    assert "a character YAML does not allow: U+0000" in str(caught.value)

@@ -230,6 +230,8 @@ def test_anything_unusual_is_left_to_pyyaml(text: str) -> None:
             "the list opened with '[' on this line is not closed "
             "(expected ',' or ']', but got '<stream end>')",
         ),
+        # A control character, which YAML refuses before reading: no traceback.
+        ("title: A\nsummary: B\x01C\n", 2, "a character YAML does not allow: U+0001"),
         (
             "date: 2024-01-01\n  tags: a\n",
             2,
