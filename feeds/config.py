@@ -256,6 +256,14 @@ def check_cron(expr: str) -> str | None:
     return None
 
 
+def _folder_name(r: _Reader, data: dict[str, Any], key: str, default: str) -> str:
+    """A folder's path as written; one no system can name (a NUL in it) is an error."""
+    name = r.string(data, key, key, default)
+    if "\x00" in name:
+        raise r.error(key, f"'{key}' must name a folder")
+    return name
+
+
 def load_config(path: Path) -> Config:
     """Read and check config.yaml; raise ConfigError naming the key and line on any mistake."""
     path = Path(path)
@@ -354,7 +362,7 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
     if not isinstance(formats_raw, list) or not formats_raw:
         raise r.error("feeds.formats", "'feeds.formats' must be a list such as [rss, atom, json]")
     for fmt in formats_raw:
-        if fmt not in FEED_FILES:
+        if not isinstance(fmt, str) or fmt not in FEED_FILES:
             raise r.error("feeds.formats", f"unknown format {fmt!r} (known: rss, atom, json)")
     feeds = FeedsConfig(
         formats=tuple(sorted(set(formats_raw), key=list(FEED_FILES).index)),
@@ -404,9 +412,9 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         )
 
     folder = path.parent
-    content_dir = folder / r.string(data, "content_dir", "content_dir", "content")
-    output_dir = folder / r.string(data, "output_dir", "output_dir", "public")
-    state_dir = folder / r.string(data, "state_dir", "state_dir", ".feeds")
+    content_dir = folder / _folder_name(r, data, "content_dir", "content")
+    output_dir = folder / _folder_name(r, data, "output_dir", "public")
+    state_dir = folder / _folder_name(r, data, "state_dir", ".feeds")
     if _within(output_dir, content_dir):
         raise r.error(
             "output_dir",

@@ -50,6 +50,9 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "feeds:\n  limit: many\n", 5, "'feeds.limit' must be a whole number"),
         (MINIMAL + "feeds:\n  limit: 0\n", 5, "between 1 and"),
         (MINIMAL + "feeds:\n  formats: [rss, rdf]\n", 5, "unknown format 'rdf'"),
+        # Both were tracebacks (found by random configs).
+        (MINIMAL + "feeds:\n  formats: [[rss]]\n", 5, "unknown format ['rss']"),
+        (MINIMAL + 'state_dir: "a\\0b"\n', 4, "'state_dir' must name a folder"),
         (MINIMAL + "feeds:\n  per_tag: sometimes\n", 5, "true or false"),
         (MINIMAL + "schedule:\n  interval: 15 minutes\n", 5, "30s, 15m"),
         (MINIMAL + "schedule:\n  cron: '61 * * * *'\n", 5, "schedule.cron"),
