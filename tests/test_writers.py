@@ -670,3 +670,13 @@ def test_pages_refuse_unknown_formats(make: Callable[..., bytes]) -> None:
     args = ("T", "", BASE) if make is index_html else ("T", BASE)
     with pytest.raises(ValueError, match="gopher"):
         make(*args, SPECS, ["rss", "gopher"])
+
+
+def test_an_address_beyond_ascii_is_written_in_idna() -> None:
+    # The W3C validator refuses `ann@bücher.example`; mail software sends the domain so.
+    ann = Author("Ann", "ann@b\u00fccher.example")
+    spec = site_spec((post("idn", datetime(2024, 1, 1, tzinfo=UTC), authors=(ann,)),))
+    data = WRITERS["atom"](spec, WriteOptions())
+    assert b"<email>ann@xn--bcher-kva.example</email>" in data
+    assert "b\u00fccher".encode() not in data
+    assert validate_feed(data, spec.url("atom"), fmt="atom", expected=spec.posts) == ()

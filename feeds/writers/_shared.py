@@ -27,6 +27,19 @@ def clean(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
+def ascii_email(address: str) -> str:
+    """``address`` with a domain beyond ASCII in IDNA (``ann@bücher.example`` →
+    ``ann@xn--bcher-kva.example``), as mail software sends it: feeds hold ASCII
+    addresses (the W3C validator refuses others). Unchanged when IDNA cannot write it."""
+    if address.isascii():
+        return address
+    local, at, domain = address.rpartition("@")
+    try:
+        return f"{local}{at}{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address
+
+
 def required(text: str, what: str) -> str:
     """``text`` cleaned; ValueError naming ``what`` when nothing but white space is left
     (feeds need titles, and feedgen's own error would not say which one)."""

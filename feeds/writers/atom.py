@@ -13,6 +13,7 @@ from feeds.writers._history import HistoryExtension
 from feeds.writers._shared import (
     GENERATOR,
     absolute,
+    ascii_email,
     clean,
     entry_authors,
     entry_tags,
@@ -123,7 +124,7 @@ def _person(author: Author) -> dict[str, str]:
     """An Atom person construct for feedgen: name, and e-mail and URI when known."""
     person = {"name": clean(author.name)}
     if author.email:
-        person["email"] = clean(author.email)
+        person["email"] = clean(ascii_email(author.email))
     if author.url:
         person["uri"] = clean(author.url)
     return person

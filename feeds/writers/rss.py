@@ -16,6 +16,7 @@ from feeds.writers._history import HistoryExtension
 from feeds.writers._shared import (
     GENERATOR,
     absolute,
+    ascii_email,
     clean,
     entry_authors,
     entry_tags,
@@ -151,7 +152,8 @@ def _add_item(fg: Any, spec: FeedSpec, post: Post, options: WriteOptions) -> Non
 def _podcast(fg: Any, podcast: Podcast) -> None:
     """The channel's iTunes tags: what Apple asks of a show, and the W3C validator checks."""
     fg.podcast.itunes_author(clean(podcast.owner.name))
-    fg.podcast.itunes_owner(name=clean(podcast.owner.name), email=clean(podcast.owner.email or ""))
+    email = clean(ascii_email(podcast.owner.email or ""))
+    fg.podcast.itunes_owner(name=clean(podcast.owner.name), email=email)
     fg.podcast.itunes_category(podcast.category, podcast.subcategory)
     if podcast.image:
         fg.podcast.itunes_image(podcast.image)
