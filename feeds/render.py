@@ -354,10 +354,10 @@ def _absolute_url(url: str, base_url: str) -> str | None:
         end = query.start() if query else len(url)
         url = url[:end].replace("\\", "/") + url[end:]
     joined = urljoin(base_url, url) if not scheme else url
-    return _encode(joined)
+    return ascii_url(joined)
 
 
-def _encode(url: str) -> str:
+def ascii_url(url: str) -> str:
     """Percent-encode what may not stand literally in a URL, leaving existing escapes alone;
     a host beyond ASCII is written in IDNA (``bücher.example`` → ``xn--bcher-kva.example``),
     as browsers send it. ValueError (UnicodeError) for a host IDNA cannot write."""

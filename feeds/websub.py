@@ -16,12 +16,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 from feeds import __version__
+from feeds.render import ascii_url
 
 #: characters left as they are when a URL is made ASCII for an HTTP header
-_URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
 #: the most of a hub's answer quoted in a message
 _ANSWER_CHARS = 200
 
@@ -29,18 +29,7 @@ _ANSWER_CHARS = 200
 def link_header(hub: str, self_url: str) -> bytes:
     """The ``Link`` header value of a feed's responses: its hub and its own URL (WebSub
     §4, discovery), ASCII as HTTP headers must be."""
-    return f'<{_ascii_url(hub)}>; rel="hub", <{_ascii_url(self_url)}>; rel="self"'.encode()
-
-
-def _ascii_url(url: str) -> str:
-    """``url`` with a non-ASCII host in IDNA and other non-ASCII characters percent-encoded."""
-    if url.isascii():
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = parts.netloc.replace(host, host.encode("idna").decode("ascii"), 1)
-    path, query, fragment = (quote(p, safe=_URL_SAFE) for p in parts[2:])
-    return urlunsplit((parts.scheme, netloc, path, query, fragment))
+    return f'<{ascii_url(hub)}>; rel="hub", <{ascii_url(self_url)}>; rel="self"'.encode()
 
 
 @dataclass(frozen=True)
