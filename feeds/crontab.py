@@ -4,16 +4,15 @@ APScheduler 3 reads a crontab's fields its own way: day of week 0 is Monday (cro
 Sunday, and 7 is Sunday too), and a day of the month and a day of the week both given
 must both match (cron runs when either does, unless one of them starts with ``*``).
 Here the day of week is spelled out in names, and the two days become two triggers,
-either of which fires.
+either of which fires. And APScheduler fires a line of fixed times twice when clocks go
+back (01:30 comes twice): cron runs such a line once, at the first (``_OnceInRepeatedHour``).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta, tzinfo
 
-if TYPE_CHECKING:
-    from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.base import BaseTrigger
 
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 
@@ -43,6 +42,8 @@ def crontab_trigger(expr: str, tz: tzinfo) -> BaseTrigger:
         trigger = CronTrigger(
             minute=minute, hour=hour, day=day, month=month, day_of_week=days, timezone=tz
         )
+    if "*" not in minute and "*" not in hour:
+        trigger = _OnceInRepeatedHour(trigger, tz)
     if trigger.get_next_fire_time(None, datetime.now(tz)) is None:
         raise ValueError(f"{expr!r} never comes")
     return trigger
@@ -77,3 +78,32 @@ def _number(text: str, low: int, high: int, what: str) -> int:
     if not text.isdigit() or not low <= int(text) <= high:
         raise ValueError(f"{what} {text!r} is not a number from {low} to {high}")
     return int(text)
+
+
+class _OnceInRepeatedHour(BaseTrigger):  # type: ignore[misc]
+    """A trigger of fixed times that skips the second pass of an hour repeated when
+    clocks go back, as cron does for a line with no ``*`` in its minute and hour: that
+    wall time has come once already. Lines with one (``*/15``) run in both passes."""
+
+    def __init__(self, inner: BaseTrigger, tz: tzinfo) -> None:
+        self.inner = inner
+        self.tz = tz
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        fire: datetime | None = self.inner.get_next_fire_time(previous_fire_time, now)
+        while fire is not None and _second_pass(fire.astimezone(self.tz)):
+            # In UTC: a second added to a wall time of the repeated hour lands in its
+            # first pass, an hour back.
+            fire = fire.astimezone(UTC)
+            fire = self.inner.get_next_fire_time(fire, fire + timedelta(seconds=1))
+        return fire
+
+    def __str__(self) -> str:
+        return str(self.inner)
+
+
+def _second_pass(local: datetime) -> bool:
+    """Whether this wall time is its second coming, in an hour repeated by a DST change."""
+    return local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset()

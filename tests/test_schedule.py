@@ -8,7 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -137,6 +138,33 @@ def test_a_crontab_line_fires_on_the_days_cron_would(line: str, days: list[str])
         fired.append(at)
     assert [f.strftime("%a") for f in fired] == days
     assert {(f.hour, f.minute) for f in fired} == {(9, 0)}
+
+
+@pytest.mark.parametrize(
+    ("line", "fired"),
+    [
+        # Madrid's clocks go back at 03:00 on 25 October 2026: 02:00-03:00 comes twice.
+        # A line of fixed times runs once, in the first pass, as cron runs it ...
+        ("30 2 * * *", ["00:30", "01:30+1d"]),
+        ("30 2 25 * 0", ["00:30", "01:30+7d"]),
+        ("0,30 2 * * *", ["00:00", "00:30", "01:00+1d"]),
+        # ... one with a "*" in its minute or hour runs in both, as cron runs it.
+        ("*/30 2 * * *", ["00:00", "00:30", "01:00", "01:30", "01:00+1d"]),
+        ("30 * * * *", ["23:30-1d", "00:30", "01:30", "02:30"]),
+    ],
+)
+def test_a_fixed_time_runs_once_when_clocks_go_back(line: str, fired: list[str]) -> None:
+    madrid = ZoneInfo("Europe/Madrid")
+    trigger = crontab_trigger(line, madrid)
+    at, previous = datetime(2026, 10, 24, 23, 0, tzinfo=UTC), None
+    times = []
+    for _ in fired:
+        previous = trigger.get_next_fire_time(previous, at)
+        assert previous is not None
+        at = previous.astimezone(UTC) + timedelta(seconds=1)
+        days = (at.date() - date(2026, 10, 25)).days
+        times.append(f"{at:%H:%M}" + (f"{days:+d}d" if days else ""))
+    assert times == fired
 
 
 def test_a_feeds_build_beside_the_service_is_served_at_once(site: Site) -> None:
