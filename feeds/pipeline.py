@@ -867,7 +867,7 @@ def regenerate(
             # A run through the index since the state was written may have published more:
             # the feed of a tag or author a post it added brought.
             previous = sorted({*state.published, *(record_.outputs if record_ else ())})
-            held = _held(loading, caches, previous) - feed_paths - set(built.files)
+            held = _held(problems, caches, previous) - feed_paths - set(built.files)
             done = publish_files(
                 config.output_dir, built.files, previous, keep | held, built.staged
             )
@@ -924,14 +924,17 @@ def regenerate(
         return finished
 
 
-def _held(loading: Loading, caches: Caches | None, previous: Sequence[str]) -> set[str]:
+def _held(
+    problems: Sequence[Problem], caches: Caches | None, previous: Sequence[str]
+) -> set[str]:
     """Files of the last run in the folders of the tags and authors that a post skipped
-    for an error had when last read: those not made again are kept, not removed. That post
-    may be all such a feed held, and a reader told 410 Gone may drop the feed for good
-    over a typo: it stays as it was until the post reads again, or is deleted."""
+    for an error (unreadable, its enclosure file missing, its entry invalid) had when last
+    read: those not made again are kept, not removed. That post may be all such a feed
+    held, and a reader told 410 Gone may drop the feed for good over a typo: it stays as
+    it was until the post reads again, or is deleted."""
     old = caches.posts if caches else {}
     folders: set[str] = set()
-    for problem in loading.problems:
+    for problem in problems:
         if problem.level != "error" or problem.path is None or problem.path not in old:
             continue
         source = old[problem.path].source

@@ -305,18 +305,29 @@ def test_a_published_url_stays_with_its_post_in_every_later_run(site: Site) -> N
     assert links()["Solo"] == "https://example.org/solo-2/"
 
 
-def test_a_tag_feed_stays_while_its_only_post_is_broken(site: Site) -> None:
-    """A typo that makes a post unreadable skips it, but the feeds of its tags and
-    authors are kept as they were, not removed (readers told 410 Gone drop a feed for
-    good); once the post reads again, or is deleted, they follow it."""
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "---\ntitle: Walking\ntags: [walking\n---\n\nBody.\n",
+        # read, but skipped at once: its enclosure file is not on the site (moved away)
+        "---\ntitle: Walking\ndate: 2024-05-01T10:00:00Z\ntags: [walking]\nauthor: Zoë\n"
+        "enclosure: /media/walk.mp3\n---\n\nBody.\n",
+    ],
+    ids=["unreadable", "enclosure-missing"],
+)
+def test_a_tag_feed_stays_while_its_only_post_is_broken(site: Site, broken: str) -> None:
+    """A typo that makes a post unreadable, or a file it needs gone, skips it, but the
+    feeds of its tags and authors are kept as they were, not removed (readers told 410
+    Gone drop a feed for good); once the post reads again, or is deleted, they follow it."""
     site.post("a.md", "Walking", "2024-05-01T10:00:00Z", tags="[walking]", author="Zoë")
     site.post("b.md", "Other", "2024-05-02T10:00:00Z")
     assert build(site).exit_code == 0
     kept = {k: v for k, v in site.outputs().items() if k.startswith(("tags/", "authors/zo"))}
     assert "tags/walking/rss.xml" in kept and "authors/zoe/rss.xml" in kept
-    site.write("a.md", "---\ntitle: Walking\ntags: [walking\n---\n\nBody.\n")
-    broken = build(site, NOW + timedelta(hours=1))
-    assert broken.exit_code == 1 and broken.removed == ()
+    site.write("a.md", broken)
+    broken_run = build(site, NOW + timedelta(hours=1))
+    assert [p.level for p in broken_run.problems] == ["error"]
+    assert broken_run.exit_code == 1 and broken_run.removed == ()
     assert {k: v for k, v in site.outputs().items() if k in kept} == kept
     # A run through the index (a new post) keeps them too.
     site.post("c.md", "Newer", "2024-05-03T10:00:00Z")
