@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.exceptions import ConfigError
@@ -455,9 +455,14 @@ def _within(inner: Path, outer: Path) -> bool:
     return inner == outer or inner.is_relative_to(outer)
 
 
+#: what cover art's path may end in, in any case (Apple takes JPEG and PNG)
+COVER_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
 def _podcast(r: _Reader, data: dict[str, Any], site: SiteConfig) -> Podcast | None:
     """The ``podcast:`` section: Apple category (``News > Tech News`` for a subcategory),
-    explicit, and cover art (a .jpg or .png, relative to site.base_url or absolute)."""
+    explicit, and cover art (JPEG or PNG, relative to site.base_url or absolute, written as
+    a browser sends it: percent-encoded, its host in IDNA)."""
     if data.get("podcast") is None:
         if "podcast" in data:
             raise r.error("podcast", "'podcast' must be a mapping {category, explicit, image}")
@@ -471,13 +476,17 @@ def _podcast(r: _Reader, data: dict[str, Any], site: SiteConfig) -> Podcast | No
         raise r.error("podcast.category", f"'podcast.category': {e}") from e
     image = r.optional_string(p, "image", "podcast.image")
     if image is not None:
-        image = urljoin(site.base_url, image.strip())
+        # Only a podcast's cover art needs the renderer's URL rules (and lxml's import).
+        from feeds.render import absolute_url
+
+        image = absolute_url(image, site.base_url) or ""
         parts = urlsplit(image)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise r.error("podcast.image", "'podcast.image' must be an http(s) URL or a path")
-        if not parts.path.lower().endswith((".jpg", ".png")):
+        if not parts.path.lower().endswith(COVER_SUFFIXES):
             raise r.error(
-                "podcast.image", "'podcast.image' must end in .jpg or .png (podcast apps need it)"
+                "podcast.image",
+                "'podcast.image' must end in .jpg, .jpeg or .png (podcast apps take JPEG or PNG)",
             )
     if not site.author.email:
         raise r.error(

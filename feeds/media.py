@@ -147,3 +147,63 @@ def attach_enclosures(
         assert length is not None and mime is not None
         kept.append(replace(post, enclosure=Enclosure(url=url, length=length, type=mime)))
     return Attached(tuple(kept), tuple(problems))
+
+
+#: the side, in pixels, of the square cover art Apple asks of a show: at least, at most
+COVER_SIDES = (1400, 3000)
+#: how much of the cover art's file tells its size (a JPEG's Exif block comes first)
+COVER_HEAD = 256 * 1024
+
+
+def cover_problems(image: str, rel: str, head: bytes | None, folder_name: str) -> list[Problem]:
+    """Warnings for a podcast's cover art on this site (``rel`` under the output folder,
+    ``head`` its file's first :data:`COVER_HEAD` bytes, or None when there is no such
+    file): podcast apps show no art they cannot fetch, and Apple refuses a show whose art
+    is not a square JPEG or PNG of 1,400 to 3,000 pixels."""
+    where = f"{folder_name}/{rel}"
+
+    def warn(message: str) -> list[Problem]:
+        return [Problem("warning", "podcast-image", f"'podcast.image' {image}: {message}")]
+
+    if head is None:
+        return warn(
+            f"{where} not found (podcast apps would show no cover art; put it there, where "
+            "site.base_url is served from)"
+        )
+    size = image_size(head)
+    if size is None:
+        return warn(f"{where} is not a JPEG or PNG image")
+    width, height = size
+    low, high = COVER_SIDES
+    if width != height or not low <= width <= high:
+        return warn(
+            f"{where} is {width}x{height} pixels; podcast directories ask for a square of "
+            f"{low:,} to {high:,}"
+        )
+    return []
+
+
+def image_size(head: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG or JPEG image from its first bytes; None if they do not
+    say (another format, or the JPEG's size lies further on)."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR" and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if not head.startswith(b"\xff\xd8"):
+        return None
+    at = 2
+    while at + 9 <= len(head):
+        if head[at] != 0xFF:
+            return None
+        marker = head[at + 1]
+        if marker == 0xFF:  # fill byte
+            at += 1
+        elif marker == 0x01 or 0xD0 <= marker <= 0xD8:  # markers with no length
+            at += 2
+        elif 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            # A frame header: length, precision, then height and width.
+            return int.from_bytes(head[at + 7 : at + 9], "big"), int.from_bytes(
+                head[at + 5 : at + 7], "big"
+            )
+        else:
+            at += 2 + int.from_bytes(head[at + 2 : at + 4], "big")
+    return None

@@ -14,6 +14,7 @@ every core (``feeds.cores``).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import mmap
@@ -54,7 +55,7 @@ from feeds.index import (
     taken_in,
     taken_line,
 )
-from feeds.media import attach_enclosures
+from feeds.media import COVER_HEAD, attach_enclosures, cover_problems, local_path
 from feeds.model import FEED_FILES, FeedSpec, Post, Problem, Source
 from feeds.plan import (
     SHARED_AUTHOR_FEED,
@@ -311,11 +312,34 @@ def resolve_posts(
     name = os.path.relpath(folder, config.path.parent)
     attached = attach_enclosures(resolved.posts, sources, config.site, size_of, name)
     shared = shared_feeds(attached.posts, config)
+    cover = _cover(config, name)
     return replace(
         resolved,
         posts=attached.posts,
-        problems=(*resolved.problems, *attached.problems, *shared),
+        problems=(*resolved.problems, *attached.problems, *shared, *cover),
     )
+
+
+def _cover(config: Config, folder_name: str) -> list[Problem]:
+    """Warnings for the podcast's cover art when it is a file of this site (one elsewhere
+    is not fetched)."""
+    image = config.podcast.image if config.podcast else None
+    if image is None:
+        return []
+    try:
+        rel = local_path(config.site, image)
+    except ValueError as e:
+        return [Problem("warning", "podcast-image", f"'podcast.image': {e}")]
+    if rel is None:
+        return []
+    head: bytes | None = None
+    with contextlib.suppress(OSError, ValueError):
+        # Non-blocking: a FIFO put there must not hold the run.
+        fd = os.open(config.output_dir / rel, os.O_RDONLY | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as file:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                head = file.read(COVER_HEAD)
+    return cover_problems(image, rel, head, folder_name)
 
 
 def fingerprint(spec: FeedSpec, fmt: str, digests: Mapping[str, str], options: object) -> str:
@@ -924,9 +948,7 @@ def regenerate(
         return finished
 
 
-def _held(
-    problems: Sequence[Problem], caches: Caches | None, previous: Sequence[str]
-) -> set[str]:
+def _held(problems: Sequence[Problem], caches: Caches | None, previous: Sequence[str]) -> set[str]:
     """Files of the last run in the folders of the tags and authors that a post skipped
     for an error (unreadable, its enclosure file missing, its entry invalid) had when last
     read: those not made again are kept, not removed. That post may be all such a feed

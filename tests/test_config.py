@@ -93,7 +93,7 @@ def test_the_repository_sample_config_loads() -> None:
         (PODCAST + "  category: [News]\n", 6, "'podcast.category' must be text"),
         (PODCAST + "  explicit: no\n", 5, "'podcast.category' is required"),
         (PODCAST + "  category: News\n  explicit: maybe\n", 7, "'podcast.explicit' must be"),
-        (PODCAST + "  category: News\n  image: /cover.gif\n", 7, "must end in .jpg or .png"),
+        (PODCAST + "  category: News\n  image: /cover.gif\n", 7, "must end in .jpg, .jpeg or .png"),
         (PODCAST + "  category: News\n  image: ftp://e.org/c.png\n", 7, "http(s) URL or a path"),
         (PODCAST + "  category: News\n  owner: me\n", 7, "unknown key 'podcast.owner'"),
         (PODCAST.replace("desk@example.org", "") + "  category: News\n", 5, "site.author.email"),

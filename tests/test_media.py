@@ -14,7 +14,7 @@ from lxml import etree
 
 from feeds.cli import cli
 from feeds.config import SiteConfig, load_config
-from feeds.media import attach_enclosures, local_path
+from feeds.media import attach_enclosures, cover_problems, image_size, local_path
 from feeds.model import Author, EnclosureSource, Post
 from feeds.pipeline import RunResult, regenerate
 from tests.conftest import Site, blank_source
@@ -128,10 +128,62 @@ def test_attach_enclosures(
 # -- through the pipeline, read back by feedparser ---------------------------------------------
 
 
+def png(width: int, height: int) -> bytes:
+    """The first bytes of a PNG image: signature and header chunk."""
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x02\x00\x00\x00"
+    return b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\x0dIHDR" + header + b"\x00" * 4
+
+
+def jpeg(width: int, height: int, frame: int = 0xC0) -> bytes:
+    """The first bytes of a JPEG image: a JFIF block, an Exif-sized block, a frame header."""
+    jfif = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+    exif = b"\xff\xe1" + (40002).to_bytes(2, "big") + b"Exif\x00\x00" + bytes(39994)
+    sof = bytes([0xFF, frame, 0x00, 0x11, 0x08]) + height.to_bytes(2, "big")
+    return b"\xff\xd8" + jfif + exif + b"\xff\xff" + sof + width.to_bytes(2, "big") + bytes(12)
+
+
+@pytest.mark.parametrize(
+    ("head", "size"),
+    [
+        (png(1400, 1400), (1400, 1400)),
+        (png(800, 200), (800, 200)),
+        (jpeg(3000, 2999), (3000, 2999)),
+        (jpeg(1600, 1600, frame=0xC2), (1600, 1600)),  # progressive
+        (jpeg(1600, 1600)[:200], None),  # its size lies further on
+        (b"GIF89a\x01\x00\x01\x00", None),
+        (b"", None),
+    ],
+)
+def test_image_size_reads_png_and_jpeg_headers(head: bytes, size: tuple[int, int] | None) -> None:
+    assert image_size(head) == size
+
+
+@pytest.mark.parametrize(
+    ("head", "warning"),
+    [
+        (png(1400, 1400), None),
+        (jpeg(3000, 3000), None),
+        (None, "public/art/c.jpg not found"),
+        (png(800, 200), "is 800x200 pixels; podcast directories ask for a square of 1,400 to"),
+        (png(1000, 1000), "is 1000x1000 pixels"),
+        (b"GIF89a", "public/art/c.jpg is not a JPEG or PNG image"),
+    ],
+)
+def test_cover_art_apple_would_refuse_is_warned_of(head: bytes | None, warning: str | None) -> None:
+    problems = cover_problems("https://example.org/art/c.jpg", "art/c.jpg", head, "public")
+    if warning is None:
+        assert problems == []
+    else:
+        (problem,) = problems
+        assert (problem.level, problem.code) == ("warning", "podcast-image")
+        assert problem.message.startswith("'podcast.image' https://example.org/art/c.jpg: ")
+        assert warning in problem.message
+
+
 def podcast_site(site: Site) -> None:
     site.configure(PODCAST)
     media(site, "media/ep1.mp3", MP3)
-    media(site, "art/cover.jpg", b"\xff\xd8jpeg")
+    media(site, "art/cover.jpg", jpeg(1400, 1400))
     episode(site, "ep1.md", "Episode one", "/media/ep1.mp3", duration="1:02:03")
     # Not on this site: its length and type are written.
     remote = "{url: 'https://cdn.example.org/ep2.mp3', length: 777, type: audio/mpeg}"
@@ -174,6 +226,47 @@ def test_the_site_rss_feed_is_a_podcast_feedparser_reads(site: Site) -> None:
     assert f'"size_in_bytes": {len(MP3)}' in feed_json
     # Tag and author feeds are not podcasts.
     assert "itunes" not in (site.public / "authors/desk/rss.xml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("image", "href"),
+    [
+        # feedgen left out, without a word, a URL not ending in lower-case .jpg or .png
+        ("/art/Cover.JPG", "https://example.org/art/Cover.JPG"),
+        ("/art/cover.jpeg", "https://example.org/art/cover.jpeg"),
+        ("https://cdn.example.net/cover.jpg?v=2", "https://cdn.example.net/cover.jpg?v=2"),
+        # written as a browser sends it: the feed was invalid, or failed every run
+        ("/art/capa-episódio.png", "https://example.org/art/capa-epis%C3%B3dio.png"),
+        ("/art/my cover.png", "https://example.org/art/my%20cover.png"),
+        ("https://bücher.example/c.png", "https://xn--bcher-kva.example/c.png"),
+    ],
+)
+def test_cover_art_is_in_the_feed_as_written_by_a_browser(
+    site: Site, image: str, href: str
+) -> None:
+    podcast_site(site)
+    site.configure(PODCAST.replace("/art/cover.jpg", f'"{image}"'))
+    local = image.startswith("/")
+    if local:
+        shutil.move(site.public / "art/cover.jpg", site.public / image[1:])
+    result = build(site)
+    assert result.exit_code == 0 and result.feed_problems == (), result.feed_problems
+    assert [p.code for p in result.problems] == []
+    channel = etree.parse(site.public / "rss.xml").getroot()[0]
+    (found,) = channel.findall("{http://www.itunes.com/dtds/podcast-1.0.dtd}image")
+    assert found.get("href") == href
+    assert feedparser.parse(site.public / "rss.xml").feed.image.href == href
+
+
+def test_cover_art_missing_from_the_site_is_warned_of(site: Site) -> None:
+    podcast_site(site)
+    (site.public / "art/cover.jpg").unlink()
+    result = CliRunner().invoke(cli, ["build", "-c", str(site.config_path)])
+    assert result.exit_code == 0, result.output
+    assert (
+        "warning: 'podcast.image' https://example.org/art/cover.jpg: public/art/cover.jpg not "
+        "found (podcast apps would show no cover art" in result.output
+    )
 
 
 def test_a_missing_enclosure_file_skips_the_post_with_its_file_and_line(site: Site) -> None:

@@ -41,20 +41,25 @@ class _ChannelExtra(HistoryExtension):
     ``atom:link rel="hub"`` right after the self link (feedgen keeps only the
     ``rel="self"`` link in RSS); the RFC 5005 links and marker (see HistoryExtension);
     ``itunes:explicit`` as ``true``/``false`` (Apple and the W3C validator ask for
-    those words, and feedgen 1.0 writes only ``yes``/``no``/``clean``)."""
+    those words, and feedgen 1.0 writes only ``yes``/``no``/``clean``); ``itunes:image``
+    (feedgen 1.0 drops, without a word, a URL not ending in lower-case ``.jpg`` or
+    ``.png``: ``Cover.JPG``, ``cover.jpg?v=2``)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.hub: str | None = None
         self.explicit: bool | None = None
+        self.image: str | None = None
 
     def extend_rss(self, feed: Any) -> Any:
         if self.hub is not None:
             link = feed.find(f"channel/{{{_ATOM_NS}}}link[@rel='self']")
             link.addnext(etree.Element(f"{{{_ATOM_NS}}}link", href=self.hub, rel="hub"))
         feed = super().extend_rss(feed)
+        channel = feed[0]
+        if self.image is not None:
+            etree.SubElement(channel, f"{{{_ITUNES_NS}}}image", href=self.image)
         if self.explicit is not None:
-            channel = feed[0]
             element = etree.SubElement(channel, f"{{{_ITUNES_NS}}}explicit")
             element.text = "true" if self.explicit else "false"
         return feed
@@ -155,6 +160,5 @@ def _podcast(fg: Any, podcast: Podcast) -> None:
     email = clean(ascii_email(podcast.owner.email or ""))
     fg.podcast.itunes_owner(name=clean(podcast.owner.name), email=email)
     fg.podcast.itunes_category(podcast.category, podcast.subcategory)
-    if podcast.image:
-        fg.podcast.itunes_image(podcast.image)
+    fg.feeds.image = podcast.image
     fg.feeds.explicit = podcast.explicit
