@@ -41,6 +41,17 @@ MEDIA_TYPES: dict[str, str] = {
     ".webp": "image/webp",
 }
 
+#: types written for media that are no registered MIME type, and the registered one
+UNREGISTERED_TYPES: dict[str, str] = {
+    "audio/mp3": "audio/mpeg",
+    "audio/mpeg3": "audio/mpeg",
+    "audio/x-mp3": "audio/mpeg",
+    "audio/x-mpeg": "audio/mpeg",
+    "audio/m4a": "audio/mp4",
+    "audio/x-m4a": "audio/mp4",
+    "video/mp4v": "video/mp4",
+}
+
 #: the size in bytes of a file under the output folder (a ``/``-separated relative path),
 #: or None when there is no such regular file
 SizeOf = Callable[[str], "int | None"]
@@ -145,6 +156,28 @@ def attach_enclosures(
                 )
                 continue
         assert length is not None and mime is not None
+        if rel is not None and length == 0:
+            problems.append(
+                Problem(
+                    "warning",
+                    "enclosure-empty",
+                    f"{folder_name}/{rel} is empty (0 bytes)",
+                    post.path,
+                    given.line,
+                )
+            )
+        usual = UNREGISTERED_TYPES.get(mime.lower())
+        if usual is not None:
+            problems.append(
+                Problem(
+                    "warning",
+                    "enclosure-type",
+                    f"'enclosure.type' {mime} is not a registered type; podcast apps "
+                    f"expect {usual}",
+                    post.path,
+                    given.line,
+                )
+            )
         kept.append(replace(post, enclosure=Enclosure(url=url, length=length, type=mime)))
     return Attached(tuple(kept), tuple(problems))
 

@@ -53,7 +53,9 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 SUBCATEGORY_MARK = ">"
 
 #: seconds, M:SS or H:MM:SS (the first number may be as large as it likes)
-_CLOCK = re.compile(r"(\d+)(?::([0-5]\d))?(?::([0-5]\d))?")
+_CLOCK = re.compile(r"(\d{1,12})(?::([0-5]\d))?(?::([0-5]\d))?")
+#: the longest episode, in seconds: 1,000 hours (a longer one is a typo)
+MAX_DURATION = 1000 * 3600
 
 
 def split_category(text: str) -> tuple[str, str | None]:
@@ -78,14 +80,18 @@ def parse_duration(value: object) -> int:
     if isinstance(value, int):
         if value < 0:
             raise ValueError("must not be negative")
-        return value
-    match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        raise ValueError(f"must be seconds or H:MM:SS, not {value!r}")
-    total = 0
-    for part in match.groups():
-        if part is not None:
-            total = total * 60 + int(part)
+        total = value
+    else:
+        match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            raise ValueError(f"must be seconds or H:MM:SS, not {shown}")
+        total = 0
+        for part in match.groups():
+            if part is not None:
+                total = total * 60 + int(part)
+    if total > MAX_DURATION:
+        raise ValueError(f"is over {MAX_DURATION // 3600:,} hours: seconds or H:MM:SS")
     return total
 
 

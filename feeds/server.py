@@ -106,7 +106,9 @@ def make_resource(
     its 200 answers (both encodings)."""
     digest = hashlib.sha256(data).hexdigest()[:32]
     feed_type = FEED_TYPES.get(name.rsplit("/", 1)[-1])
-    kind = feed_type or CONTENT_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")
+    kind = feed_type or CONTENT_TYPES.get(
+        PurePosixPath(name).suffix.lower(), "application/octet-stream"
+    )
     cache_control = f"max-age={max_age}"
     if feed_type is not None and complete_archive(data):
         cache_control = COMPLETE_ARCHIVE_CACHE

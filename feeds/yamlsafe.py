@@ -98,7 +98,12 @@ def _load_with(
                 raise YamlError(key_node.start_mark.line + 1, f"key {key!r} is not text")
             if key in values:
                 raise YamlError(key_node.start_mark.line + 1, f"duplicate key {key!r}")
-            values[key] = loader.construct_object(value_node, deep=True)
+            try:
+                values[key] = loader.construct_object(value_node, deep=True)
+            except (ValueError, TypeError, OverflowError) as e:
+                raise YamlError(
+                    value_node.start_mark.line + 1, f"the value of {key!r} {_unread(e)}"
+                ) from e
             lines[key] = key_node.start_mark.line + 1
             lines_of_children(value_node, key, lines)
         return values, lines
@@ -110,9 +115,17 @@ def _load_with(
         raise YamlError(None, "YAML nested too deeply") from e
     except (ValueError, TypeError, OverflowError) as e:
         # PyYAML's constructors raise these for values such as `!!float x` or a huge number.
-        raise YamlError(None, f"a value cannot be read: {e}") from e
+        raise YamlError(None, f"a value {_unread(e)}") from e
+
     finally:
         loader.dispose()
+
+
+def _unread(error: Exception) -> str:
+    """Why PyYAML could not make a value, from the exception its constructor raised."""
+    if "digits" in str(error):  # Python's limit on the digits of a number read from text
+        return "is a number too long to read: quote it to keep it as text"
+    return f"cannot be read: {error}"
 
 
 #: what to do about PyYAML's problems a person writing front matter meets most

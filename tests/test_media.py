@@ -88,9 +88,18 @@ def post(path: str, slug: str) -> Post:
         (EnclosureSource("ep.mp3", None, None, 4), {"ep/ep.mp3": 10},
          ("https://example.org/ep/ep.mp3", 10, "audio/mpeg"), None),
         # a written type wins; a written length that is wrong gives way, with a warning
-        (EnclosureSource("/m/ep.m4a", 99, "audio/x-m4a", 4), {"m/ep.m4a": 10},
-         ("https://example.org/m/ep.m4a", 10, "audio/x-m4a"),
+        (EnclosureSource("/m/ep.m4a", 99, "audio/aac", 4), {"m/ep.m4a": 10},
+         ("https://example.org/m/ep.m4a", 10, "audio/aac"),
          ("warning", "'enclosure.length' is 99")),
+        # published, with a warning: an empty file (an upload cut short), a type no
+        # registry knows (podcast apps may not play it)
+        (EnclosureSource("/m/ep.mp3", None, None, 4), {"m/ep.mp3": 0},
+         ("https://example.org/m/ep.mp3", 0, "audio/mpeg"),
+         ("warning", "public/m/ep.mp3 is empty (0 bytes)")),
+        (EnclosureSource("https://cdn.example.org/a.mp3", 7, "audio/MP3", 4), {},
+         ("https://cdn.example.org/a.mp3", 7, "audio/MP3"),
+         ("warning", "'enclosure.type' audio/MP3 is not a registered type; podcast apps "
+                     "expect audio/mpeg")),
         (EnclosureSource("/m/ep.mp3", None, None, 4), {}, None,
          ("error", "public/m/ep.mp3 not found")),
         (EnclosureSource("/m/ep.xyz", None, None, 4), {"m/ep.xyz": 3}, None,

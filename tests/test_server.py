@@ -83,6 +83,8 @@ def test_content_types(app: FeedApp, path: str, content_type: str) -> None:
         ("style.css", "text/css; charset=utf-8"),
         ("page.htm", "text/html; charset=utf-8"),
         ("media/ep1.mp3", "audio/mpeg"),
+        ("media/EP029.MP3", "audio/mpeg"),  # as the feed's enclosure type says
+        ("images/Cover.JPG", "image/jpeg"),
         ("notes.unknown", "application/octet-stream"),
     ],
 )

@@ -47,6 +47,10 @@ _PUBLIC_STATUS = frozenset({"publish", "published", "public", "live", "future"})
 #: listing the thousand, and a run of minutes
 MAX_TAGS = 100
 
+#: the largest enclosure length: JSON numbers beyond 2**53 lose their last digits in
+#: most JSON Feed readers (9 PB; no file is near it)
+MAX_ENCLOSURE_LENGTH = 2**53 - 1
+
 #: the keys of an ``image`` written as a mapping (jekyll-seo-tag's, and ``url``)
 _IMAGE_KEYS = ("path", "url", "alt", "width", "height")
 
@@ -487,12 +491,18 @@ class _Fields:
         if not url or _scheme(url) not in ("", "http", "https"):
             raise self.error("enclosure.url", "'enclosure.url' must be an http(s) URL or a path")
         length = value.get("length")
-        if isinstance(length, str) and length.strip().isdigit():
+        if isinstance(length, str) and length.strip().isdigit() and len(length.strip()) < 20:
             length = int(length)
         if length is not None and (
             isinstance(length, bool) or not isinstance(length, int) or length < 0
         ):
             raise self.error("enclosure.length", "'enclosure.length' must be a size in bytes")
+        if length is not None and length > MAX_ENCLOSURE_LENGTH:
+            raise self.error(
+                "enclosure.length",
+                f"'enclosure.length' {_shown(length)} is too large to be a size in bytes "
+                f"(at most {MAX_ENCLOSURE_LENGTH:,}: JSON readers lose larger numbers)",
+            )
         mime = value.get("type")
         if mime is not None:
             mime = self._one_line("enclosure.type", mime)
