@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import html
 import re
+import unicodedata
 from urllib.parse import quote, urljoin, urlsplit
 
 import lxml.html
@@ -437,8 +438,43 @@ def summarize(fragment: str, limit: int = 300) -> str:
         # The longest run of whole words that leaves room for the ellipsis.
         space = text.rfind(" ", 0, limit)
         cut = text[:space].rstrip(" ,;:-\u2013\u2014") if space > 0 else ""
-        text = (cut or text[: limit - 1]) + "…"
+        text = (cut or text[: _cluster_edge(text, limit - 1)]) + "…"
     return html.escape(text, quote=False)
+
+
+def _cluster_edge(text: str, end: int) -> int:
+    """``end`` moved back to the start of the character a reader sees there, so that a
+    cut at it leaves no accent without its letter and no half of a flag or an emoji
+    sequence (a character made of several code points); ``end`` when it starts none."""
+    edge = end
+    while 0 < edge < len(text) and (_extends(text[edge]) or text[edge - 1] == _ZWJ):
+        edge -= 1
+    if 0 < edge < len(text) and _is_flag_half(text[edge]):
+        # Regional indicators pair into flags from the start of their run.
+        run = edge
+        while run > 0 and _is_flag_half(text[run - 1]):
+            run -= 1
+        edge -= (edge - run) % 2
+    return edge or end
+
+
+_ZWJ = "\u200d"
+
+
+def _extends(char: str) -> bool:
+    """Whether ``char`` belongs to the character before it: a combining mark, a joiner,
+    a variation selector, a skin tone, an emoji tag."""
+    return (
+        unicodedata.category(char) in ("Mn", "Me", "Mc")
+        or char == _ZWJ
+        or "\ufe00" <= char <= "\ufe0f"
+        or "\U0001f3fb" <= char <= "\U0001f3ff"
+        or "\U000e0020" <= char <= "\U000e007f"
+    )
+
+
+def _is_flag_half(char: str) -> bool:
+    return "\U0001f1e6" <= char <= "\U0001f1ff"
 
 
 def _first_paragraph(fragment: str) -> str:

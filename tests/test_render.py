@@ -236,6 +236,27 @@ def test_summary_of_one_long_word_is_cut_hard() -> None:
     assert summarize("<p>" + "x" * 50 + "</p>", limit=10) == "x" * 9 + "…"
 
 
+FLAG = "\U0001f1ea\U0001f1f8"  # two regional indicators: one flag
+FAMILY = "\U0001f468\u200d\U0001f469\u200d\U0001f467"  # five code points: one emoji
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        (FLAG * 10, FLAG * 4),  # never half of a flag
+        ("\U0001f1ea" + FLAG * 10, ("\U0001f1ea" + FLAG * 10)[:8]),  # paired from the run's start
+        ("e\u0301" * 10, "e\u0301" * 4),  # an accent stays with its letter
+        ("abcdefg" + FAMILY + "xyz", "abcdefg"),
+        ("abcdefg" + "\u0301" * 5, "abcdef"),
+        ("abcdefghijk", "abcdefghi"),
+    ],
+)
+def test_summary_cut_hard_keeps_whole_characters(text: str, kept: str) -> None:
+    """A word too long for the limit is cut between two characters a reader sees, not
+    inside one made of several code points."""
+    assert summarize(f"<p>{text}</p>", limit=10) == kept + "…"
+
+
 def test_summary_short_text_is_whole_and_escaped() -> None:
     assert summarize("<p>a &lt;b&gt; c</p>") == "a &lt;b&gt; c"
     assert summarize("<p>line<br>break</p>") == "line break"
