@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Callable
@@ -104,6 +105,14 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _digest(path: Path) -> str | None:
+    """The sha256 of a file's bytes (None: it cannot be read)."""
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def failed_health(problem: str, now: datetime) -> dict[str, Any]:
     """The /healthz document for a run that ended before it had a result (the lock held
     past its wait, a bug): the same fields as another run's, null where unknown."""
@@ -147,8 +156,11 @@ class Service:
         self._stopping = threading.Event()
         #: the last run's record as this service last saw it (``_record_seen``)
         self._seen: tuple[int, int, int] | None = None
-        #: the config file as this service read it, then as it was last told of
+        #: the config file as this service last looked at it
         self._config_seen = _identity(config.path)
+        #: the digest of its bytes as read at start, and as last warned of
+        self._config_read = _digest(config.path)
+        self._config_told: str | None = None
 
     def start(self) -> None:
         """Serve what is already published, then build now and on the schedule."""
@@ -207,9 +219,7 @@ class Service:
             if self._stopping.is_set():
                 return None
             now = self.clock()
-            config_now = _identity(self.config.path)
-            if config_now != self._config_seen:
-                self._config_seen = config_now
+            if self._config_changed():
                 log.warning(
                     "%s has changed since feeds serve started; runs still use the config "
                     "read then: restart feeds serve to use it",
@@ -257,6 +267,20 @@ class Service:
             if result.future:
                 self._wake_at(result.future[0])
             return result
+
+    def _config_changed(self) -> bool:
+        """Whether the config file's bytes now differ from those read at start, and from
+        those last warned of (its time alone is no change: an editor or a deploy may
+        write the same text again)."""
+        now = _identity(self.config.path)
+        if now == self._config_seen:
+            return False
+        self._config_seen = now
+        digest = _digest(self.config.path)
+        if digest in (self._config_read, self._config_told):
+            return False
+        self._config_told = digest
+        return True
 
     def _record_seen(self) -> tuple[int, int, int] | None:
         """What identifies the last published run's record now (None: there is none)."""
