@@ -9,6 +9,7 @@ import hashlib
 import os
 import posixpath
 import re
+import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -149,7 +150,7 @@ def write_stream(path: Path, chunks: Iterable[bytes]) -> None:
 def _write_temporary(path: Path, chunks: Iterable[bytes]) -> Path:
     """Write ``chunks`` in full (fsynced) to a temporary file beside ``path``; return it."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _make_folders(path.parent)
         fd, tmp = _create_temporary(path)
     except OSError as e:
         raise PublishError(f"cannot write in {path.parent}: {e.strerror}") from e
@@ -164,6 +165,25 @@ def _write_temporary(path: Path, chunks: Iterable[bytes]) -> Path:
         tmp.unlink(missing_ok=True)
         raise PublishError(f"cannot write {path}: {e.strerror}") from e
     return tmp
+
+
+def _make_folders(folder: Path) -> None:
+    """``folder`` and its missing parents, each made readable and searchable by everyone
+    whatever the umask, as the files in them are: the web server reading them runs as
+    another user (under umask 077 a new tag's folder was 0700, its feeds 403)."""
+    missing: list[Path] = []
+    while not folder.is_dir():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir()
+        except FileExistsError:
+            continue  # made meanwhile, or a file in the way (reported when written to)
+        # Added to its mode, not set: a setgid bit it inherited stays.
+        made.chmod(stat.S_IMODE(made.stat().st_mode) | 0o755)
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:

@@ -40,6 +40,23 @@ def test_write_atomic_writes_then_leaves_identical_bytes_alone(tmp_path: Path) -
     assert [p.name for p in target.parent.iterdir()] == ["rss.xml"]  # no temporary left
 
 
+def test_folders_made_are_readable_by_the_web_server_whatever_the_umask(tmp_path: Path) -> None:
+    """A cron user's umask 077 made a new tag's folder 0700, and nginx answered 403 for
+    its feeds: a folder made is readable and searchable by everyone, as its files are."""
+    public = tmp_path / "public"
+    public.mkdir()
+    public.chmod(0o2750)  # setgid to the web server's group, as an operator may set it
+    old = os.umask(0o077)
+    try:
+        write_atomic(public / "tags" / "rail" / "rss.xml", b"x")
+    finally:
+        os.umask(old)
+    assert oct(public.stat().st_mode & 0o7777) == "0o2750", "a folder there is left alone"
+    assert oct((public / "tags").stat().st_mode & 0o7777) == "0o2755"
+    assert oct((public / "tags" / "rail").stat().st_mode & 0o7777) == "0o2755"
+    assert oct((public / "tags" / "rail" / "rss.xml").stat().st_mode & 0o777) == "0o644"
+
+
 def test_write_atomic_into_an_unwritable_place_is_a_publish_error(tmp_path: Path) -> None:
     # A file where the folder should be fails for root too (permissions would not).
     (tmp_path / "tags").write_bytes(b"not a folder")
