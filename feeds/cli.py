@@ -59,12 +59,17 @@ def main() -> None:
     then: files are written and closed, worker processes joined. While other threads
     run (they may still have work), the usual exit waits for them.
     """
+    status: str | int | None = 0
     try:
-        cli(standalone_mode=True)
-        status: str | int | None = 0
-    except KeyboardInterrupt:
+        # Not click's standalone mode: it ends a Ctrl-C with "Aborted!" and status 1,
+        # which says "published, but posts were skipped" (or "problems found").
+        cli.main(standalone_mode=False)
+    except (KeyboardInterrupt, click.Abort):
         click.echo("interrupted", err=True)
         status = 130
+    except click.ClickException as e:  # a usage error: shown as click shows it
+        e.show()
+        status = e.exit_code
     except SystemExit as e:
         status = e.code
     if threading.active_count() > 1:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -100,6 +101,26 @@ def test_build_says_it_waits_for_another_runs_lock(site: Site, quiet: bool) -> N
     said = run.stderr.count("waiting for another run to finish")
     assert said == (0 if quiet else 1), run.stderr
     assert (site.public / "rss.xml").exists()
+
+
+def test_ctrl_c_ends_a_build_with_status_130(site: Site) -> None:
+    # Click's own handling said "Aborted!" with status 1, which means "published, but
+    # some posts were skipped".
+    site.post("a.md", "Alpha")
+    with lock_held_by_child(site.root / ".feeds", 30):
+        run = subprocess.Popen(
+            [sys.executable, "-m", "feeds", "build", "-c", str(site.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert run.stderr is not None
+        assert "waiting for another run to finish" in run.stderr.readline()
+        run.send_signal(signal.SIGINT)
+        _, said = run.communicate(timeout=30)
+    assert run.returncode == 130, said
+    assert "interrupted" in said and "Aborted" not in said and "Traceback" not in said
+    assert not (site.public / "rss.xml").exists()
 
 
 def test_missing_config_exits_2(tmp_path: Path) -> None:
