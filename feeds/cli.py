@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -310,7 +311,8 @@ def _hang_up(signum: int, frame: object) -> None:
     import logging
 
     logging.getLogger("feeds").warning(
-        "SIGHUP: stopping (the config is read at start: start feeds serve again to reload it)"
+        "SIGHUP: stopping (the config is read at start: start feeds serve again to reload "
+        "it; under systemd, Restart=always does)"
     )
     os.kill(os.getpid(), signal.SIGTERM)
 
@@ -347,7 +349,10 @@ def serve(config_path: Path, quiet: bool) -> None:
     # Its INFO lines (each job added, run and done) would be most of the log, and its
     # warning of a run skipped while one is under way is the schedule working as meant.
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
-    app = FeedApp(max_age=max_age(config, datetime.now(UTC)))
+    app = FeedApp(
+        max_age=max_age(config, datetime.now(UTC)),
+        prefix=urlsplit(config.site.base_url).path or "/",
+    )
     service = Service(config, app)
     server = uvicorn.Server(
         uvicorn.Config(

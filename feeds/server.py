@@ -224,6 +224,10 @@ class FeedApp:
     gone: frozenset[str] = frozenset()
     max_age: int = 900
     health: Health = field(default_factory=Health)
+    #: the path of ``site.base_url`` (``/blog/``): the feeds' own URLs name it, so a
+    #: request under it is answered as one without it (direct, or through a proxy that
+    #: passes the path on); ``/`` when the site is at the top
+    prefix: str = "/"
 
     def swap(self, resources: dict[str, Resource]) -> None:
         """Serve a new set of files; paths that disappear answer 410 from now on."""
@@ -269,6 +273,8 @@ class FeedApp:
             status, hdrs, body = plain_answer(405, "method not allowed")
             return status, [*hdrs, (b"allow", ALLOW)], body
         head = method == "HEAD"
+        if self.prefix != "/" and (path.startswith(self.prefix) or path + "/" == self.prefix):
+            path = "/" + path[len(self.prefix) :]
         if path == "/healthz":
             hdrs = [
                 (b"content-type", b"application/json; charset=utf-8"),

@@ -94,6 +94,21 @@ def test_files_beside_the_feeds_have_their_types(name: str, content_type: str) -
     assert (status, headers["content-type"]) == (200, content_type)
 
 
+def test_a_site_under_a_path_is_served_under_it_too() -> None:
+    """Under ``base_url: https://example.org/blog/`` every self link names /blog/: a
+    request for it, direct or passed on by a proxy, is answered as one without it."""
+    app = app_with({"rss.xml": b"<rss/>", "index.html": b"<html></html>", "blog/x.mp3": b"x"})
+    app.prefix = "/blog/"
+    for path in ("/blog/rss.xml", "/rss.xml"):
+        assert request(app, path)[::2] == (200, b"<rss/>"), path
+    for path in ("/blog/", "/blog", "/"):
+        assert request(app, path)[::2] == (200, b"<html></html>"), path
+    assert request(app, "/blog/blog/x.mp3")[::2] == (200, b"x")
+    assert request(app, "/blog/healthz")[0] == 503  # no run yet
+    assert request(app, "/other/rss.xml")[0] == 404
+    assert request(app, "/blogs/rss.xml")[0] == 404
+
+
 def test_validators_are_stable_and_strong(app: FeedApp) -> None:
     _, first, body = request(app, "/rss.xml")
     assert body == RSS
