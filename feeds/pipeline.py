@@ -907,7 +907,10 @@ def regenerate(
                 new_state = replace(new_state, archives=sealed)
             else:
                 # Kept while archives are off: turned on again, pages hold what they held.
-                new_state = replace(new_state, archives=state.archives)
+                # Their files are removed by this run, as feeds it no longer makes: so
+                # forgotten, they are made again then without a warning that they changed.
+                pages = tuple(replace(page, files={}) for page in state.archives)
+                new_state = replace(new_state, archives=pages)
             if new_state != state:
                 write_state(config.state_dir, new_state)
             new_caches = Caches(loading.cached, built.rendered)

@@ -257,6 +257,12 @@ def test_turning_archives_on_for_an_existing_site(site: Site) -> None:
     build(site)
     assert not archive_files(site)
     assert "archives" in (site.root / ".feeds/state.json").read_text()
+    # On again: the pages hold what they held, made again without a word (the run that
+    # turned archives off removed their files itself).
+    site.configure(ARCHIVES)
+    result = build(site)
+    assert walk(site, "rss") == [f"Post {n}" for n in range(7, 0, -1)]
+    assert [p.code for p in result.feed_problems] == []
 
 
 def test_archives_on_a_site_with_fewer_posts_than_the_limit(site: Site) -> None:

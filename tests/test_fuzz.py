@@ -54,6 +54,9 @@ YAML_SPECIALS = [
     ": b", "- - -", "<<: *a", "~", ".nan", "-.inf", "0o777", "1_000", "99999999999999999999",
     "1e99999", "2024-01-01T25:61:61Z", "0000-00-00", "9999-12-31T23:59:59+14:00", "@", "`",
     "#", "\t", "null", "yes", "No", "on",
+    # numbers past Python's limit on the digits it reads from text
+    "9" * 5000, '"' + "9" * 5000 + '"',
+    "{url: 'https://cdn.example.org/a.mp3', length: '" + "9" * 5000 + "', type: audio/mpeg}",
 ]  # fmt: skip
 HTML_BITS = [
     "<title>", "</title>", "<meta name=author content=", "<meta name=date content='",
