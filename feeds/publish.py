@@ -181,9 +181,14 @@ def _make_folders(folder: Path) -> None:
         try:
             made.mkdir()
         except FileExistsError:
-            continue  # made meanwhile, or a file in the way (reported when written to)
-        # Added to its mode, not set: a setgid bit it inherited stays.
-        made.chmod(stat.S_IMODE(made.stat().st_mode) | 0o755)
+            if made.is_dir():
+                continue  # made meanwhile
+            raise  # a file in the way
+        mode = stat.S_IMODE(made.stat().st_mode)
+        if mode & 0o755 != 0o755:
+            # Only when the umask hid bits: the kernel drops an inherited setgid bit on a
+            # chmod by a user outside the folder's group.
+            made.chmod(mode | 0o755)
 
 
 def _create_temporary(path: Path) -> tuple[int, Path]:
