@@ -322,6 +322,17 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         raise r.error("site.base_url", "'site.base_url' must not have a query or fragment")
     if not base_url.endswith("/"):
         base_url += "/"
+    if not base_url.isascii():
+        # As a browser sends it: the host in IDNA, the path percent-encoded. Every link
+        # and id is made of it, and a feed may hold URLs only, a tag: URI ASCII only.
+        from feeds.render import ascii_url
+
+        try:
+            base_url = ascii_url(base_url)
+        except ValueError as e:
+            raise r.error(
+                "site.base_url", f"'site.base_url' has a host IDNA cannot write: {e}"
+            ) from e
     timezone = r.string(s, "timezone", "site.timezone", "UTC")
     try:
         ZoneInfo(timezone)

@@ -198,6 +198,29 @@ def test_archives_are_off_unless_asked_for(tmp_path: Path) -> None:
     assert config.feeds.archives is True
 
 
+@pytest.mark.parametrize(
+    ("given", "base_url"),
+    [
+        ("https://ejemplo.example.org/bitácora", "https://ejemplo.example.org/bit%C3%A1cora/"),
+        ("https://Bücher.example/a b/", "https://xn--bcher-kva.example/a%20b/"),
+        ("https://example.org/%C3%A9/", "https://example.org/%C3%A9/"),
+    ],
+)
+def test_a_base_url_beyond_ascii_is_written_as_a_browser_sends_it(
+    tmp_path: Path, given: str, base_url: str
+) -> None:
+    # Every link and id is made of it: RSS links must be URLs, tag: URIs ASCII.
+    text = f"site:\n  title: T\n  base_url: '{given}'\n"
+    assert load_config(write(tmp_path, text)).site.base_url == base_url
+
+
+def test_a_base_url_whose_host_idna_cannot_write_is_an_error_at_its_line(tmp_path: Path) -> None:
+    text = "site:\n  title: T\n  base_url: 'https://a..bé/'\n"
+    with pytest.raises(ConfigError, match="has a host IDNA cannot write") as e:
+        load_config(write(tmp_path, text))
+    assert e.value.line == 3
+
+
 def test_podcast_and_stylesheet(tmp_path: Path) -> None:
     text = PODCAST + "  category: News > Tech News\n  explicit: yes\n  image: art/cover.png\n"
     config = load_config(write(tmp_path, text + "feeds:\n  stylesheet: true\n"))

@@ -263,6 +263,17 @@ def test_characters_illegal_in_xml_are_dropped(fmt: str) -> None:
     assert "\x00" not in text and "\x85" not in text and "\x07" not in text
 
 
+def test_an_author_url_beyond_ascii_is_written_as_a_browser_sends_it() -> None:
+    # JSON Feed asks for a URL; Atom's uri takes an IRI, but the two say the same.
+    zoe = Author("Zoë", None, "https://zoë.example/über uns")
+    spec = site_spec((post("iri", datetime(2024, 1, 1, tzinfo=UTC), authors=(zoe,)),))
+    url = "https://xn--zo-ija.example/%C3%BCber%20uns"
+    assert json.loads(WRITERS["json"](spec, WriteOptions()))["items"][0]["authors"] == [
+        {"name": "Zoë", "url": url}
+    ]
+    assert parsed(WRITERS["atom"](spec, WriteOptions())).entries[0].author_detail.href == url
+
+
 @pytest.mark.parametrize("fmt", sorted(WRITERS))
 def test_naive_datetime_is_refused(fmt: str) -> None:
     naive = post("naive", datetime(2024, 1, 1))
@@ -522,6 +533,14 @@ def test_atom_entry_without_text_gets_a_blank_summary(full: bool) -> None:
     assert root.find("atom:entry/atom:content", NS) is None
     rss = etree.fromstring(WRITERS["rss"](site_spec((empty,)), WriteOptions(full)))
     assert rss.find("channel/item/description") is None
+
+
+@pytest.mark.parametrize("full", BOTH)
+def test_a_json_item_with_no_body_carries_its_summary_as_content(full: bool) -> None:
+    # A summary and no body: "content_html": "" showed JSON readers a blank page.
+    bodiless = post("bodiless", datetime(2024, 1, 1, tzinfo=UTC), content="")
+    (item,) = json.loads(WRITERS["json"](site_spec((bodiless,)), WriteOptions(full)))["items"]
+    assert item["content_html"] == bodiless.summary
 
 
 def test_atom_summary_only_without_full_content_gets_a_blank_summary() -> None:

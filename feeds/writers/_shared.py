@@ -98,6 +98,13 @@ def absolute(post: Post, url: str) -> str:
     return absolute_url(joined, post.url) or joined
 
 
+def web_url(url: str) -> str:
+    """An absolute URL as a browser sends it: its host in IDNA, what a URL cannot hold
+    literally percent-encoded (an author's ``https://zoë.example/``)."""
+    cleaned = clean(url).strip()
+    return absolute_url(cleaned, cleaned) or cleaned
+
+
 def hex_refs(document: bytes, name: str, count: int = 0) -> bytes:
     """``document`` with ``&`` and ``<`` in the text of ``<name>`` elements written as
     ``&#x26;`` and ``&#x3C;`` (the first ``count`` such elements; all when 0).

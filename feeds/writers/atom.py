@@ -22,6 +22,7 @@ from feeds.writers._shared import (
     html_titles,
     required,
     utc,
+    web_url,
     with_stylesheet,
 )
 
@@ -126,5 +127,5 @@ def _person(author: Author) -> dict[str, str]:
     if author.email:
         person["email"] = clean(ascii_email(author.email))
     if author.url:
-        person["uri"] = clean(author.url)
+        person["uri"] = web_url(author.url)
     return person

@@ -8,7 +8,15 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any
 
 from feeds.model import Author, FeedSpec, Post
-from feeds.writers._shared import absolute, clean, entry_authors, entry_tags, required, rfc3339
+from feeds.writers._shared import (
+    absolute,
+    clean,
+    entry_authors,
+    entry_tags,
+    required,
+    rfc3339,
+    web_url,
+)
 
 if TYPE_CHECKING:
     from feeds.writers import WriteOptions
@@ -87,8 +95,10 @@ def _item(spec: FeedSpec, post: Post, options: WriteOptions) -> dict[str, Any]:
     if summary:
         item["summary"] = summary
     # JSON Feed requires content_html or content_text: the summary stands in when full
-    # content is off.
-    item["content_html"] = clean(post.content if options.full_content else post.summary)
+    # content is off, or the post has no body (an empty content showed readers a blank
+    # page where RSS and Atom readers showed the summary).
+    content = clean(post.content) if options.full_content else ""
+    item["content_html"] = content if content.strip() else clean(post.summary)
     if post.image:
         item["image"] = absolute(post, post.image)
     item["date_published"] = rfc3339(post.published)
@@ -114,7 +124,7 @@ def _person(author: Author) -> dict[str, str]:
     """A JSON Feed author: name, and URL when known (JSON Feed has no e-mail field)."""
     person = {"name": clean(author.name)}
     if author.url:
-        person["url"] = clean(author.url)
+        person["url"] = web_url(author.url)
     return person
 
 
