@@ -10,8 +10,10 @@ and answered with one write, in order, so pipelined requests keep their order.
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import re
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -28,6 +30,10 @@ HEAD_TIMEOUT = 30.0
 #: bytes of an unfinished request head past which it is refused without waiting for its
 #: end: httptools keeps a header field whole in memory (and copies it per read) until it ends
 MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADERS
+#: requests read ahead of their answers while a client does not read what it was sent;
+#: more, and the connection is cut (answers waiting in memory held gigabytes: one 64 KiB
+#: send of pipelined GETs for a 2 MB file made 4 GB of answers)
+MAX_WAITING = 64
 
 _REASONS = {
     200: b"OK", 206: b"Partial Content", 304: b"Not Modified", 400: b"Bad Request",
@@ -86,6 +92,12 @@ class FeedProtocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.timer: asyncio.TimerHandle | None = None
+        #: whether the transport holds more than it will take (``pause_writing``)
+        self.paused = False
+        #: bytes written but not yet sent, when the idle timer last looked
+        self.unsent = 0
+        #: answers to make, in order, once the client has read what it was sent
+        self.waiting: collections.deque[Callable[[], None]] = collections.deque()
         self._reset()
 
     def _reset(self) -> None:
@@ -121,13 +133,28 @@ class FeedProtocol(asyncio.Protocol):
         self._close()
 
     def pause_writing(self) -> None:
-        # A client that does not read its answers gets no more of them read for it.
+        # A client that does not read its answers gets no more of them made, nor read.
+        self.paused = True
         if self.transport is not None:
             self.transport.pause_reading()
 
     def resume_writing(self) -> None:
-        if self.transport is not None:
+        self.paused = False
+        while self.waiting and not self.paused and self.transport is not None:
+            self.waiting.popleft()()
+        if not self.paused and self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
+
+    def _then(self, answer: Callable[[], None]) -> None:
+        """Answer now, or after the answers waiting (a client that does not read its
+        answers has the requests it sent ahead wait, up to MAX_WAITING, then is cut)."""
+        if not self.paused and not self.waiting:
+            answer()
+        elif len(self.waiting) < MAX_WAITING:
+            self.waiting.append(answer)
+        elif self.transport is not None:
+            self.waiting.clear()
+            self.transport.abort()  # what it was sent and never read goes too
 
     def data_received(self, data: bytes) -> None:
         if self.began is not None and not self.head_done:
@@ -135,7 +162,7 @@ class FeedProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._finish(*plain_answer(400, "upgrades are not supported"), keep_alive=False)
+            self._last(plain_answer(400, "upgrades are not supported"))
             return
         except httptools.HttpParserInvalidMethodError:
             # httptools knows a fixed list of methods; any other well-formed one is a
@@ -143,12 +170,12 @@ class FeedProtocol(asyncio.Protocol):
             methods = [m[1] for m in _REQUEST_LINE.finditer(data)]
             unknown = [m for m in methods if m not in (b"GET", b"HEAD")]
             if unknown:
-                self._finish(*self.app.answer(unknown[0].decode(), "/", {}), keep_alive=False)
+                self._last(self.app.answer(unknown[0].decode(), "/", {}))
             else:
-                self._finish(*plain_answer(400, "bad request"), keep_alive=False)
+                self._last(plain_answer(400, "bad request"))
             return
         except httptools.HttpParserError:
-            self._finish(*plain_answer(400, "bad request"), keep_alive=False)
+            self._last(plain_answer(400, "bad request"))
             return
         if self.began is not None and not self.head_done and self.head_seen > MAX_HEAD:
             self._refuse(self.refused or 431)
@@ -193,29 +220,38 @@ class FeedProtocol(asyncio.Protocol):
         try:
             raw_path = httptools.parse_url(self.url).path or b"/"
         except httptools.HttpParserInvalidURLError:
-            self._finish(*plain_answer(400, "bad request target"), keep_alive=False)
+            self._last(plain_answer(400, "bad request target"))
             return
         path = raw_path.decode("latin-1")
         if self.hosts != 1 and self.parser.get_http_version() == "1.1":
             # RFC 9112 §3.2: an HTTP/1.1 request names its host once.
-            self._finish(*plain_answer(400, "one Host header is required"), keep_alive=False)
+            self._last(plain_answer(400, "one Host header is required"))
             return
+        path = unquote(path) if "%" in path else path
+        url, headers = self.url, self.headers  # this request's: the next gets new ones
+        self._then(lambda: self._answer(method, path, url, headers, keep_alive))
+
+    def _answer(
+        self, method: str, path: str, url: bytes, headers: dict[bytes, bytes], keep_alive: bool
+    ) -> None:
         try:
-            status, headers, body = self.app.answer(
-                method, unquote(path) if "%" in path else path, self.headers
-            )
+            status, answer_headers, body = self.app.answer(method, path, headers)
         except Exception:  # one bad request must not take the connection's others down
-            log.exception("error answering %s %r", method, self.url)
-            status, headers, body = plain_answer(500, "internal error")
+            log.exception("error answering %s %r", method, url)
+            status, answer_headers, body = plain_answer(500, "internal error")
             keep_alive = False
-        self._finish(status, headers, body, keep_alive=keep_alive)
+        self._finish(status, answer_headers, body, keep_alive=keep_alive)
 
     # -- answering -----------------------------------------------------------------
 
     def _refuse(self, status: int) -> None:
         """Answer 414 or 431 and close: the rest of the request is never read."""
         text = "request line too long" if status == 414 else "request headers too large"
-        self._finish(*plain_answer(status, text), keep_alive=False)
+        self._last(plain_answer(status, text))
+
+    def _last(self, answer: tuple[int, Any, bytes]) -> None:
+        """Answer, after those waiting, and close."""
+        self._then(lambda: self._finish(*answer, keep_alive=False))
 
     def _finish(self, status: int, headers: Any, body: bytes, *, keep_alive: bool) -> None:
         if self.transport is None or self.transport.is_closing():
@@ -230,6 +266,7 @@ class FeedProtocol(asyncio.Protocol):
         self.transport.write(b"".join(parts))
         self.began = None
         self.last = self.loop.time()
+        self.unsent = self.transport.get_write_buffer_size()
         if not keep_alive:
             self._close()
 
@@ -239,11 +276,23 @@ class FeedProtocol(asyncio.Protocol):
         now = self.loop.time()
         if self.began is not None:
             if now - self.began >= HEAD_TIMEOUT:
-                self._finish(*plain_answer(408, "request too slow"), keep_alive=False)
+                self._last(plain_answer(408, "request too slow"))
                 return
             wait = self.began + HEAD_TIMEOUT - now
         elif now - self.last >= self.idle_timeout:
-            self._close()
+            unsent = self.transport.get_write_buffer_size() if self.transport else 0
+            if unsent and unsent < self.unsent:
+                # A slow reader still reading (a long download): not idle.
+                self.unsent, self.last = unsent, now
+                self.timer = self.loop.call_later(self.idle_timeout, self._check_time)
+                return
+            if unsent and self.transport is not None:
+                # It has read nothing of its answers for that long: a close would keep
+                # them in memory until it does, which may be never.
+                self.waiting.clear()
+                self.transport.abort()
+            else:
+                self._close()
             return
         else:
             wait = self.last + self.idle_timeout - now

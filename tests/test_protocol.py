@@ -18,6 +18,8 @@ from feeds.server import FeedApp, make_resource
 from tests.service import free_port
 
 BODY = b"<rss version='2.0'>" + b"<!-- padding -->" * 40 + b"</rss>"
+#: an episode's file: larger than any socket buffer
+BIG = bytes(range(256)) * (16 * 1024)
 
 
 @pytest.fixture
@@ -26,7 +28,13 @@ def port(monkeypatch: pytest.MonkeyPatch) -> Iterator[int]:
     monkeypatch.setattr(protocol, "HEAD_TIMEOUT", 1.0)
     app = FeedApp(max_age=60)
     modified = datetime(2024, 5, 1, tzinfo=UTC)
-    app.swap({"rss.xml": make_resource("rss.xml", BODY, modified, 60)})
+    app.swap(
+        {
+            "rss.xml": make_resource("rss.xml", BODY, modified, 60),
+            "big.mp3": make_resource("big.mp3", BIG, modified, 60),
+            "huge.mp4": make_resource("huge.mp4", BIG * 6, modified, 60),
+        }
+    )
     number = free_port()
     config = uvicorn.Config(
         app,
@@ -170,3 +178,40 @@ def test_an_idle_connection_is_closed(port: int) -> None:
         while s.recv(65536):
             pass  # the rest of the body, then the close
         assert time.monotonic() - started < 4
+
+
+def test_answers_a_client_does_not_read_are_not_made_ahead(port: int) -> None:
+    """Pipelined GETs sent by a client that reads none of its answers: each was answered
+    into memory, 4 MB apiece (gigabytes from one send). Answers now wait while the
+    client does not read, a few dozen requests at most, then the connection is cut."""
+    request = b"GET /big.mp3 HTTP/1.1\r\nHost: x\r\nAccept-Encoding: identity\r\n\r\n"
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.settimeout(10)
+        s.connect(("127.0.0.1", port))
+        s.sendall(request * (protocol.MAX_WAITING + 50))
+        time.sleep(1.0)  # the server answers into memory what it would
+        received = b""
+        try:
+            while chunk := s.recv(1 << 20):
+                received += chunk
+        except ConnectionResetError:
+            pass
+    answered = len(status_lines(received))
+    assert 1 <= answered < 5, answered
+    assert len(received) < 5 * len(BIG)
+
+
+def test_a_slow_reader_of_a_large_file_gets_all_of_it(port: int) -> None:
+    """Reading 24 MB (more than the kernel's buffers take) over longer than the idle
+    timeout (1 s here) is no idle connection: it is not cut while it reads."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        s.sendall(b"GET /huge.mp4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        chunks = []
+        started = time.monotonic()
+        while chunk := s.recv(64 * 1024):
+            chunks.append(chunk)
+            time.sleep(0.01)
+        assert time.monotonic() - started > 2  # slower than the idle timeout
+    assert b"".join(chunks).endswith(BIG * 6)
