@@ -338,17 +338,24 @@ def _byte_range(value: bytes, size: int) -> tuple[int, int] | Literal["unsatisfi
     if not first:  # the last N bytes
         if not last.isdigit():
             return None
-        n = int(last)
+        n = _count(last)
         return (max(0, size - n), size - 1) if n > 0 and size > 0 else "unsatisfiable"
     if not first.isdigit() or (last and not last.isdigit()):
         return None
-    start = int(first)
-    if last and int(last) < start:
+    start = _count(first)
+    if last and _count(last) < start:
         return None
     if start >= size:
         return "unsatisfiable"
-    end = min(int(last), size - 1) if last else size - 1
+    end = min(_count(last), size - 1) if last else size - 1
     return start, end
+
+
+def _count(digits: bytes) -> int:
+    """A byte position written in ``digits``; any of more than 20 digits is past every
+    file (Python refuses to read a number of over 4,300 digits from text)."""
+    digits = digits.lstrip(b"0") or b"0"
+    return int(digits) if len(digits) <= 20 else 10**20
 
 
 def _if_range(value: bytes | None, etag: bytes, modified: datetime) -> bool:
@@ -379,7 +386,7 @@ def _http_date(value: bytes | None) -> datetime | None:
         return None
     try:
         when = parsedate_to_datetime(value.decode("latin-1"))
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):  # year 99999999999999: overflow
         return None
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 

@@ -321,7 +321,14 @@ def test_an_html_post_is_read_in_the_charset_it_declares(declaration: str, codec
 
 
 @pytest.mark.parametrize(
-    "declaration", ['<meta charset="iso-8859-1">', '<meta charset="no-such-charset">', ""]
+    "declaration",
+    [
+        '<meta charset="iso-8859-1">',
+        '<meta charset="no-such-charset">',
+        "",
+        # codecs Python knows that are no charsets: each was a traceback, and no feed
+        *(f'<meta charset="{name}">' for name in ("rot13", "base64", "hex", "zlib", "undefined")),
+    ],
 )
 def test_an_html_post_whose_declaration_does_not_help_is_read_as_windows_1252(
     declaration: str,

@@ -288,6 +288,10 @@ EPISODE = bytes(range(256)) * 4  # 1,024 bytes, not worth less gzipped: identity
         ("bytes=1000-5000", 1000, 1023),
         ("BYTES = 7-7", 7, 7),
         ("bytes=-5000", 0, 1023),
+        # numbers Python would not read from text (over 4,300 digits): a 500 before
+        ("bytes=0-" + "9" * 5000, 0, 1023),
+        ("bytes=-" + "9" * 5000, 0, 1023),
+        ("bytes=" + "0" * 5000 + "7-" + "0" * 5000 + "9", 7, 9),
     ],
 )
 def test_a_byte_range_is_answered_206_with_those_bytes(range_: str, start: int, end: int) -> None:
@@ -302,7 +306,9 @@ def test_a_byte_range_is_answered_206_with_those_bytes(range_: str, start: int, 
     assert request(app, "/media/ep1.mp3", "HEAD", Range=range_)[:2] == (206, headers)
 
 
-@pytest.mark.parametrize("range_", ["bytes=1024-", "bytes=5000-6000", "bytes=-0"])
+@pytest.mark.parametrize(
+    "range_", ["bytes=1024-", "bytes=5000-6000", "bytes=-0", "bytes=" + "9" * 5000 + "-"]
+)
 def test_a_range_past_the_end_is_answered_416(range_: str) -> None:
     status, headers, _ = request(
         app_with({"media/ep1.mp3": EPISODE}), "/media/ep1.mp3", Range=range_
@@ -329,8 +335,16 @@ def test_if_range_holds_for_this_very_file_only() -> None:
     whole = request(app, "/media/ep1.mp3")[1]
     etag, date = whole["etag"], whole["last-modified"]
     for value, status in ((etag, 206), (date, 206), ('"other"', 200), (f"W/{etag}", 200),
-                          ("Tue, 01 Jan 2019 00:00:00 GMT", 200), ("soon", 200)):  # fmt: skip
+                          ("Tue, 01 Jan 2019 00:00:00 GMT", 200), ("soon", 200),
+                          ("Mon, 01 Jan 99999999999999999999 00:00:00 GMT", 200)):  # fmt: skip
         assert request(app, "/media/ep1.mp3", Range="bytes=0-9", If_Range=value)[0] == status
     assert request(app, "/media/ep1.mp3", Range="bytes=0-9", If_None_Match=etag)[0] == 304
     status, headers, body = request(app, "/rss.xml", Range="bytes=0-4", Accept_Encoding="gzip")
     assert (status, body) == (206, (RSS * 20)[:5]) and "content-encoding" not in headers
+
+
+def test_an_if_modified_since_past_every_year_is_ignored() -> None:
+    # parsedate overflowed on it: a 500, and a traceback in the log per request.
+    app = app_with({"rss.xml": RSS})
+    huge = "Mon, 01 Jan 99999999999999999999999 00:00:00 GMT"
+    assert request(app, "/rss.xml", If_Modified_Since=huge)[0] == 200

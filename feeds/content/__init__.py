@@ -120,7 +120,9 @@ def _declared_charset(data: bytes, path: str) -> tuple[str, str] | None:
         return None
     try:
         return label, data.decode(name)
-    except UnicodeDecodeError:
+    except (UnicodeError, LookupError):
+        # Not in that charset, or no charset at all: a codec of bytes such as rot13 or
+        # base64 (LookupError: "not a text encoding"), or "undefined", which refuses all.
         return None
 
 
