@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import signal
 import socket
 import sys
@@ -544,9 +545,16 @@ def new(config_path: Path, title: str) -> None:
         "Write the post here, in Markdown.\n"
     )
     try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Bytes the locale could not decode (a title typed in Latin-1 under UTF-8): a
+        # file with them would not read; none is made.
+        click.echo("error: the title holds bytes that are not UTF-8 text", err=True)
+        sys.exit(EXIT_USAGE)
+    try:
         folder.mkdir(parents=True, exist_ok=True)
-        with path.open("x", encoding="utf-8") as f:
-            f.write(text)
+        with path.open("xb") as f:
+            f.write(data)
     except OSError as e:
         click.echo(f"error: cannot write {path}: {e.strerror}", err=True)
         sys.exit(EXIT_USAGE)
@@ -555,5 +563,14 @@ def new(config_path: Path, title: str) -> None:
 
 
 def _yaml_text(text: str) -> str:
-    """``text`` as a double-quoted YAML scalar."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """``text`` as a double-quoted YAML scalar (control characters escaped: YAML refuses
+    them written as they are)."""
+    return '"' + _YAML_ESCAPES.sub(_yaml_escape, text) + '"'
+
+
+_YAML_ESCAPES = re.compile(r'[\\"\x00-\x1f\x7f-\x9f]')
+
+
+def _yaml_escape(match: re.Match[str]) -> str:
+    char = match[0]
+    return "\\" + char if char in '\\"' else f"\\x{ord(char):02x}"

@@ -192,6 +192,28 @@ def test_new_refuses_an_empty_title(site: Site) -> None:
     assert not (site.root / "content").exists() or not any((site.root / "content").iterdir())
 
 
+def test_new_refuses_a_title_that_is_not_utf8_and_writes_no_file(site: Site) -> None:
+    # `feeds new $'caf\xe9'` under a UTF-8 locale: a traceback, and an empty post left
+    # behind that failed every later build.
+    run = subprocess.run(
+        [sys.executable.encode(), b"-m", b"feeds", b"new", b"-c", bytes(site.config_path),
+         b"caf\xe9"],
+        capture_output=True, text=True, env={**os.environ, "LC_ALL": "C.UTF-8"},
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert run.stderr == "error: the title holds bytes that are not UTF-8 text\n"
+    assert not (site.root / "content").exists() or not any((site.root / "content").iterdir())
+
+
+def test_new_escapes_control_characters_in_the_title(site: Site) -> None:
+    assert invoke("new", "-c", str(site.config_path), "Bell\x07 and tab\t")[0] == 0
+    (path,) = (site.root / "content").iterdir()
+    path.write_text(path.read_text(encoding="utf-8").replace("draft: true\n", ""))
+    assert invoke("build", "-c", str(site.config_path))[0] == 0
+    (item,) = json.loads((site.public / "feed.json").read_bytes())["items"]
+    assert item["title"] == "Bell and tab"
+
+
 def test_validate_our_output_and_a_broken_feed(site: Site, tmp_path: Path) -> None:
     site.post("a.md", "Alpha")
     invoke("build", "-c", str(site.config_path))
