@@ -218,6 +218,11 @@ EMAIL = re.compile(r"[^@\s()<>,;:\"\[\]]+@[^@\s()<>,;:\"\[\]]+")
 #: what feedparser takes for an e-mail address in an author's name, and moves out of it
 #: (its own pattern, as it matches: a top-level domain of two to four letters or one to
 #: three digits, so it may take only part of an address)
+#: the longest name of a post's author or tag: one is shown in every entry of its feeds,
+#: and a feed per name lists every name of the post (names of 20,000 characters made
+#: hundreds of megabytes of feeds, and the address patterns below took minutes over them)
+MAX_NAME_CHARS = 200
+
 _READER_ADDRESS = re.compile(
     r"[A-Za-z0-9_.+-]+@(?:\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.|(?:[A-Za-z0-9-]+\.)+)"
     r"(?:[A-Za-z]{2,4}|[0-9]{1,3})\]?(?:\?subject=\S+)?"
@@ -240,6 +245,8 @@ def split_author(text: str) -> tuple[str, str | None]:
     Raises ValueError for a name with an address elsewhere inside: feed readers would
     cut the address out of the name, and show another name than the one published.
     """
+    if "@" not in text:  # no address: nothing for the forms below to find
+        return text, None
     for form in _NAMED_ADDRESS:
         if match := form.fullmatch(text):
             email = match["email"]
@@ -256,7 +263,7 @@ def split_author(text: str) -> tuple[str, str | None]:
 def check_name(name: str) -> None:
     """Raise ValueError when readers would take part of ``name`` for an e-mail address and
     cut it out. A name that is all one address is shown as it is."""
-    found = _READER_ADDRESS.search(name)
+    found = _READER_ADDRESS.search(name) if "@" in name else None
     if found and found.group() != name:
         raise ValueError(
             f"{name!r}: readers take {found.group()!r} in it for an e-mail address and cut "

@@ -504,3 +504,69 @@ def test_an_image_that_is_not_one_is_an_error_at_its_line(
         READERS[".md"](f"---\ntitle: T\n{front}---\nBody.\n", "p.md", TZ)
     assert caught.value.line == line
     assert fragment in caught.value.message
+
+
+# -- what one post may ask of a run: bounds ------------------------------------------------
+
+
+def test_front_matter_over_its_limit_is_an_error_at_line_1() -> None:
+    # A 9.6 MB YAML list took 370 s and 3.3 GB to read.
+    front = "title: Big\nx: [" + ", ".join(["[1, 2, {a: b}]"] * 6000) + "]\n"
+    with pytest.raises(ContentError, match="front matter over 65,536 characters") as e:
+        READERS[".md"](f"---\n{front}---\nBody.\n", "big.md", TZ)
+    assert e.value.line == 1
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        "author: " + "A" * 201,
+        "author: {name: " + "A" * 201 + "}",
+        "authors: [x, '" + "a@" * 101 + "']",
+    ],
+)
+def test_an_author_name_over_200_characters_is_an_error_at_its_line(front: str) -> None:
+    # The address patterns took minutes over a long name (220 s for 160,000 characters).
+    with pytest.raises(ContentError, match="is over 200 characters") as e:
+        READERS[".md"](f"---\ntitle: T\n{front}\n---\nBody.\n", "a.md", TZ)
+    assert e.value.line == 3
+
+
+def test_tags_over_200_characters_and_authors_past_100_are_left_out_with_a_warning() -> None:
+    names = ", ".join(f"Name {n}" for n in range(150))
+    tags = ", ".join(["fine", "t" * 201, "u" * 300])
+    text = f"---\ntitle: T\nauthors: [{names}]\ntags: [{tags}]\n---\nBody.\n"
+    source = READERS[".md"](text, "a.md", TZ)
+    assert [a.name for a in source.authors] == [f"Name {n}" for n in range(100)]
+    assert source.tags == ("fine",)
+    assert [(w.code, w.line) for w in source.warnings] == [
+        ("too-many-authors", 3),
+        ("tag-too-long", 4),
+    ]
+    assert source.warnings[1].message.startswith("2 tag(s) over 200 characters left out")
+
+
+def test_unknown_keys_past_ten_are_counted_in_one_warning() -> None:
+    keys = "".join(f"k{n}: v\n" for n in range(300))
+    source = READERS[".md"](f"---\ntitle: T\n{keys}---\nBody.\n", "a.md", TZ)
+    assert [w.code for w in source.warnings] == ["unknown-key"] * 11
+    assert (source.warnings[-1].message, source.warnings[-1].line) == (
+        "290 more unknown keys ignored",
+        13,
+    )
+
+
+def test_a_summary_over_its_limit_is_cut_with_a_warning() -> None:
+    # An HTML page's description of 8.8 MB took 98 s to render for its entries.
+    page = f'<html><head><title>T</title><meta name="description" content="{"s" * 30000}">'
+    source = READERS[".html"](page + "</head><body><p>x</p></body></html>", "p.html", TZ)
+    assert source.summary == "s" * 20000
+    assert [w.code for w in source.warnings] == ["summary-too-long"]
+
+
+def test_a_first_line_too_long_for_a_breadcrumb_is_text() -> None:
+    # Matching one of 100,000 spaces as a breadcrumb took minutes: no line that long is one.
+    text = "Home / a" + " " * 100_000 + "b / T\nT\n\npara\n"
+    source = READERS[".txt"](text, "slow.txt", TZ)
+    assert (source.title, source.authors) == ("Slow", ())
+    assert "Home / a" in source.body

@@ -21,6 +21,7 @@ from feeds.dates import parse_date
 from feeds.exceptions import ContentError
 from feeds.model import (
     EMAIL,
+    MAX_NAME_CHARS,
     Author,
     BodyFormat,
     EnclosureSource,
@@ -46,6 +47,14 @@ _PUBLIC_STATUS = frozenset({"publish", "published", "public", "live", "future"})
 #: the most tags a post has: a thousand on one post made three thousand feeds, each
 #: listing the thousand, and a run of minutes
 MAX_TAGS = 100
+#: unknown keys of one post named one by one; the others are counted in one warning (a
+#: post of 300,000 keys printed 300,000 lines)
+MAX_UNKNOWN_SHOWN = 10
+#: the longest summary written in a post: longer ones are cut there (one of 8 MB took
+#: minutes to render and sanitize, for every feed's entry)
+MAX_SUMMARY_CHARS = 20_000
+#: the most authors a post has, for the same reason (authors have feeds as tags do)
+MAX_AUTHORS = 100
 
 #: the largest enclosure length: JSON numbers beyond 2**53 lose their last digits in
 #: most JSON Feed readers (9 PB; no file is near it)
@@ -81,7 +90,8 @@ def make_source(
     """
     fields = _Fields(path, values, lines)
     found = list(warnings)
-    for key in fields.unknown():
+    unknown = fields.unknown()
+    for key in unknown[:MAX_UNKNOWN_SHOWN]:
         found.append(
             Problem(
                 "warning",
@@ -90,6 +100,16 @@ def make_source(
                 f"{', '.join(KNOWN_KEYS)})",
                 path,
                 fields.line(key),
+            )
+        )
+    if len(unknown) > MAX_UNKNOWN_SHOWN:
+        found.append(
+            Problem(
+                "warning",
+                "unknown-key",
+                f"{len(unknown) - MAX_UNKNOWN_SHOWN:,} more unknown keys ignored",
+                path,
+                fields.line(unknown[MAX_UNKNOWN_SHOWN]),
             )
         )
     title = fields.text("title")
@@ -120,6 +140,7 @@ def make_source(
     authors = fields.authors()
     image = fields.image()
     tags = fields.tags()
+    summary = fields.html("summary")
     found += fields.warnings
     return Source(
         path=path,
@@ -127,7 +148,7 @@ def make_source(
         date=date,
         updated=updated,
         authors=authors,
-        summary=fields.html("summary"),
+        summary=summary,
         tags=tags,
         slug=fields.text("slug"),
         draft=draft,
@@ -279,6 +300,19 @@ class _Fields:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise self.error(key, f"'{key}' must be text (HTML), not {_kind(value)}")
         cleaned = strip_illegal(str(value)).strip()
+        if len(cleaned) > MAX_SUMMARY_CHARS:
+            self.warnings.append(
+                Problem(
+                    "warning",
+                    "summary-too-long",
+                    f"'{key}' is over {MAX_SUMMARY_CHARS:,} characters: its first "
+                    f"{MAX_SUMMARY_CHARS:,} are used (a summary is shown in every feed's "
+                    "entry; the body is the place for more)",
+                    self.path,
+                    self.line(key),
+                )
+            )
+            cleaned = cleaned[:MAX_SUMMARY_CHARS]
         return cleaned or None
 
     def date(self, key: str, tz: ZoneInfo) -> datetime | None:
@@ -314,14 +348,29 @@ class _Fields:
                 "tags", f"'tags' must be a list or comma-separated text, not {_kind(value)}"
             )
         tags: dict[str, str] = {}
+        too_long = 0
         for item in items:
             if item is None:
                 continue
             text = item if type(item) is str else self._one_line("tags", item, "each of 'tags'")
             key, tag = _tag(text)
+            if len(tag) > MAX_NAME_CHARS:
+                too_long += 1
+                continue
             # "Python" and "python" are one tag; the first spelling wins.
             if tag:
                 tags.setdefault(key, tag)
+        if too_long:
+            self.warnings.append(
+                Problem(
+                    "warning",
+                    "tag-too-long",
+                    f"{too_long} tag(s) over {MAX_NAME_CHARS} characters left out (a tag "
+                    "is a feed's title, and every entry of the post's feeds lists it)",
+                    self.path,
+                    self.line("tags"),
+                )
+            )
         if len(tags) > MAX_TAGS:
             self.warnings.append(
                 Problem(
@@ -358,6 +407,19 @@ class _Fields:
         unique: dict[str, Author] = {}
         for author in found:
             unique.setdefault(author.name.casefold(), author)
+        if len(unique) > MAX_AUTHORS:
+            key = "authors" if "authors" in self.lines else "author"
+            self.warnings.append(
+                Problem(
+                    "warning",
+                    "too-many-authors",
+                    f"{len(unique)} authors; only the first {MAX_AUTHORS} are used (each "
+                    "author is a feed, and each of its feeds lists every author of the post)",
+                    self.path,
+                    self.line(key),
+                )
+            )
+            return tuple(unique.values())[:MAX_AUTHORS]
         return tuple(unique.values())
 
     def _author(self, key: str, value: object) -> Author:
@@ -387,6 +449,8 @@ class _Fields:
             name = unicodedata.normalize("NFC", name) or email or ""
             if not name:
                 raise self.error(key, f"'{key}' needs a name or an email")
+            if len(name) > MAX_NAME_CHARS:
+                raise self.error(f"{key}.name", f"'{key}.name' is over {MAX_NAME_CHARS} characters")
             try:
                 check_name(name)
             except ValueError as e:
@@ -402,10 +466,14 @@ class _Fields:
         name = _name(value) if type(value) is str else self._one_line(key, value)
         if not name:
             raise self.error(key, f"'{key}' has an empty name")
+        if len(name) > MAX_NAME_CHARS + 256:  # room for an address beside the name
+            raise self.error(key, f"'{key}' is over {MAX_NAME_CHARS} characters")
         try:
             name, email = split_author(name)
         except ValueError as e:
             raise self.error(key, f"'{key}' {e}") from None
+        if len(name) > MAX_NAME_CHARS:
+            raise self.error(key, f"'{key}' is over {MAX_NAME_CHARS} characters")
         return shared_author(name, email)
 
     def identifier(self, key: str) -> str | None:

@@ -19,6 +19,9 @@ from feeds.render import strip_illegal
 _HEADER = re.compile(r"([A-Za-z][A-Za-z0-9_-]*)[ \t]*:[ \t]*(.*)")
 _BREADCRUMB = re.compile(r"\s*home\s+/\s+\S.*?\s+/\s+\S.*", re.IGNORECASE)
 _BULLET = re.compile(r"\s*•\s*(.*)")
+#: the longest line read as a breadcrumb: matching one takes time with the square of its
+#: length (a line of 100,000 spaces took minutes), and no page's breadcrumb is near it
+MAX_BREADCRUMB = 1000
 _MONTHS = {
     name: n
     for n, names in enumerate(
@@ -69,7 +72,7 @@ def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Sourc
     if first < len(lines):
         if starts_with_header(lines, first):
             return _read_header(lines, first, path, tz, body)
-        if _BREADCRUMB.fullmatch(lines[first]):
+        if len(lines[first]) <= MAX_BREADCRUMB and _BREADCRUMB.fullmatch(lines[first]):
             return _read_saved_page(lines, first, path, tz, body)
     return make_source(path, {}, {}, body=body(lines), body_format="html", tz=tz)
 
@@ -148,7 +151,9 @@ def _read_saved_page(
     lines: list[str], first: int, path: str, tz: ZoneInfo, body: Callable[[list[str]], str]
 ) -> Source:
     """``Home / Author / Title``, the title line, the body, then share buttons (dropped)."""
-    crumbs = [part.strip() for part in re.split(r"\s+/\s+", lines[first].strip())]
+    # From a run of spaces' start only: tried inside a long run, each try scanned the rest
+    # of it (a line of 100,000 spaces took minutes).
+    crumbs = [part.strip() for part in re.split(r"(?<!\s)\s++/\s+", lines[first].strip())]
     values: dict[str, object] = {"author": crumbs[1], "title": crumbs[-1]}
     key_lines = {"author": first + 1, "title": first + 1}
     start = first + 1
