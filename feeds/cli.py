@@ -520,6 +520,7 @@ def new(config_path: Path, title: str) -> None:
 
     Example: $EDITOR "$(feeds new "Notes from the road")"
     """
+    from feeds.content.markdown import NEW_POST_BODY
     from feeds.slugs import slugify
 
     if not title.strip():
@@ -542,7 +543,7 @@ def new(config_path: Path, title: str) -> None:
         "tags: []\n"
         "draft: true\n"
         "---\n\n"
-        "Write the post here, in Markdown.\n"
+        f"{NEW_POST_BODY}\n"
     )
     try:
         data = text.encode("utf-8")
@@ -559,7 +560,11 @@ def new(config_path: Path, title: str) -> None:
         click.echo(f"error: cannot write {path}: {e.strerror}", err=True)
         sys.exit(EXIT_USAGE)
     click.echo(str(path))
-    click.echo("a draft: remove its 'draft: true' line to publish it", err=True)
+    click.echo(
+        "a draft: remove its 'draft: true' line to publish it (and set its date then, "
+        "if that is not today)",
+        err=True,
+    )
 
 
 def _yaml_text(text: str) -> str:

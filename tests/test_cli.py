@@ -180,6 +180,11 @@ def test_new_writes_a_draft_that_goes_out_once_its_draft_line_goes(site: Site) -
     assert text.startswith('---\ntitle: "Notes: \\"from\\" the road"\ndate: ')
     assert invoke("build", "-c", str(site.config_path))[0] == 0
     assert json.loads((site.public / "feed.json").read_bytes())["items"] == []
+    # Its draft line gone, the placeholder body still there: published, with a word.
+    second.write_text(second.read_text(encoding="utf-8").replace("draft: true\n", ""))
+    status, said = invoke("build", "-c", str(site.config_path))
+    assert status == 0
+    assert "notes-from-the-road-2.md:8: warning: the body is still the text feeds new wrote" in said
     for post in (path, second):
         post.write_text(post.read_text(encoding="utf-8").replace("draft: true\n", ""))
     assert invoke("build", "-c", str(site.config_path))[0] == 0

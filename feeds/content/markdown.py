@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 from feeds.content.fields import make_source
 from feeds.content.text import read_header, starts_with_header
 from feeds.exceptions import ContentError
-from feeds.model import Source
+from feeds.model import Problem, Source
 from feeds.render import strip_illegal
 from feeds.yamlsafe import YamlError, load_mapping
 
+#: the body ``feeds new`` writes, to be replaced by the post
+NEW_POST_BODY = "Write the post here, in Markdown."
 #: the longest front matter read: YAML's reader takes minutes and gigabytes over
 #: megabytes of it (a 9.6 MB list: 370 s, 3.3 GB), and a post's keys need a few lines
 MAX_FRONT_MATTER = 65_536
@@ -81,5 +83,21 @@ def read(text: str, path: str, tz: ZoneInfo, *, with_body: bool = True) -> Sourc
         raise ContentError(path, line, f"invalid YAML front matter: {e.message}") from e
     # The front matter starts on line 2 of the file.
     file_lines = {key: line + 1 for key, line in key_lines.items()}
-    body = text[closing.end() + 1 :] if with_body else ""
-    return make_source(path, values, file_lines, body=body, body_format="markdown", tz=tz)
+    after = closing.end() + 1
+    warnings = []
+    tail = text[after:] if len(text) - after < 2 * len(NEW_POST_BODY) else ""
+    if tail.strip() == NEW_POST_BODY:
+        line = text.count("\n", 0, after + len(tail) - len(tail.lstrip())) + 1
+        warnings.append(
+            Problem(
+                "warning",
+                "placeholder-body",
+                "the body is still the text feeds new wrote: write the post there",
+                path,
+                line,
+            )
+        )
+    body = text[after:] if with_body else ""
+    return make_source(
+        path, values, file_lines, body=body, body_format="markdown", tz=tz, warnings=warnings
+    )
