@@ -286,16 +286,23 @@ def resolve_posts(
     now: datetime,
     looked_up: set[str] | None = None,
     earlier: Mapping[str, CachedPost] | None = None,
+    titles_since: Callable[[set[str]], Mapping[str, str]] = lambda paths: {},
 ) -> Resolved:
     """Every post's dates, id, slug and URL (:func:`feeds.site.resolve`), then its
     enclosure made whole: a file on this site is looked up in ``output_dir`` (and its
     path added to ``looked_up``, found or not). ``earlier`` is the cache's posts as last
-    read, which names the posts deleted since."""
+    read, which names the posts deleted since; ``titles_since`` gives the titles of
+    those of the given paths that runs read after the cache was written."""
     titles = {
         p: c.source.title
         for p, c in (earlier or {}).items()
         if p not in loading.present and c.source.title
     }
+    unnamed = {p for p in state.posts if p not in loading.present and p not in titles}
+    if unnamed:
+        # Posts added since the cache was written (it is written again only now and
+        # then): a file renamed and edited in one step is told of by its title.
+        titles.update(titles_since(unnamed))
     resolved = resolve(loading.loaded, loading.present, state, config.site, now, titles)
     sources = {item.source.path: item.source for item in loading.loaded}
     folder = config.output_dir
@@ -834,7 +841,15 @@ def regenerate(
                 if path in state.posts
             }
             state = replace(state, posts={**state.posts, **renewed})
-        resolved = resolve_posts(config, loading, state, now, media, earlier_posts)
+        resolved = resolve_posts(
+            config,
+            loading,
+            state,
+            now,
+            media,
+            earlier_posts,
+            functools.partial(_titles_in_index, config),
+        )
         digests = {item.source.path: item.digest for item in loading.loaded}
         built = build_feeds(config, resolved, digests, state, caches, now, progress, earlier)
         for _ in range(MAX_REMAKES):
@@ -966,6 +981,20 @@ def _held(problems: Sequence[Problem], caches: Caches | None, previous: Sequence
         folders.update(f"tags/{slugify_name(tag)}/" for tag in source.tags)
         folders.update(f"authors/{slugify_name(a.name)}/" for a in source.authors)
     return {rel for rel in previous if rel.rpartition("/")[0] + "/" in folders}
+
+
+def _titles_in_index(config: Config, paths: set[str]) -> dict[str, str]:
+    """The titles of ``paths`` as the last run read them, when ``cache.json`` is out of date
+    for them (``Index.records``); none when the index is missing or not this code's."""
+    try:
+        index = load_index((config.state_dir / INDEX_FILE).read_bytes(), _index_key(config))
+    except (OSError, ValueError):
+        return {}
+    return {
+        path: record[1]
+        for path, (_, record) in index.records.items()
+        if path in paths and isinstance(record[1], str) and record[1]
+    }
 
 
 def _index_key(config: Config) -> str:
