@@ -131,6 +131,8 @@ def _unread(error: Exception) -> str:
 #: what to do about PyYAML's problems a person writing front matter meets most
 _HINTS = (("found character '\\t'", "indent with spaces: YAML does not allow tabs"),)
 _MAPPING_VALUES = "mapping values are not allowed here"
+#: a '#' where a value of a list written [a, b] should start: YAML reads a comment
+_COMMENT_IN_FLOW = re.compile(r"[\[,][ \t]*#")
 #: a key's line whose value holds ": " itself
 _COLON_IN_VALUE = re.compile(r"\s*[^:#]+:\s.*:(?:\s|$)")
 #: constructs PyYAML finds unclosed only where the next one starts
@@ -157,6 +159,10 @@ def _explained(e: yaml.MarkedYAMLError, text: str) -> YamlError:
     for problem, hint in _HINTS:
         if message.startswith(problem):
             message = f"{message}: {hint}"
+    if "<stream end>" in message and (comment := _COMMENT_IN_FLOW.search(text)):
+        # `tags: [#oak, walnut]`: the rest of the line is a comment, the list never closed.
+        line = text.count("\n", 0, comment.start()) + 1
+        message += ": '#' after '[' or ',' starts a comment in YAML; quote the value ('#oak')"
     if message == _MAPPING_VALUES and line is not None:
         lines = text.split("\n")
         said = lines[line - 1] if line <= len(lines) else ""

@@ -230,6 +230,13 @@ def test_anything_unusual_is_left_to_pyyaml(text: str) -> None:
             "the list opened with '[' on this line is not closed "
             "(expected ',' or ']', but got '<stream end>')",
         ),
+        # A '#' that starts a value starts a comment, and the list never closes.
+        (
+            "title: A\ntags: [#oak, walnut]\n",
+            2,
+            "expected the node content, but found '<stream end>': '#' after '[' or ',' "
+            "starts a comment in YAML; quote the value ('#oak')",
+        ),
         # A control character, which YAML refuses before reading: no traceback.
         ("title: A\nsummary: B\x01C\n", 2, "a character YAML does not allow: U+0001"),
         (
