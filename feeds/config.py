@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feeds.exceptions import ConfigError
@@ -339,12 +339,24 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
     except (ZoneInfoNotFoundError, ValueError) as e:
         raise r.error("site.timezone", f"unknown time zone '{timezone}' (use an IANA name)") from e
     permalink = r.string(s, "permalink", "site.permalink", "/{slug}/")
+    if not permalink.isascii():
+        # As a browser sends it: links must be URLs (`/ñ/{slug}/` → `/%C3%B1/{slug}/`).
+        permalink = re.sub(r"[^\x00-\x7f]+", lambda m: quote(m[0]), permalink)
     fields = set(re.findall(r"{([^{}]*)}", permalink))
     if "slug" not in fields:
         raise r.error("site.permalink", "'site.permalink' must contain {slug}")
     if fields - PERMALINK_FIELDS:
         bad = ", ".join(sorted(fields - PERMALINK_FIELDS))
         raise r.error("site.permalink", f"unknown field in 'site.permalink': {bad}")
+    try:
+        sample = permalink.format(**dict.fromkeys(PERMALINK_FIELDS, "x"))
+    except (ValueError, IndexError, KeyError) as e:  # a "{" or "}" alone, "{0}"
+        raise r.error("site.permalink", f"'site.permalink' is not a template: {e}") from e
+    if odd := _NOT_IN_A_PATH.findall(sample):
+        raise r.error(
+            "site.permalink",
+            f"'site.permalink' holds {odd[0]!r}, which a URL's path cannot hold as it is",
+        )
 
     author = _site_author(r, s.get("author"), title)
 
@@ -466,6 +478,8 @@ def _within(inner: Path, outer: Path) -> bool:
     return inner == outer or inner.is_relative_to(outer)
 
 
+#: characters no URL path holds as they are (RFC 3986), and those that would end it
+_NOT_IN_A_PATH = re.compile(r'[\x00-\x20"<>\\^`{|}\x7f-\x9f?#]')
 #: what cover art's path may end in, in any case (Apple takes JPEG and PNG)
 COVER_SUFFIXES = (".jpg", ".jpeg", ".png")
 

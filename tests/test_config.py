@@ -71,6 +71,12 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "  language: en_GB\n", 4, "'en_GB' is not a language tag"),
         (MINIMAL + "  permalink: /{title}/\n", 4, "{slug}"),
         (MINIMAL + "  permalink: /{slug}/{week}/\n", 4, "unknown field"),
+        # a traceback, or every post left out as its link could not be a URL
+        (MINIMAL + "  permalink: '/{slug}/{'\n", 4, "is not a template: Single '{'"),
+        (MINIMAL + "  permalink: '/{slug}/}'\n", 4, "is not a template: Single '}'"),
+        (MINIMAL + "  permalink: '/{slug}/{{'\n", 4, "holds '{', which a URL's path cannot"),
+        (MINIMAL + "  permalink: '/{slug} x/'\n", 4, "holds ' ', which a URL's path cannot"),
+        (MINIMAL + "  permalink: '/{slug}?p=1'\n", 4, "holds '?', which a URL's path cannot"),
         (MINIMAL + "  author: [a, b]\n", 4, "'site.author'"),
         (MINIMAL + "  author: {name: A, phone: 1}\n", 4, "site.author.phone"),
         # Every feed names the site's author: a value its validation would refuse is
@@ -219,6 +225,11 @@ def test_a_base_url_whose_host_idna_cannot_write_is_an_error_at_its_line(tmp_pat
     with pytest.raises(ConfigError, match="has a host IDNA cannot write") as e:
         load_config(write(tmp_path, text))
     assert e.value.line == 3
+
+
+def test_a_permalink_beyond_ascii_is_percent_encoded(tmp_path: Path) -> None:
+    text = MINIMAL + "  permalink: /año/{slug}/\n"
+    assert load_config(write(tmp_path, text)).site.permalink == "/a%C3%B1o/{slug}/"
 
 
 def test_podcast_and_stylesheet(tmp_path: Path) -> None:
