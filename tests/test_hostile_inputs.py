@@ -20,10 +20,12 @@ from pathlib import PurePosixPath
 import pytest
 
 from feeds.config import load_config
+from feeds.content.markdown import MAX_FRONT_MATTER
 from feeds.model import Problem
 from feeds.pipeline import regenerate
 from feeds.runs import RunResult
 from feeds.validate import validate_feed
+from feeds.yamlsafe import YamlError, load_mapping
 from tests.conftest import Site
 
 NOW = datetime(2030, 1, 1, tzinfo=UTC)
@@ -388,11 +390,36 @@ def test_yaml_bombs_are_located_errors_and_the_run_goes_on(
     problem = the_problem(result, "bomb.md")
     assert problem.level == "error"
     assert problem.line is not None and 1 <= problem.line <= closing, problem
-    if line is not None:
-        assert problem.line == line, problem
-    assert "yaml" in problem.message.lower()
+    if len(front) > MAX_FRONT_MATTER:
+        # Not even handed to YAML's reader: too long for front matter.
+        assert (problem.line, problem.message.startswith("front matter over")) == (1, True)
+    else:
+        if line is not None:
+            assert problem.line == line, problem
+        assert "yaml" in problem.message.lower()
     assert result.posts == 2
     assert_published_and_valid(site, result)
+
+
+@pytest.mark.parametrize(
+    "front",
+    [
+        "big: &big ["
+        + ",".join(["x" * 100] * 1000)
+        + "]\nmany: ["
+        + ",".join(["*big"] * 10_000)
+        + "]\n",
+        "tags: " + "[" * 100_000 + "\n",
+        "tags: " + "[" * 50_000 + "]" * 50_000 + "\n",
+        "x: " + "{a: " * 50_000 + "\n",
+    ],
+    ids=["huge-aliases", "deep-open-flow", "deep-flow", "deep-open-map"],
+)
+def test_yaml_bombs_past_the_front_matter_limit_are_yaml_errors_to_the_reader(front: str) -> None:
+    """The same bombs reach YAML's reader from config.yaml: refused there as YAML, in
+    bounded time, never a traceback."""
+    with pytest.raises(YamlError):
+        load_mapping(front)
 
 
 # --- links --------------------------------------------------------------------------------
