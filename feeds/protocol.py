@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
+import fcntl
 import logging
 import re
+import struct
+import termios
 from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import unquote
@@ -30,10 +34,15 @@ HEAD_TIMEOUT = 30.0
 #: bytes of an unfinished request head past which it is refused without waiting for its
 #: end: httptools keeps a header field whole in memory (and copies it per read) until it ends
 MAX_HEAD = MAX_REQUEST_LINE + MAX_HEADERS
-#: requests read ahead of their answers while a client does not read what it was sent;
-#: more, and the connection is cut (answers waiting in memory held gigabytes: one 64 KiB
-#: send of pipelined GETs for a 2 MB file made 4 GB of answers)
-MAX_WAITING = 64
+#: the largest body sent in one write with its head (larger ones are not copied)
+_ONE_WRITE = 64 * 1024
+#: the ioctl giving the bytes in a socket's send queue (Linux's SIOCOUTQ)
+_OUTQ: int | None = getattr(termios, "TIOCOUTQ", None)
+#: seconds a connection may hold answers its client takes nothing of; then it is cut (a
+#: close would keep them in memory until read, which may be never). Generous: curl
+#: --limit-rate takes 10 MB at once, then pauses a minute; and a large answer is held by
+#: reference, not copied
+SEND_TIMEOUT = 300.0
 
 _REASONS = {
     200: b"OK", 206: b"Partial Content", 304: b"Not Modified", 400: b"Bad Request",
@@ -94,10 +103,13 @@ class FeedProtocol(asyncio.Protocol):
         self.timer: asyncio.TimerHandle | None = None
         #: whether the transport holds more than it will take (``pause_writing``)
         self.paused = False
-        #: bytes written but not yet sent, when the idle timer last looked
-        self.unsent = 0
+        #: bytes written that the client had not taken when the idle timer last looked
+        #: (None: not looked since the last answer)
+        self.unsent: int | None = None
         #: answers to make, in order, once the client has read what it was sent
         self.waiting: collections.deque[Callable[[], None]] = collections.deque()
+        #: data received meanwhile, to parse after them
+        self.unread: collections.deque[bytes] = collections.deque()
         self._reset()
 
     def _reset(self) -> None:
@@ -140,23 +152,34 @@ class FeedProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.paused = False
-        while self.waiting and not self.paused and self.transport is not None:
-            self.waiting.popleft()()
+        # Answers waiting first, then the requests received meanwhile, until the client
+        # again holds back or all is done.
+        while not self.paused and self.transport is not None:
+            if self.waiting:
+                self.waiting.popleft()()
+            elif self.unread:
+                self._parse(self.unread.popleft())
+            else:
+                break
         if not self.paused and self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
     def _then(self, answer: Callable[[], None]) -> None:
-        """Answer now, or after the answers waiting (a client that does not read its
-        answers has the requests it sent ahead wait, up to MAX_WAITING, then is cut)."""
+        """Answer now, or after the answers waiting: a client that does not read its
+        answers has the requests it sent ahead wait, as few as one read of its data holds
+        (no more is read or parsed meanwhile)."""
         if not self.paused and not self.waiting:
             answer()
-        elif len(self.waiting) < MAX_WAITING:
+        else:
             self.waiting.append(answer)
-        elif self.transport is not None:
-            self.waiting.clear()
-            self.transport.abort()  # what it was sent and never read goes too
 
     def data_received(self, data: bytes) -> None:
+        if self.paused or self.waiting or self.unread:
+            self.unread.append(data)  # parsed once the client reads what it was sent
+            return
+        self._parse(data)
+
+    def _parse(self, data: bytes) -> None:
         if self.began is not None and not self.head_done:
             self.head_seen += len(data)
         try:
@@ -229,10 +252,18 @@ class FeedProtocol(asyncio.Protocol):
             return
         path = unquote(path) if "%" in path else path
         url, headers = self.url, self.headers  # this request's: the next gets new ones
-        self._then(lambda: self._answer(method, path, url, headers, keep_alive))
+        # HTTP/1.0 keeps a connection only when both say so (RFC 9112 §9.3, appendix C.2.2).
+        said = keep_alive and self.parser.get_http_version() == "1.0"
+        self._then(lambda: self._answer(method, path, url, headers, keep_alive, said))
 
     def _answer(
-        self, method: str, path: str, url: bytes, headers: dict[bytes, bytes], keep_alive: bool
+        self,
+        method: str,
+        path: str,
+        url: bytes,
+        headers: dict[bytes, bytes],
+        keep_alive: bool,
+        say_keep_alive: bool,
     ) -> None:
         try:
             status, answer_headers, body = self.app.answer(method, path, headers)
@@ -240,7 +271,9 @@ class FeedProtocol(asyncio.Protocol):
             log.exception("error answering %s %r", method, url)
             status, answer_headers, body = plain_answer(500, "internal error")
             keep_alive = False
-        self._finish(status, answer_headers, body, keep_alive=keep_alive)
+        self._finish(
+            status, answer_headers, body, keep_alive=keep_alive, say_keep_alive=say_keep_alive
+        )
 
     # -- answering -----------------------------------------------------------------
 
@@ -253,7 +286,15 @@ class FeedProtocol(asyncio.Protocol):
         """Answer, after those waiting, and close."""
         self._then(lambda: self._finish(*answer, keep_alive=False))
 
-    def _finish(self, status: int, headers: Any, body: bytes, *, keep_alive: bool) -> None:
+    def _finish(
+        self,
+        status: int,
+        headers: Any,
+        body: bytes,
+        *,
+        keep_alive: bool,
+        say_keep_alive: bool = False,
+    ) -> None:
         if self.transport is None or self.transport.is_closing():
             return
         parts = [_STATUS_LINES.get(status) or b"HTTP/1.1 %d \r\n" % status]
@@ -262,11 +303,19 @@ class FeedProtocol(asyncio.Protocol):
         parts.append(_block(headers))
         if not keep_alive:
             parts.append(b"connection: close\r\n")
-        parts += (b"\r\n", body)
-        self.transport.write(b"".join(parts))
+        elif say_keep_alive:
+            parts.append(b"connection: keep-alive\r\n")
+        parts.append(b"\r\n")
+        if len(body) <= _ONE_WRITE:
+            self.transport.write(b"".join((*parts, body)))
+        else:
+            # Not joined: a copy per answer of a large file, held until the client takes it,
+            # made 50 slow clients of a 20 MB episode a gigabyte.
+            self.transport.write(b"".join(parts))
+            self.transport.write(body)
         self.began = None
         self.last = self.loop.time()
-        self.unsent = self.transport.get_write_buffer_size()
+        self.unsent = None
         if not keep_alive:
             self._close()
 
@@ -280,23 +329,38 @@ class FeedProtocol(asyncio.Protocol):
                 return
             wait = self.began + HEAD_TIMEOUT - now
         elif now - self.last >= self.idle_timeout:
-            unsent = self.transport.get_write_buffer_size() if self.transport else 0
-            if unsent and unsent < self.unsent:
-                # A slow reader still reading (a long download): not idle.
-                self.unsent, self.last = unsent, now
-                self.timer = self.loop.call_later(self.idle_timeout, self._check_time)
+            unsent = self._unsent()
+            if not unsent:
+                self._close()
                 return
-            if unsent and self.transport is not None:
-                # It has read nothing of its answers for that long: a close would keep
+            if self.unsent is None or unsent < self.unsent:
+                # Still taking its answers (a long download, however slowly): not idle.
+                self.unsent, self.last = unsent, now
+            elif now - self.last >= SEND_TIMEOUT and self.transport is not None:
+                # It has taken nothing of its answers for that long: a close would keep
                 # them in memory until it does, which may be never.
                 self.waiting.clear()
+                self.unread.clear()
                 self.transport.abort()
-            else:
-                self._close()
-            return
+                return
+            wait = self.idle_timeout
         else:
             wait = self.last + self.idle_timeout - now
         self.timer = self.loop.call_later(wait, self._check_time)
+
+    def _unsent(self) -> int:
+        """Bytes written for the client that it has not taken: those this process holds,
+        and those in the kernel's send queue (a client reading in bursts may leave all of
+        a long answer there for a while)."""
+        if self.transport is None:
+            return 0
+        unsent = self.transport.get_write_buffer_size()
+        sock = self.transport.get_extra_info("socket")
+        if sock is not None and _OUTQ is not None:
+            with contextlib.suppress(OSError, ValueError, TypeError):
+                queued = fcntl.ioctl(sock.fileno(), _OUTQ, b"\0\0\0\0")
+                unsent += struct.unpack("i", queued)[0]
+        return unsent
 
     def _close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
