@@ -253,8 +253,11 @@ class FeedProtocol(asyncio.Protocol):
         path = unquote(path) if "%" in path else path
         url, headers = self.url, self.headers  # this request's: the next gets new ones
         # HTTP/1.0 keeps a connection only when both say so (RFC 9112 §9.3, appendix C.2.2).
-        said = keep_alive and self.parser.get_http_version() == "1.0"
-        self._then(lambda: self._answer(method, path, url, headers, keep_alive, said))
+        said = keep_alive and b"connection" in headers and self.parser.get_http_version() == "1.0"
+        if self.paused or self.waiting:
+            self._then(lambda: self._answer(method, path, url, headers, keep_alive, said))
+        else:
+            self._answer(method, path, url, headers, keep_alive, said)
 
     def _answer(
         self,
@@ -305,10 +308,11 @@ class FeedProtocol(asyncio.Protocol):
             parts.append(b"connection: close\r\n")
         elif say_keep_alive:
             parts.append(b"connection: keep-alive\r\n")
-        parts.append(b"\r\n")
         if len(body) <= _ONE_WRITE:
-            self.transport.write(b"".join((*parts, body)))
+            parts += (b"\r\n", body)
+            self.transport.write(b"".join(parts))
         else:
+            parts.append(b"\r\n")
             # Not joined: a copy per answer of a large file, held until the client takes it,
             # made 50 slow clients of a 20 MB episode a gigabyte.
             self.transport.write(b"".join(parts))
