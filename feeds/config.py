@@ -96,7 +96,7 @@ class Config:
 #: published) and on every message that quotes it
 MAX_TEXT = 10_000
 
-_INTERVAL = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_INTERVAL = re.compile(r"^\s*(\d{1,12})\s*([smhd])\s*$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 #: what an ASCII URL may hold (RFC 3986); a ``%`` must start an escape
 _URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")

@@ -10,6 +10,7 @@ back (01:30 comes twice): cron runs such a line once, at the first (``_OnceInRep
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from apscheduler.triggers.base import BaseTrigger
@@ -26,6 +27,9 @@ def crontab_trigger(expr: str, tz: tzinfo) -> BaseTrigger:
     fields = expr.split()
     if len(fields) != 5:
         raise ValueError("must have five fields: minute hour day month weekday")
+    if long := re.search(r"\d{5,}", expr):
+        # No field counts past 59; and Python reads no number of over 4,300 digits.
+        raise ValueError(f"holds a number too large for any field: {long[0][:20]}")
     minute, hour, day, month, weekday = fields
     days = _weekdays(weekday)
     trigger: BaseTrigger

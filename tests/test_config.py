@@ -58,6 +58,9 @@ def test_the_repository_sample_config_loads() -> None:
         (MINIMAL + "schedule:\n  cron: '61 * * * *'\n", 5, "schedule.cron"),
         (MINIMAL + "schedule:\n  cron: '* *'\n", 5, "five fields"),
         (MINIMAL + "schedule:\n  cron: '0 0 31 2 *'\n", 5, "never comes"),
+        # numbers Python would not read (over 4,300 digits): a traceback, or its message
+        (MINIMAL + "schedule:\n  interval: " + "9" * 5000 + "m\n", 5, "30s, 15m"),
+        (MINIMAL + "schedule:\n  cron: '0 0 * * " + "1" * 5000 + "'\n", 5, "too large for any"),
         (MINIMAL + "schedule:\n  interval: 1h\n  cron: '0 9 * * *'\n", 6, "not both"),
         (MINIMAL + "schedule:\n  cron: '0 9 * * 8'\n", 5, "from 0 to 7"),
         (MINIMAL + "schedule:\n  cron: '0 9 * * fri-mon'\n", 5, "runs backwards"),
