@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from feeds.exceptions import ConfigError
 from feeds.model import EMAIL, FEED_FILES, LANGUAGE_TAG, Author, Podcast, check_name, split_author
 from feeds.podcast import split_category
-from feeds.words import meant
+from feeds.words import meant, shown
 from feeds.yamlsafe import YamlError, load_mapping
 
 PERMALINK_FIELDS = frozenset({"slug", "year", "month", "day", "section"})
@@ -205,19 +205,13 @@ def _site_author(r: _Reader, raw: object, title: str) -> Author:
         raise r.error(key, f"'{key}' {e}") from None
     if email and not EMAIL.fullmatch(email):
         raise r.error(
-            "site.author.email", f"'site.author.email' {_shown(email)} is not an e-mail address"
+            "site.author.email", f"'site.author.email' {shown(email)} is not an e-mail address"
         )
     if url:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise r.error("site.author.url", "'site.author.url' must be an absolute http(s) URL")
     return Author(name, email or None, url or None)
-
-
-def _shown(value: object) -> str:
-    """A value as a message quotes it: at most some 40 characters of it."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_interval(text: str) -> int | None:
@@ -370,7 +364,7 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
     if not LANGUAGE_TAG.fullmatch(language):
         raise r.error(
             "site.language",
-            f"'site.language' {_shown(language)} is not a language tag such as en or en-GB",
+            f"'site.language' {shown(language)} is not a language tag such as en or en-GB",
         )
     site = SiteConfig(
         title=title,
@@ -392,7 +386,7 @@ def config_from_mapping(data: dict[str, Any], lines: dict[str, int], path: Path)
         raise r.error("feeds.formats", "'feeds.formats' must be a list such as [rss, atom, json]")
     for fmt in formats_raw:
         if not isinstance(fmt, str) or fmt not in FEED_FILES:
-            raise r.error("feeds.formats", f"unknown format {_shown(fmt)} (known: rss, atom, json)")
+            raise r.error("feeds.formats", f"unknown format {shown(fmt)} (known: rss, atom, json)")
     feeds = FeedsConfig(
         formats=tuple(sorted(set(formats_raw), key=list(FEED_FILES).index)),
         limit=r.integer(f, "limit", "feeds.limit", 20, 1, 10_000),

@@ -215,14 +215,14 @@ FEED_FILES: dict[str, str] = {"rss": "rss.xml", "atom": "atom.xml", "json": "fee
 #: an e-mail address, as far as feeds and its validator check one (RFC 5322's addr-spec,
 #: without its quoted and bracketed forms)
 EMAIL = re.compile(r"[^@\s()<>,;:\"\[\]]+@[^@\s()<>,;:\"\[\]]+")
-#: what feedparser takes for an e-mail address in an author's name, and moves out of it
-#: (its own pattern, as it matches: a top-level domain of two to four letters or one to
-#: three digits, so it may take only part of an address)
 #: the longest name of a post's author or tag: one is shown in every entry of its feeds,
 #: and a feed per name lists every name of the post (names of 20,000 characters made
 #: hundreds of megabytes of feeds, and the address patterns below took minutes over them)
 MAX_NAME_CHARS = 200
 
+#: what feedparser takes for an e-mail address in an author's name, and moves out of it
+#: (its own pattern, as it matches: a top-level domain of two to four letters or one to
+#: three digits, so it may take only part of an address)
 _READER_ADDRESS = re.compile(
     r"[A-Za-z0-9_.+-]+@(?:\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.|(?:[A-Za-z0-9-]+\.)+)"
     r"(?:[A-Za-z]{2,4}|[0-9]{1,3})\]?(?:\?subject=\S+)?"

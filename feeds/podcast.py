@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from feeds.words import shown
+
 #: Apple Podcasts' categories and their subcategories (the list of 2019, which podcast
 #: directories and the W3C validator check against; older names draw a warning there)
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -84,8 +86,7 @@ def parse_duration(value: object) -> int:
     else:
         match = _CLOCK.fullmatch(value.strip()) if isinstance(value, str) else None
         if match is None:
-            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
-            raise ValueError(f"must be seconds or H:MM:SS, not {shown}")
+            raise ValueError(f"must be seconds or H:MM:SS, not {shown(value)}")
         total = 0
         for part in match.groups():
             if part is not None:

@@ -21,7 +21,6 @@ from urllib.parse import urlencode
 from feeds import __version__
 from feeds.render import ascii_url
 
-#: characters left as they are when a URL is made ASCII for an HTTP header
 #: the most of a hub's answer quoted in a message
 _ANSWER_CHARS = 200
 

@@ -1,4 +1,5 @@
-"""Help for a mistyped key: the known word it most likely meant."""
+"""Words for messages: the known word a mistyped key most likely meant, and a value
+quoted short."""
 
 from __future__ import annotations
 
@@ -12,3 +13,9 @@ def meant(word: str, known: Iterable[str]) -> str:
 
     found = difflib.get_close_matches(word.lower(), [k.lower() for k in known], n=1, cutoff=0.75)
     return f" (did you mean '{found[0]}'?)" if found else ""
+
+
+def shown(value: object) -> str:
+    """``value`` as a message quotes it: its repr, cut to some 40 characters."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

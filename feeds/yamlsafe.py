@@ -116,7 +116,6 @@ def _load_with(
     except (ValueError, TypeError, OverflowError) as e:
         # PyYAML's constructors raise these for values such as `!!float x` or a huge number.
         raise YamlError(None, f"a value {_unread(e)}") from e
-
     finally:
         loader.dispose()
 

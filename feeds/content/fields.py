@@ -32,7 +32,7 @@ from feeds.model import (
 )
 from feeds.podcast import parse_duration
 from feeds.render import absolute_url, clean_text, strip_illegal
-from feeds.words import meant
+from feeds.words import meant, shown
 
 #: every key a post may set (SPEC §3); others are ignored with a warning
 KNOWN_KEYS = (
@@ -332,7 +332,7 @@ class _Fields:
             return value
         if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
             return value.strip().lower() in _TRUE
-        raise self.error(key, f"'{key}' must be true or false, not {_shown(value)}")
+        raise self.error(key, f"'{key}' must be true or false, not {shown(value)}")
 
     def tags(self) -> tuple[str, ...]:
         """A list of tags, or one comma-separated string; empty ones and repeats dropped."""
@@ -568,7 +568,7 @@ class _Fields:
         if length is not None and length > MAX_ENCLOSURE_LENGTH:
             raise self.error(
                 "enclosure.length",
-                f"'enclosure.length' {_shown(length)} is too large to be a size in bytes "
+                f"'enclosure.length' {shown(length)} is too large to be a size in bytes "
                 f"(at most {MAX_ENCLOSURE_LENGTH:,}: JSON readers lose larger numbers)",
             )
         mime = value.get("type")
@@ -624,8 +624,3 @@ def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "true/false"
     return type(value).__name__
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."

@@ -151,9 +151,7 @@ def _read_saved_page(
     lines: list[str], first: int, path: str, tz: ZoneInfo, body: Callable[[list[str]], str]
 ) -> Source:
     """``Home / Author / Title``, the title line, the body, then share buttons (dropped)."""
-    # From a run of spaces' start only: tried inside a long run, each try scanned the rest
-    # of it (a line of 100,000 spaces took minutes).
-    crumbs = [part.strip() for part in re.split(r"(?<!\s)\s++/\s+", lines[first].strip())]
+    crumbs = [part.strip() for part in re.split(r"\s+/\s+", lines[first].strip())]
     values: dict[str, object] = {"author": crumbs[1], "title": crumbs[-1]}
     key_lines = {"author": first + 1, "title": first + 1}
     start = first + 1
