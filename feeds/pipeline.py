@@ -104,7 +104,7 @@ from feeds.runs import (
 from feeds.site import Loaded, Resolved, permalink, render, resolve, resolve_added
 from feeds.slugs import slugify_name
 from feeds.state import Output, Remembered, Sealed, State, load_archives
-from feeds.validate import EntryMemo, validate_feed
+from feeds.validate import EntryMemo, Scans, validate_feed
 from feeds.writers import STYLESHEET_FILE, WRITERS, WriteOptions, stylesheet
 from feeds.writers.pages import index_html, opml
 
@@ -116,6 +116,11 @@ READINGS_FILE = "readings.json"
 QUICK_MAX = 20
 #: below this many feeds to validate, worker processes cost more than they save
 PARALLEL_FROM = 12
+#: from this many posts to render, the feeds' workers find them rendered and their
+#: entries read by the validator (``_prime``): fewer are not worth a round of processes
+PRIME_FROM = 40
+#: the formats whose entries ``_prime`` reads (JSON Feed's checks take no parser)
+PRIMED_FORMATS = ("rss", "atom")
 #: the problem of a post that could not be read again to be shown
 CHANGED_WHILE_READING = "changed-while-reading"
 #: the problem of a post whose entry does not validate: left out, the others published
@@ -386,7 +391,9 @@ def build_feeds(
     last, page by page: each worker renders the posts its feeds show, unless the cache
     holds their HTML, writes the feeds and validates them. A complete page is staged
     beside its target at once (``Built.staged``), neither its bytes nor what was read
-    of it kept: a site's first archive holds nearly every post it has.
+    of it kept: a site's first archive holds nearly every post it has. When many posts
+    are to be rendered (a first run), each is first rendered, and its entry read by the
+    validator, once on one core (``_primed``): feeds of every core's share show it.
 
     ``readings`` is what the validators of an earlier run kept (``feeds.readings``):
     entries read then are not read again. ``changed``, when given, are the only posts
@@ -443,15 +450,23 @@ def build_feeds(
     # another (each shows its own posts); each core takes a run of them.
     todo.sort(key=_making_order)
     cores = core_count() if len(todo) >= PARALLEL_FROM else 1
+    earlier = readings or KeptReadings()
+    scans: Scans = {}
+    if cores > 1:
+        primed = _primed(todo, planned[0], keys, old_rendered, cores, config, options, now)
+        if primed is not None:
+            old_rendered = {**old_rendered, **primed.rendered}
+            earlier = earlier.joined(primed.readings)
+            scans = primed.scans
     shares = [todo[k * len(todo) // cores : (k + 1) * len(todo) // cores] for k in range(cores)]
     pieces = []
-    earlier = readings or KeptReadings()
     for share in shares:
         shown = {keys[post.path] for spec, _ in share for post in spec.posts}
         known = {key: old_rendered[key] for key in shown if key in old_rendered}
-        pieces.append(
-            _Making(tuple(share), keys, known, config, options, now, earlier, live_keys & shown)
+        making = _Making(
+            tuple(share), keys, known, config, options, now, earlier, live_keys & shown, scans
         )
+        pieces.append(making)
 
     def done(n: int) -> None:
         progress("building", sum(len(share) for share in shares[:n]), len(todo))
@@ -524,6 +539,8 @@ class _Making:
     #: render keys of the posts the share's feeds show that the cache keeps: the others
     #: are shown by complete archive pages alone, each rendered for its one page
     live: frozenset[str]
+    #: HTML scans the validators made already (``_prime``)
+    scans: Scans = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -566,7 +583,7 @@ def _make(making: _Making) -> _Made:
 
     files: dict[str, bytes] = {}
     staged: dict[str, Staged] = {}
-    memo = EntryMemo(making.readings)
+    memo = EntryMemo(making.readings, making.scans)
     folder = None
     for spec, fmt in making.jobs:
         if spec.folder != folder:
@@ -594,6 +611,101 @@ def _make(making: _Making) -> _Made:
         except PublishError as e:
             problems.append(Problem("error", "publish-failed", str(e), path))
     return _Made(files, staged, problems, rendered, memo.kept())
+
+
+@dataclass(frozen=True)
+class _Priming:
+    """Posts for one core to render, and to have their entries read, ahead of the feeds."""
+
+    #: the feed the posts are written in (a tag feed's kind: no podcast, no archive)
+    spec: FeedSpec
+    formats: tuple[str, ...]
+    #: post path → render key
+    keys: Mapping[str, str]
+    config: Config
+    options: WriteOptions
+    now: datetime
+
+
+@dataclass(frozen=True)
+class _Primed:
+    #: render key → (content, summary)
+    rendered: dict[str, tuple[str, str]]
+    #: what the validator read of the entries
+    readings: KeptReadings
+    scans: Scans
+
+
+def _primed(
+    todo: Sequence[tuple[FeedSpec, str]],
+    site: FeedSpec,
+    keys: Mapping[str, str],
+    rendered: Mapping[str, tuple[str, str]],
+    cores: int,
+    config: Config,
+    options: WriteOptions,
+    now: datetime,
+) -> _Primed | None:
+    """The posts the feeds in ``todo`` show that ``rendered`` lacks, each rendered and
+    its entry read by the validator on one core; None when they are too few to share.
+
+    A post is shown by the site feed and by its tags' and authors' feeds, which the
+    workers of ``build_feeds`` share out: each would render the post, and have
+    feedparser read its entry, again. Read here, a post's entry is the same bytes in a
+    feed made later (in each format), and the validators of those feeds take the reading
+    as their own (``EntryMemo``): they still compare every entry with its post. What is
+    found here is no verdict on any feed, and is not reported.
+    """
+    wanted: dict[str, Post] = {}
+    for spec, _ in todo:
+        if not _complete(spec):  # a complete page's posts are rendered for it alone
+            for post in spec.posts:
+                if keys[post.path] not in rendered:
+                    wanted.setdefault(post.path, post)
+    if len(wanted) < PRIME_FROM:
+        return None
+    formats = tuple(dict.fromkeys(fmt for _, fmt in todo if fmt in PRIMED_FORMATS))
+    plain = replace(site, kind="tag", podcast=None, history=None)
+    posts = [wanted[path] for path in sorted(wanted)]
+    parts = [
+        _Priming(replace(plain, posts=tuple(posts[k::cores])), formats, keys, config, options, now)
+        for k in range(cores)
+    ]
+    found = on_every_core(_prime, parts, first_here=True)
+    return _Primed(
+        {key: html for part in found for key, html in part.rendered.items()},
+        functools.reduce(KeptReadings.joined, (part.readings for part in found)),
+        {scan: findings for part in found for scan, findings in part.scans.items()},
+    )
+
+
+def _prime(priming: _Priming) -> _Primed:
+    """Render the posts of a share, write them as one feed in each format, and validate
+    it (in a worker process, or this one for the first share). A post that cannot be
+    rendered, or whose HTML is too long, is left to the feed workers, which report it."""
+    rendered: dict[str, tuple[str, str]] = {}
+    posts = []
+    for post in priming.spec.posts:
+        done = _render_from_disk(post, priming.config)
+        if isinstance(done, Problem) or len(done.content) > MAX_CONTENT_CHARS:
+            continue
+        rendered[priming.keys[post.path]] = (done.content, done.summary)
+        posts.append(done)
+    memo = EntryMemo()
+    spec = replace(priming.spec, posts=tuple(posts))
+    for fmt in priming.formats:
+        data = WRITERS[fmt](spec, priming.options)
+        # As the feeds are validated: the structure checks' verdict on an entry is kept.
+        validate_feed(
+            data,
+            spec.url(fmt),
+            fmt=fmt,
+            expected=spec.posts,
+            now=priming.now,
+            memo=memo,
+            hub=priming.options.hub,
+        )
+    return _Primed(rendered, memo.kept(), memo.scans)
 
 
 def _validated(

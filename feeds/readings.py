@@ -91,7 +91,11 @@ def dump_readings(kept: KeptReadings, key: str) -> bytes:
     (``cache.signed``)."""
     head = json.dumps({"key": key, "version": READINGS_VERSION}, sort_keys=True)
     body = json.dumps(
-        [[name, name in kept.shaped, *_reading_out(r)] for name, r in kept.readings.items()],
+        # By key: the same readings make the same bytes, in whatever order they were read.
+        [
+            [name, name in kept.shaped, *_reading_out(r)]
+            for name, r in sorted(kept.readings.items())
+        ],
         ensure_ascii=False,
         separators=(",", ":"),
     )

@@ -629,6 +629,8 @@ _COMMON_HTML: Final = _words(
 
 #: what an HTML scan finds: the risks, and the relative URLs (each once, in order)
 _Findings = tuple[tuple[str, ...], tuple[str, ...]]
+#: what scanning HTML strings found, by the string and whether relative URLs counted
+Scans = dict[tuple[str, bool], _Findings]
 
 
 class _HtmlChecker:
@@ -638,7 +640,7 @@ class _HtmlChecker:
     summary and content are in every feed that holds it.
     """
 
-    def __init__(self, sink: _Sink, scans: dict[tuple[str, bool], _Findings]) -> None:
+    def __init__(self, sink: _Sink, scans: Scans) -> None:
         self.sink = sink
         self.scans = scans
         self.parser = etree.HTMLParser(
@@ -1286,12 +1288,14 @@ class EntryMemo:
     entries with its own posts. HTML scans of the summaries and contents are
     kept the same way. Not for sharing between threads.
 
-    ``earlier`` is what an earlier run kept (:mod:`feeds.readings`): a document it
-    holds a reading of is not read again, nor are its elements walked again when the
-    structure checks found them right (they check nothing but the document's bytes).
+    ``earlier`` is what an earlier run kept (:mod:`feeds.readings`), or what another
+    process of this run read: a document it holds a reading of is not read again, nor
+    are its elements walked again when the structure checks found them right (they
+    check nothing but the document's bytes). ``scans`` are HTML scans made already (by
+    another memo's validators: ``EntryMemo.scans``).
     """
 
-    def __init__(self, earlier: KeptReadings | None = None) -> None:
+    def __init__(self, earlier: KeptReadings | None = None, scans: Scans | None = None) -> None:
         self._read: dict[bytes, Reading] = {}
         self._keys: dict[bytes, str] = {}
         self._earlier = earlier or KeptReadings()
@@ -1300,7 +1304,7 @@ class EntryMemo:
         #: how many documents feedparser itself has read
         self.parsed = 0
         #: what scanning an HTML string for risks and relative URLs found
-        self.scans: dict[tuple[str, bool], _Findings] = {}
+        self.scans: Scans = dict(scans or {})
         #: the entry documents whose elements the structure checks found right
         self.shaped: set[bytes] = set()
 
@@ -2598,7 +2602,7 @@ def _json_type(value: object) -> str:
 class _JsonChecker:
     """JSON Feed 1.1 rules over a parsed document."""
 
-    def __init__(self, sink: _Sink, scans: dict[tuple[str, bool], _Findings]) -> None:
+    def __init__(self, sink: _Sink, scans: Scans) -> None:
         self.sink = sink
         self.html = _HtmlChecker(sink, scans)
 

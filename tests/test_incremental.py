@@ -878,3 +878,60 @@ def test_feeds_runs_through_the_index_removed_stay_gone(
     last = last_run(load_config(site.config_path))
     assert last is not None
     assert {"tags/churn1/rss.xml", "tags/churn2/rss.xml"} <= set(last.gone)
+
+
+def _on_two_cores_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline shares its work as on two cores, every share done in this process
+    (where spies see it)."""
+
+    def here(work: Callable[[Any], Any], pieces: Any, done: Any = None, **_: Any) -> list[Any]:
+        return [work(piece) for piece in pieces]
+
+    monkeypatch.setattr(pipeline, "core_count", lambda: 2)
+    monkeypatch.setattr(pipeline, "on_every_core", here)
+
+
+def test_a_first_run_renders_each_post_and_reads_each_entry_once_whatever_the_shares(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post is shown by the site feed and by its tags' and authors' feeds, which two
+    cores share out: it is rendered, and its entry read by feedparser, once all the
+    same. The feeds and what the run reports are those of a run that leaves each share
+    to do its own."""
+    with site.config_path.open("a", encoding="utf-8") as config:
+        config.write("feeds: {formats: [rss], per_author: true}\n")
+    rng = random.Random(8)
+    for n in range(30):
+        write_post(site, rng, n)
+    late = "---\ntitle: Late\ndate: 2024-05-01\nupdated: 2031-01-01\ntags: [sea]\n---\n\nBody.\n"
+    site.write("0/late.md", late)  # the validators warn of its date, in each feed
+    (tmp_path / "twin").mkdir()
+    twin = Site(tmp_path / "twin")
+    shutil.copy(site.config_path, twin.config_path)
+    shutil.rmtree(twin.root / "content")
+    shutil.copytree(site.root / "content", twin.root / "content")
+    _on_two_cores_here(monkeypatch)
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 2)  # the site's 9 feeds
+    monkeypatch.setattr(pipeline, "PRIME_FROM", 10)
+    renders = counting(monkeypatch, pipeline, "_render_from_disk")
+    read: list[bytes] = []
+    real = validate._feedparse
+
+    def spy(document: bytes) -> Any:
+        if b"<item" in document or b"<entry" in document:
+            read.append(document)
+        return real(document)
+
+    monkeypatch.setattr(validate, "_feedparse", spy)
+    result = build(site)
+    assert len(renders) == len(read) == len(set(read)) == 31
+
+    monkeypatch.setattr(pipeline, "PRIME_FROM", 10_000)  # each share on its own
+    renders.clear()
+    read.clear()
+    alone = build(twin)
+    assert len(renders) > 31 and len(read) > 31  # the check above can fail
+    assert site.outputs() == twin.outputs()
+    assert result.feed_problems == alone.feed_problems
+    # In the site's, the tag's and the author's feed: the entry's date and the feed's.
+    assert sum("item 1 atom:updated" in p.message for p in result.feed_problems) == 3
