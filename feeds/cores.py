@@ -11,7 +11,8 @@ The process machinery is imported only when worker processes start: a run that
 makes a few feeds (a post edited) does without it.
 
 A run also starts by doing two things at once (``alongside``): a forked child lists
-the content folder while this process loads the libraries that make feeds.
+the content folder while this process loads the libraries that make feeds; and ends
+so (``in_background``): a forked child writes the cache while this process publishes.
 """
 
 from __future__ import annotations
@@ -185,3 +186,41 @@ def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]
         result: Value = pickle.loads(data)
         return result
     return work()
+
+
+def in_background(work: Callable[[], None]) -> Callable[[], None]:
+    """Start ``work()`` in a child forked from this process; the function returned waits
+    for it to end.
+
+    Where no child can be forked (threads are running, or the system has no fork), the
+    function returned does ``work()`` itself, as it does when the child failed: then
+    an exception ``work()`` raises is raised there. It does so once: called again, it
+    returns at once. Call it whatever happens meanwhile: the child dies with this process.
+    """
+    pid = None
+    parent = os.getpid()
+    if _may_fork():
+        with contextlib.suppress(OSError):  # no process left to fork (a limit)
+            pid = os.fork()
+    if pid == 0:  # the child: whatever happens, it never returns into the caller's code
+        code = 1
+        try:
+            _child_start(parent)
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+
+    pending = [True]
+
+    def wait() -> None:
+        if not pending:
+            return
+        pending.clear()
+        if pid is not None:
+            _, status = os.waitpid(pid, 0)
+            if status == 0:
+                return
+        work()
+
+    return wait

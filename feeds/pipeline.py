@@ -39,7 +39,7 @@ from feeds.config import Config
 from feeds.content import decode
 from feeds.content.discover import FoundFile, discover, read_post_file
 from feeds.content.readers import READERS
-from feeds.cores import core_count, on_every_core
+from feeds.cores import core_count, in_background, on_every_core
 from feeds.dates import epoch_us
 from feeds.exceptions import ContentError, PublishError
 from feeds.index import (
@@ -1013,69 +1013,87 @@ def regenerate(
         if any(p.level == "error" for p in built.problems):
             discard(config.output_dir, built.staged)
             return result(False)
+        new_caches = Caches(loading.cached, built.rendered)
+        slack = max(CACHE_SLACK[0], CACHE_SLACK[1] * len(new_caches.posts) // 100)
+        # The posts whose record in the cache file is out of date (none once written).
+        outdated: Mapping[str, CachedPost] = {}
+        cache_written = _nothing
+        if caches is None or _stale(caches, new_caches, loading.read) > slack:
+            # Written by a child while this process publishes (a tenth of a second at
+            # 10,000 posts): what it holds depends on the posts alone.
+            cache_written = in_background(functools.partial(_write_cache, config, new_caches))
+        else:
+            outdated = _outdated(caches, new_caches)
         try:
-            keep = feed_paths - built.made
-            # A run through the index since the state was written may have published more:
-            # the feed of a tag or author a post it added brought.
-            previous = sorted({*state.published, *(record_.outputs if record_ else ())})
-            held = _held(problems, caches, previous) - feed_paths - set(built.files)
-            done = publish_files(
-                config.output_dir, built.files, previous, keep | held, built.staged
-            )
-        except PublishError as e:
-            return result(False, extra=[Problem("error", "publish-failed", str(e))])
-        try:
-            outputs = _outputs(config.output_dir, built.fingerprints)
-            published = tuple(sorted({*built.made, *feed_paths, *held}))
-            new_state = replace(resolved.state, published=published, outputs=outputs)
-            if config.feeds.archives:
-                kinds = archive_formats(config)
-                sealed = _seal(config.output_dir, built.sealed, built.staged, kinds)
-                new_state = replace(new_state, archives=sealed)
-            else:
-                # Kept while archives are off: turned on again, pages hold what they held.
-                # Their files are removed by this run, as feeds it no longer makes: so
-                # forgotten, they are made again then without a warning that they changed.
-                pages = tuple(replace(page, files={}) for page in state.archives)
-                new_state = replace(new_state, archives=pages)
-            if new_state != state:
-                write_state(config.state_dir, new_state)
-            new_caches = Caches(loading.cached, built.rendered)
-            slack = max(CACHE_SLACK[0], CACHE_SLACK[1] * len(new_caches.posts) // 100)
-            # The posts whose record in the cache file is out of date (none once written).
-            outdated: Mapping[str, CachedPost] = {}
-            if caches is None or _stale(caches, new_caches, loading.read) > slack:
-                cache = dump_caches(new_caches, _cache_fingerprint(config))
-                write_stream(config.state_dir / CACHE_FILE, cache)
-            else:
-                outdated = _outdated(caches, new_caches)
-            # Room for every entry and head the feeds hold now; older readings make way.
-            room = sum(len(spec.posts) + 1 for spec in built.specs) * len(config.feeds.formats)
-            kept = to_keep(built.readings, earlier, room)
-            if kept != earlier:
-                write_atomic(
-                    config.state_dir / READINGS_FILE, dump_readings(kept, code_fingerprint())
+            try:
+                keep = feed_paths - built.made
+                # A run through the index since the state was written may have published more:
+                # the feed of a tag or author a post it added brought.
+                previous = sorted({*state.published, *(record_.outputs if record_ else ())})
+                held = _held(problems, caches, previous) - feed_paths - set(built.files)
+                done = publish_files(
+                    config.output_dir, built.files, previous, keep | held, built.staged
                 )
-            finished = result(True, done)
-            # The state's own problems are not the next run's: it reads the state written here.
-            reported = (*loading.problems, *resolved.problems)
-            state_sum = state_read_back(config)
-            last = record(
-                config, listing, finished, reported, published, media, state_sum, record_, held
-            )
-            # The index holds the record too: a run through it reports what this run
-            # read even when a crash keeps the record below from being written.
-            index = _index(
-                config, listing, loading, resolved, built, digests, last, outdated, state_sum
-            )
-            write_stream(config.state_dir / INDEX_FILE, dump_index(index))
-            write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
-        except PublishError as e:
-            # The feeds are out; what the run remembers is not: the next run reads every
-            # post again, and a service reloads what it serves.
-            message = f"published, but the state was not saved: {e}"
-            return result(True, done, [Problem("error", "state-not-saved", message)])
-        return finished
+            except PublishError as e:
+                return result(False, extra=[Problem("error", "publish-failed", str(e))])
+            try:
+                outputs = _outputs(config.output_dir, built.fingerprints)
+                published = tuple(sorted({*built.made, *feed_paths, *held}))
+                new_state = replace(resolved.state, published=published, outputs=outputs)
+                if config.feeds.archives:
+                    kinds = archive_formats(config)
+                    sealed = _seal(config.output_dir, built.sealed, built.staged, kinds)
+                    new_state = replace(new_state, archives=sealed)
+                else:
+                    # Kept while archives are off: turned on again, pages hold what they held.
+                    # Their files are removed by this run, as feeds it no longer makes: so
+                    # forgotten, they are made again then without a warning that they changed.
+                    pages = tuple(replace(page, files={}) for page in state.archives)
+                    new_state = replace(new_state, archives=pages)
+                if new_state != state:
+                    write_state(config.state_dir, new_state)
+                # Room for every entry and head the feeds hold now; older readings make way.
+                room = sum(len(spec.posts) + 1 for spec in built.specs) * len(config.feeds.formats)
+                kept = to_keep(built.readings, earlier, room)
+                if kept != earlier:
+                    write_atomic(
+                        config.state_dir / READINGS_FILE, dump_readings(kept, code_fingerprint())
+                    )
+                finished = result(True, done)
+                # The state's own problems are not the next run's: it reads the state written here.
+                reported = (*loading.problems, *resolved.problems)
+                state_sum = state_read_back(config)
+                last = record(
+                    config, listing, finished, reported, published, media, state_sum, record_, held
+                )
+                # The index holds the record too: a run through it reports what this run
+                # read even when a crash keeps the record below from being written.
+                index = _index(
+                    config, listing, loading, resolved, built, digests, last, outdated, state_sum
+                )
+                # The index and the record name a cache that is there.
+                cache_written()
+                write_stream(config.state_dir / INDEX_FILE, dump_index(index))
+                write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
+            except PublishError as e:
+                # The feeds are out; what the run remembers is not: the next run reads every
+                # post again, and a service reloads what it serves.
+                message = f"published, but the state was not saved: {e}"
+                return result(True, done, [Problem("error", "state-not-saved", message)])
+            return finished
+        finally:
+            # Waited for on every way out: a child still writing when this process ends
+            # dies with it. An error here is told of only when the run is published.
+            with contextlib.suppress(PublishError):
+                cache_written()
+
+
+def _nothing() -> None:
+    """Nothing to wait for."""
+
+
+def _write_cache(config: Config, caches: Caches) -> None:
+    write_stream(config.state_dir / CACHE_FILE, dump_caches(caches, _cache_fingerprint(config)))
 
 
 def _held(problems: Sequence[Problem], caches: Caches | None, previous: Sequence[str]) -> set[str]:

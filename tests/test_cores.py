@@ -1,6 +1,6 @@
-"""Work in a forked child alongside this process (``feeds.cores.alongside``), and the
-libraries a run loads meanwhile; work shared among worker processes
-(``feeds.cores.on_every_core``)."""
+"""Work in a forked child alongside this process (``feeds.cores.alongside``,
+``feeds.cores.in_background``), and the libraries a run loads meanwhile; work shared
+among worker processes (``feeds.cores.on_every_core``)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from feeds import cores, runs
 from feeds.cli import BUILDERS
 from feeds.config import load_config
 from feeds.content.discover import FoundFile
-from feeds.cores import alongside, on_every_core
+from feeds.cores import alongside, in_background, on_every_core
 from feeds.publish import run_lock
 from feeds.runs import Listing, list_posts
 from tests.conftest import Site
@@ -178,6 +178,72 @@ def test_no_child_is_forked_while_other_threads_run() -> None:
         stop.set()
         other.join()
     assert pid == os.getpid() and told == [True]
+
+
+def _pid_writer(out: Path) -> Callable[[], None]:
+    """Work that appends the pid of the process doing it to ``out``."""
+
+    def work() -> None:
+        with out.open("a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+
+    return work
+
+
+def test_work_in_the_background_is_done_once_by_a_child_while_this_process_goes_on(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "pids"
+    release = tmp_path / "go"
+
+    def work() -> None:
+        deadline = time.monotonic() + 10
+        while not release.exists() and time.monotonic() < deadline:  # this process goes on
+            time.sleep(0.01)
+        _pid_writer(out)()
+
+    wait = in_background(work)
+    release.touch()
+    wait()
+    wait()  # once only
+    pids = out.read_text(encoding="utf-8").split()
+    assert len(pids) == 1 and int(pids[0]) != os.getpid()
+
+
+def test_background_work_a_child_failed_is_done_here_and_may_raise_here(tmp_path: Path) -> None:
+    parent = os.getpid()
+    out = tmp_path / "pids"
+
+    def dies_in_the_child() -> None:
+        if os.getpid() != parent:
+            os._exit(9)
+        _pid_writer(out)()
+
+    in_background(dies_in_the_child)()
+    assert out.read_text(encoding="utf-8").split() == [str(parent)]
+
+    def fails() -> None:
+        raise ValueError("disk full")
+
+    wait = in_background(fails)
+    with pytest.raises(ValueError, match="disk full"):
+        wait()
+    wait()  # told once
+
+
+def test_background_work_waits_for_the_call_while_other_threads_run(tmp_path: Path) -> None:
+    out = tmp_path / "pids"
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        wait = in_background(_pid_writer(out))
+        assert not out.exists()
+        wait()
+    finally:
+        stop.set()
+        other.join()
+    assert out.read_text(encoding="utf-8").split() == [str(os.getpid())]
 
 
 def test_the_modules_loaded_during_the_listing_are_those_a_full_run_imports() -> None:
