@@ -166,8 +166,8 @@ __all__ = [
 
 # feedparser asks xml.sax for the drv_libxml2 driver before expat on every document;
 # that driver is no longer distributed, and its failed import is a tenth of the cost
-# of reading a small entry. expat is what it ends up with anyway.
-feedparser.api.PREFERRED_XML_PARSERS = []
+# of reading a small entry. It reads with expat, its text buffered, instead.
+feedparser.api.PREFERRED_XML_PARSERS = ["feeds.saxdriver"]
 
 #: the formats :func:`validate_feed` knows
 FORMATS: Final = ("rss", "atom", "json")

@@ -705,3 +705,67 @@ def test_a_json_feeds_own_problems_come_before_its_items() -> None:
         }
     ).encode()
     assert [p.code for p in validate_feed(data, None)] == ["no-self", "bad-url"]
+
+
+# --------------------------------------------------------------------------
+# feedparser's SAX driver (feeds.saxdriver)
+
+
+def test_feedparser_is_given_the_text_between_two_tags_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """expat gives a text in pieces at each reference unless it buffers it: a post's
+    escaped HTML would go through feedparser's handlers hundreds of times."""
+    import feedparser.mixin
+
+    pieces: list[str] = []
+    real = feedparser.mixin._FeedParserMixin.handle_data
+
+    def spy(self: Any, text: str, escape: int = 1) -> None:
+        pieces.append(text)
+        real(self, text, escape)
+
+    monkeypatch.setattr(feedparser.mixin._FeedParserMixin, "handle_data", spy)
+    document = (
+        b"<?xml version='1.0'?><rss version='2.0'><channel><item>"
+        b"<title>a &amp; b &lt;i&gt;c&lt;/i&gt; &#233;</title></item></channel></rss>"
+    )
+    reading = feeds.validate._feedparse(document)
+    assert reading.entries[0].title == "a & b <i>c</i> é" and len(pieces) == 1
+
+
+#: texts as feeds hold them: references, markup escaped and not, CDATA, line breaks
+_PIECES = "a| |\n|é|&amp;|&lt;|&gt;|&#233;|&#x1F600;|&quot;|&lt;p&gt;|&lt;/p&gt;|\r\n|\t|]]&gt;"
+_TEXTS = st.lists(
+    st.sampled_from([*_PIECES.split("|"), "<![CDATA[<b>x</b> & y|z]]>"]), max_size=40
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_TEXTS, _TEXTS, _TEXTS, st.sampled_from(["text", "html", "xhtml"]))
+def test_feedparser_reads_the_same_with_the_buffered_driver_as_with_pythons(
+    title: str, summary: str, content: str, kind: str
+) -> None:
+    import feedparser.api
+
+    xhtml = "<div xmlns='http://www.w3.org/1999/xhtml'><p>x &amp; <b>y</b></p></div>"
+    documents = [
+        f"<?xml version='1.0'?><rss version='2.0' xmlns:content="
+        f"'http://purl.org/rss/1.0/modules/content/'><channel><item><title>{title}</title>"
+        f"<description>{summary}</description><content:encoded>{content}</content:encoded>"
+        f"<author>{title}</author></item></channel></rss>",
+        f"<?xml version='1.0'?><feed xmlns='http://www.w3.org/2005/Atom'><entry>"
+        f"<title type='{kind}'>{title}</title><summary>{summary}</summary>"
+        f"<content type='{kind}'>{xhtml if kind == 'xhtml' else content}</content>"
+        f"<author><name>{title}</name></author></entry></feed>",
+    ]
+    drivers = feedparser.api.PREFERRED_XML_PARSERS
+    assert drivers == ["feeds.saxdriver"]
+    for document in documents:
+        data = document.encode("utf-8")
+        buffered = feeds.validate._feedparse(data)
+        feedparser.api.PREFERRED_XML_PARSERS = []  # Python's own expat driver
+        try:
+            assert feeds.validate._feedparse(data) == buffered
+        finally:
+            feedparser.api.PREFERRED_XML_PARSERS = drivers
