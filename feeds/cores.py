@@ -188,18 +188,19 @@ def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]
     return work()
 
 
-def in_background(work: Callable[[], None]) -> Callable[[], None]:
+def in_background(work: Callable[[], None], *, fork: bool = True) -> Callable[[], None]:
     """Start ``work()`` in a child forked from this process; the function returned waits
     for it to end.
 
-    Where no child can be forked (threads are running, or the system has no fork), the
-    function returned does ``work()`` itself, as it does when the child failed: then
+    Without ``fork``, or where no child can be forked (threads are running, or the
+    system has no fork), the function returned does ``work()`` itself, as it does when
+    the child failed: then
     an exception ``work()`` raises is raised there. It does so once: called again, it
     returns at once. Call it whatever happens meanwhile: the child dies with this process.
     """
     pid = None
     parent = os.getpid()
-    if _may_fork():
+    if fork and _may_fork():
         with contextlib.suppress(OSError):  # no process left to fork (a limit)
             pid = os.fork()
     if pid == 0:  # the child: whatever happens, it never returns into the caller's code

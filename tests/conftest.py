@@ -123,3 +123,15 @@ def lock_held_by_child(state_dir: Path, seconds: float = 30) -> Iterator[None]:
         holder.wait()
         assert holder.stdout is not None
         holder.stdout.close()
+
+
+def on_two_cores_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline shares its work as on two cores, every share done in this process
+    (where spies see it)."""
+    from feeds import pipeline
+
+    def here(work: Callable[[Any], Any], pieces: Any, done: Any = None, **_: Any) -> list[Any]:
+        return [work(piece) for piece in pieces]
+
+    monkeypatch.setattr(pipeline, "core_count", lambda: 2)
+    monkeypatch.setattr(pipeline, "on_every_core", here)

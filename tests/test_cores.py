@@ -246,6 +246,15 @@ def test_background_work_waits_for_the_call_while_other_threads_run(tmp_path: Pa
     assert out.read_text(encoding="utf-8").split() == [str(os.getpid())]
 
 
+def test_background_work_not_to_be_forked_waits_for_the_call(tmp_path: Path) -> None:
+    out = tmp_path / "pids"
+    wait = in_background(_pid_writer(out), fork=False)
+    assert not out.exists()
+    wait()
+    wait()
+    assert out.read_text(encoding="utf-8").split() == [str(os.getpid())]
+
+
 def test_the_modules_loaded_during_the_listing_are_those_a_full_run_imports() -> None:
     """A name that no longer is imported by ``feeds.pipeline`` would be loaded for
     nothing by every run."""

@@ -18,7 +18,7 @@ from feeds.config import load_config
 from feeds.pipeline import CACHE_FILE, regenerate
 from feeds.readings import dump_readings, load_readings
 from feeds.runs import RunResult, code_fingerprint, last_run
-from tests.conftest import OLD_MTIME, Site
+from tests.conftest import OLD_MTIME, Site, on_two_cores_here
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 TAGS = ["python", "sea", "Política Exterior", "bread", "notes"]
@@ -880,17 +880,6 @@ def test_feeds_runs_through_the_index_removed_stay_gone(
     assert {"tags/churn1/rss.xml", "tags/churn2/rss.xml"} <= set(last.gone)
 
 
-def _on_two_cores_here(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pipeline shares its work as on two cores, every share done in this process
-    (where spies see it)."""
-
-    def here(work: Callable[[Any], Any], pieces: Any, done: Any = None, **_: Any) -> list[Any]:
-        return [work(piece) for piece in pieces]
-
-    monkeypatch.setattr(pipeline, "core_count", lambda: 2)
-    monkeypatch.setattr(pipeline, "on_every_core", here)
-
-
 def test_a_first_run_renders_each_post_and_reads_each_entry_once_whatever_the_shares(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -910,7 +899,7 @@ def test_a_first_run_renders_each_post_and_reads_each_entry_once_whatever_the_sh
     shutil.copy(site.config_path, twin.config_path)
     shutil.rmtree(twin.root / "content")
     shutil.copytree(site.root / "content", twin.root / "content")
-    _on_two_cores_here(monkeypatch)
+    on_two_cores_here(monkeypatch)
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 2)  # the site's 9 feeds
     monkeypatch.setattr(pipeline, "PRIME_FROM", 10)
     renders = counting(monkeypatch, pipeline, "_render_from_disk")

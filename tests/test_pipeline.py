@@ -15,7 +15,7 @@ from feeds.exceptions import LockError
 from feeds.pipeline import regenerate
 from feeds.publish import run_lock
 from feeds.runs import RunResult
-from tests.conftest import Site
+from tests.conftest import Site, on_two_cores_here
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -192,13 +192,24 @@ def test_deleting_the_state_loses_only_remembered_dates(site: Site) -> None:
     assert site.outputs() == before
 
 
+def shared_as_on_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each feed is made by one of two shares, the posts rendered and read first by two
+    others (``pipeline._primed``), all in this process."""
+    on_two_cores_here(monkeypatch)
+    monkeypatch.setattr(pipeline, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(pipeline, "PRIME_FROM", 1)
+
+
+@pytest.mark.parametrize("shares", ["one", "two"])
 @pytest.mark.parametrize("how", ["deleted", "spoiled"])
 def test_a_post_that_vanishes_after_it_was_read_is_skipped_alone(
-    site: Site, monkeypatch: pytest.MonkeyPatch, how: str
+    site: Site, monkeypatch: pytest.MonkeyPatch, how: str, shares: str
 ) -> None:
     """The newest post's file is deleted (or rewritten into invalid YAML) after the run
     read it and before its body is read again to be shown: that post alone is skipped,
     named with its file; every other post is published (exit 1)."""
+    if shares == "two":
+        shared_as_on_two_cores(monkeypatch)
     small_site(site)
     site.post("four.md", "Fourth post", "2024-05-04T10:00:00Z", tags="[python]")
     real = pipeline.resolve_posts
@@ -222,10 +233,15 @@ def test_a_post_that_vanishes_after_it_was_read_is_skipped_alone(
     assert "Fourth post" not in (site.public / "tags" / "python" / "atom.xml").read_text()
 
 
-def test_a_post_whose_entry_does_not_validate_is_left_out_alone(site: Site) -> None:
+@pytest.mark.parametrize("shares", ["one", "two"])
+def test_a_post_whose_entry_does_not_validate_is_left_out_alone(
+    site: Site, monkeypatch: pytest.MonkeyPatch, shares: str
+) -> None:
     """A value the reader lets through but no feed may hold (a host with a space) kept
     every feed of the site from being published, naming no post: the post alone is
     skipped, named with its file, and every other post published (exit 1)."""
+    if shares == "two":
+        shared_as_on_two_cores(monkeypatch)
     small_site(site)
     site.post("four.md", "Fourth post", "2024-05-04T10:00:00Z", tags="[python]",
               link='"http://exa mple.org/four"')  # fmt: skip
