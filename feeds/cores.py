@@ -194,9 +194,9 @@ def in_background(work: Callable[[], None], *, fork: bool = True) -> Callable[[]
 
     Without ``fork``, or where no child can be forked (threads are running, or the
     system has no fork), the function returned does ``work()`` itself, as it does when
-    the child failed: then
-    an exception ``work()`` raises is raised there. It does so once: called again, it
-    returns at once. Call it whatever happens meanwhile: the child dies with this process.
+    the child failed: then an exception ``work()`` raises is raised there. It does so
+    once: called again, it returns at once. Call it whatever happens meanwhile: the
+    child dies with this process.
     """
     pid = None
     parent = os.getpid()
