@@ -727,6 +727,11 @@ def test_an_index_whose_run_left_no_record_still_knows_what_that_run_read(
 def _entries_feedparser_reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """The item and entry documents feedparser is given from now on, in this process."""
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 1000)  # no worker: the spy sees every call
+    return _entries_given_to_feedparser(monkeypatch)
+
+
+def _entries_given_to_feedparser(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The item and entry documents given to feedparser in this process from now on."""
     documents: list[bytes] = []
     real = validate._feedparse
 
@@ -903,15 +908,7 @@ def test_a_first_run_renders_each_post_and_reads_each_entry_once_whatever_the_sh
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 2)  # the site's 9 feeds
     monkeypatch.setattr(pipeline, "PRIME_FROM", 10)
     renders = counting(monkeypatch, pipeline, "_render_from_disk")
-    read: list[bytes] = []
-    real = validate._feedparse
-
-    def spy(document: bytes) -> Any:
-        if b"<item" in document or b"<entry" in document:
-            read.append(document)
-        return real(document)
-
-    monkeypatch.setattr(validate, "_feedparse", spy)
+    read = _entries_given_to_feedparser(monkeypatch)
     result = build(site)
     assert len(renders) == len(read) == len(set(read)) == 31
 
