@@ -23,7 +23,7 @@ import pickle
 import select
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -34,6 +34,13 @@ Result = TypeVar("Result")
 
 #: never more worker processes than this, however many cores there are
 MAX_WORKERS = 8
+
+
+class Waiting(Protocol):
+    """What ``in_background`` returns: waits for its work (``here``: doing it, if need be)."""
+
+    def __call__(self, *, here: bool = True) -> None: ...
+
 
 #: file descriptors a forked child must close at once: the run's lock (``flock`` belongs
 #: to the open file, which a child shares; a child orphaned by a killed run would hold
@@ -188,15 +195,16 @@ def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]
     return work()
 
 
-def in_background(work: Callable[[], None], *, fork: bool = True) -> Callable[[], None]:
+def in_background(work: Callable[[], None], *, fork: bool = True) -> Waiting:
     """Start ``work()`` in a child forked from this process; the function returned waits
     for it to end.
 
     Without ``fork``, or where no child can be forked (threads are running, or the
     system has no fork), the function returned does ``work()`` itself, as it does when
-    the child failed: then an exception ``work()`` raises is raised there. It does so
-    once: called again, it returns at once. Call it whatever happens meanwhile: the
-    child dies with this process.
+    the child failed: then an exception ``work()`` raises is raised there. Called with
+    ``here=False`` (a run that is ending otherwise: interrupted, or failed), it only
+    waits for the child. It does so once: called again, it returns at once. Call it
+    whatever happens meanwhile: the child dies with this process.
     """
     pid = None
     parent = os.getpid()
@@ -214,7 +222,7 @@ def in_background(work: Callable[[], None], *, fork: bool = True) -> Callable[[]
 
     pending = [True]
 
-    def wait() -> None:
+    def wait(*, here: bool = True) -> None:
         if not pending:
             return
         pending.clear()
@@ -222,6 +230,7 @@ def in_background(work: Callable[[], None], *, fork: bool = True) -> Callable[[]
             _, status = os.waitpid(pid, 0)
             if status == 0:
                 return
-        work()
+        if here:
+            work()
 
     return wait

@@ -39,7 +39,7 @@ from feeds.config import Config
 from feeds.content import decode
 from feeds.content.discover import FoundFile, discover, read_post_file
 from feeds.content.readers import READERS
-from feeds.cores import core_count, in_background, on_every_core
+from feeds.cores import Waiting, core_count, in_background, on_every_core
 from feeds.dates import epoch_us
 from feeds.exceptions import ContentError, PublishError
 from feeds.index import (
@@ -1021,7 +1021,7 @@ def regenerate(
         slack = max(CACHE_SLACK[0], CACHE_SLACK[1] * len(new_caches.posts) // 100)
         # The posts whose record in the cache file is out of date (none once written).
         outdated: Mapping[str, CachedPost] = {}
-        cache_written = _nothing
+        cache_written: Waiting = _nothing
         if caches is None or _stale(caches, new_caches, loading.read) > slack:
             # Written by a child while this process publishes (a tenth of a second at
             # 10,000 posts): what it holds depends on the posts alone.
@@ -1089,13 +1089,12 @@ def regenerate(
                 return result(True, done, [Problem("error", "state-not-saved", message)])
             return finished
         finally:
-            # Waited for on every way out: a child still writing when this process ends
-            # dies with it. An error here is told of only when the run is published.
-            with contextlib.suppress(PublishError):
-                cache_written()
+            # Waited for on every way out (a child still writing when this process ends
+            # dies with it), but written here only by a run that published.
+            cache_written(here=False)
 
 
-def _nothing() -> None:
+def _nothing(*, here: bool = True) -> None:
     """Nothing to wait for."""
 
 

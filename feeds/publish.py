@@ -164,6 +164,9 @@ def _write_temporary(path: Path, chunks: Iterable[bytes]) -> Path:
     except OSError as e:
         tmp.unlink(missing_ok=True)
         raise PublishError(f"cannot write {path}: {e.strerror}") from e
+    except BaseException:  # Ctrl-C: a file cut short is left to no one
+        tmp.unlink(missing_ok=True)
+        raise
     return tmp
 
 
@@ -257,7 +260,7 @@ def publish_files(
                 unchanged.append(rel)
             else:
                 to_commit.append((rel, tmp))
-    except PublishError:
+    except BaseException:  # an obstacle, or Ctrl-C: nothing is published
         for tmp in {*(tmp for _, tmp in to_commit), *ours}:
             tmp.unlink(missing_ok=True)
             _remove_empty_parents(tmp.parent, output_dir)

@@ -230,6 +230,11 @@ def test_background_work_a_child_failed_is_done_here_and_may_raise_here(tmp_path
         wait()
     wait()  # told once
 
+    wait = in_background(dies_in_the_child)
+    wait(here=False)  # a run ending otherwise waits for the child, and does nothing more
+    wait()
+    assert out.read_text(encoding="utf-8").split() == [str(parent)]
+
 
 def test_background_work_waits_for_the_call_while_other_threads_run(tmp_path: Path) -> None:
     out = tmp_path / "pids"

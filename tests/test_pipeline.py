@@ -256,6 +256,23 @@ def test_a_post_whose_entry_does_not_validate_is_left_out_alone(
     assert all(f"{n} post" in rss for n in ("First", "Second", "Third"))
 
 
+def test_a_run_interrupted_while_it_publishes_leaves_the_cache_it_had(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C ends the run: the cache, which it writes itself on a big site, is not
+    written then."""
+    small_site(site)
+    monkeypatch.setattr(pipeline, "CACHE_IN_BACKGROUND_UP_TO", 0)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "publish_files", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build(site)
+    assert not (site.root / ".feeds" / pipeline.CACHE_FILE).exists()
+
+
 def test_a_link_with_a_space_is_percent_encoded(site: Site) -> None:
     site.post("a.md", "Alpha", link='"https://example.org/notes/a b/café"')
     assert build(site).exit_code == 0

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from feeds.publish import (
     stage,
     write_atomic,
     write_state,
+    write_stream,
 )
 from feeds.state import Output, Remembered, Sealed, State, dump_state, load_archives, load_state
 from tests.conftest import lock_held_by_child
@@ -87,6 +89,41 @@ def test_write_atomic_on_a_full_disk_keeps_the_old_file(tmp_path: Path) -> None:
     assert out.stdout.startswith("refused: cannot write")
     assert target.read_bytes() == b"good"
     assert [p.name for p in tmp_path.iterdir()] == ["rss.xml"]
+
+
+def test_ctrl_c_while_a_file_is_written_leaves_no_part_of_it(tmp_path: Path) -> None:
+    target = tmp_path / "cache.json"
+    target.write_bytes(b"good")
+
+    def chunks() -> Iterator[bytes]:
+        yield b"half of it"
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_stream(target, chunks())
+    assert [p.name for p in tmp_path.iterdir()] == ["cache.json"]
+    assert target.read_bytes() == b"good"
+
+
+def test_ctrl_c_while_files_are_staged_publishes_none_and_leaves_none_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "public"
+    publish_files(out, {"a.xml": b"a"}, ())
+    early = stage(out, "tags/t/rss.xml", b"t")
+    real = publish._stage
+
+    def interrupted(path: Path, data: bytes) -> Path | None:
+        if path.name == "c.xml":
+            raise KeyboardInterrupt
+        return real(path, data)
+
+    monkeypatch.setattr(publish, "_stage", interrupted)
+    files = {"a.xml": b"new a", "b.xml": b"b", "c.xml": b"c"}
+    with pytest.raises(KeyboardInterrupt):
+        publish_files(out, files, ("a.xml",), staged={"tags/t/rss.xml": early})
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["a.xml"]
+    assert (out / "a.xml").read_bytes() == b"a"
 
 
 def test_publish_removes_only_files_it_published_before(tmp_path: Path) -> None:
