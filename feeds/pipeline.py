@@ -15,6 +15,7 @@ every core (``feeds.cores``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import hashlib
 import mmap
@@ -869,9 +870,18 @@ def _render_from_disk(post: Post, config: Config) -> Post | Problem:
         data = _post_bytes(config, post.path)
         source = parse_post(data, post.path, config)
     except (OSError, ContentError) as e:
-        message = e.message if isinstance(e, ContentError) else str(e)
-        return Problem("error", CHANGED_WHILE_READING, f"cannot read again: {message}", post.path)
+        # The problem names the post's file: an OSError's own text would repeat its path.
+        message = e.message if isinstance(e, ContentError) else e.strerror or str(e)
+        return _unreadable_again(post.path, message)
     return render(post, source, config.site)
+
+
+#: why a post file gone since it was read cannot be shown
+_DELETED = os.strerror(errno.ENOENT)
+
+
+def _unreadable_again(path: str, why: str) -> Problem:
+    return Problem("error", CHANGED_WHILE_READING, f"cannot read again: {why}", path)
 
 
 def read_caches(config: Config) -> Caches | None:
@@ -980,6 +990,12 @@ def regenerate(
             }
             if not gone_by_path:
                 break
+            # A folder synced while the run reads it may lose many posts: each remake would
+            # show older posts, gone as well. Every post whose file is gone goes at once.
+            folder = Path(os.path.realpath(config.content_dir))
+            for post in resolved.posts:
+                if post.path not in gone_by_path and not (folder / post.path).exists():
+                    gone_by_path[post.path] = _unreadable_again(post.path, _DELETED)
             gone = tuple(gone_by_path.values())
             paths = set(gone_by_path)
             shown = tuple(post for post in resolved.posts if post.path not in paths)

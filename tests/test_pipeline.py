@@ -233,6 +233,33 @@ def test_a_post_that_vanishes_after_it_was_read_is_skipped_alone(
     assert "Fourth post" not in (site.public / "tags" / "python" / "atom.xml").read_text()
 
 
+def test_many_posts_deleted_while_the_run_reads_them_are_skipped_at_once(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder synced during a run loses its eight newest posts after they were read:
+    each remake of the feeds without the posts found gone would show older ones, gone
+    too, and the remakes would run out with nothing published. Every post whose file is
+    gone is skipped at once; the two left are published (exit 1)."""
+    site.configure("feeds: {limit: 2}\n")
+    for n in range(10):
+        site.post(f"p{n}.md", f"Post {n}", f"2024-05-{n + 1:02d}T10:00:00Z")
+    real = pipeline.resolve_posts
+
+    def then_delete(*args: object, **kwargs: object) -> object:
+        resolved = real(*args, **kwargs)  # type: ignore[arg-type]
+        for n in range(2, 10):
+            (site.root / "content" / f"p{n}.md").unlink()
+        return resolved
+
+    monkeypatch.setattr(pipeline, "resolve_posts", then_delete)
+    result = build(site)
+    assert result.published and result.exit_code == 1, result.feed_problems
+    assert sorted(p.path for p in result.skipped) == [f"p{n}.md" for n in range(2, 10)]
+    assert {p.message for p in result.skipped} == {"cannot read again: No such file or directory"}
+    rss = (site.public / "rss.xml").read_text(encoding="utf-8")
+    assert "Post 0" in rss and "Post 1" in rss
+
+
 @pytest.mark.parametrize("shares", ["one", "two"])
 def test_a_post_whose_entry_does_not_validate_is_left_out_alone(
     site: Site, monkeypatch: pytest.MonkeyPatch, shares: str
