@@ -3,7 +3,7 @@ Python's own expat driver, its character data buffered.
 
 expat hands over a text in pieces, one more at each entity or character reference:
 the HTML of a post, escaped in ``content:encoded``, comes in hundreds, each through
-feedparser's handlers (a third of its time on such an entry). Buffered, the text
+feedparser's handlers (an eighth of its time on such an entry). Buffered, the text
 between two tags comes at once. feedparser joins the pieces it is given, so what it
 reads is the same.
 
