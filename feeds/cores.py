@@ -147,6 +147,28 @@ def _here(
     return results
 
 
+def _forked(work: Callable[[], None]) -> int | None:
+    """The pid of a child forked to do ``work()`` and exit (status 0 when it returned, 1
+    when it raised); None where no child can be forked (threads are running, the system
+    has no fork, or no process is left to fork)."""
+    if not _may_fork():
+        return None
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the child: whatever happens, it never returns into the caller's code
+        code = 1
+        try:
+            _child_start(parent)
+            work()
+            code = 0
+        finally:
+            os._exit(code)
+    return pid
+
+
 def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]], None]) -> Value:
     """``work()``, done in a child forked from this process while ``meanwhile(done)``
     runs here; ``done()`` tells whether the child has finished.
@@ -156,27 +178,20 @@ def alongside(work: Callable[[], Value], meanwhile: Callable[[Callable[[], bool]
     ``work()`` is done here once ``meanwhile`` has run: the result is the same, and an
     exception it raises is raised here.
     """
-    pid, (readable, writable) = None, os.pipe()
-    parent = os.getpid()
-    if _may_fork():
-        with contextlib.suppress(OSError):  # no process left to fork (a limit)
-            pid = os.fork()
+    readable, writable = os.pipe()
+
+    def hand_back() -> None:
+        os.close(readable)
+        data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
+        with open(writable, "wb") as pipe:  # noqa: PTH123
+            pipe.write(data)
+
+    pid = _forked(hand_back)
     if pid is None:
         os.close(readable)
         os.close(writable)
         meanwhile(lambda: True)
         return work()
-    if pid == 0:  # the child: whatever happens, it never returns into the caller's code
-        code = 1
-        try:
-            _child_start(parent)
-            os.close(readable)
-            data = pickle.dumps(work(), protocol=pickle.HIGHEST_PROTOCOL)
-            with open(writable, "wb") as pipe:  # noqa: PTH123
-                pipe.write(data)
-            code = 0
-        finally:
-            os._exit(code)
     os.close(writable)
     data = b""
     try:
@@ -206,20 +221,7 @@ def in_background(work: Callable[[], None], *, fork: bool = True) -> Waiting:
     waits for the child. It does so once: called again, it returns at once. Call it
     whatever happens meanwhile: the child dies with this process.
     """
-    pid = None
-    parent = os.getpid()
-    if fork and _may_fork():
-        with contextlib.suppress(OSError):  # no process left to fork (a limit)
-            pid = os.fork()
-    if pid == 0:  # the child: whatever happens, it never returns into the caller's code
-        code = 1
-        try:
-            _child_start(parent)
-            work()
-            code = 0
-        finally:
-            os._exit(code)
-
+    pid = _forked(work) if fork else None
     pending = [True]
 
     def wait(*, here: bool = True) -> None:

@@ -545,7 +545,7 @@ class _Making:
     #: are shown by complete archive pages alone, each rendered for its one page
     live: frozenset[str]
     #: HTML scans the validators made already (``_prime``)
-    scans: Scans = field(default_factory=dict)
+    scans: Scans
 
 
 @dataclass(frozen=True)
