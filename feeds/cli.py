@@ -20,6 +20,7 @@ import click
 
 from feeds import __version__
 from feeds.config import Config, load_config
+from feeds.cores import fork_server_used
 from feeds.exceptions import FeedsError
 from feeds.model import Problem
 from feeds.publish import read_state
@@ -59,7 +60,9 @@ def main() -> None:
     interpreter's teardown, which frees one by one every module and object the run
     loaded: 10 to 20 ms, a tenth of a run with nothing to do. Nothing is left to do
     then: files are written and closed, worker processes joined. While other threads
-    run (they may still have work), the usual exit waits for them.
+    run (they may still have work), the usual exit waits for them; and after a fork
+    server has started workers (``feeds serve``), it removes the server's socket and its
+    temporary folder, which would otherwise be left behind at each stop.
     """
     status: str | int | None = 0
     try:
@@ -74,7 +77,7 @@ def main() -> None:
         status = e.exit_code
     except SystemExit as e:
         status = e.code
-    if threading.active_count() > 1:
+    if threading.active_count() > 1 or fork_server_used():
         sys.exit(status)
     if status is not None and not isinstance(status, int):
         print(status, file=sys.stderr)  # as sys.exit does with a message

@@ -63,6 +63,16 @@ def _may_fork() -> bool:
     return threading.active_count() == 1 and hasattr(os, "fork")
 
 
+#: whether worker processes have been started from a fork server here: its socket lies in
+#: a temporary folder that only the interpreter's usual exit removes
+_FORK_SERVER: list[bool] = []
+
+
+def fork_server_used() -> bool:
+    """Whether this process started a fork server (then it must not end by ``os._exit``)."""
+    return bool(_FORK_SERVER)
+
+
 def _context() -> BaseContext:
     import multiprocessing
 
@@ -70,6 +80,7 @@ def _context() -> BaseContext:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["feeds.pipeline"])
+    _FORK_SERVER[:] = [True]
     return context
 
 

@@ -684,6 +684,21 @@ def test_a_signal_stops_the_service_with_status_0(
     assert "Traceback" not in log
 
 
+def test_a_stopped_service_leaves_no_temporary_folder(
+    site: Site, serve: Serve, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its workers start from a fork server, whose socket multiprocessing keeps in a
+    folder of its own under TMPDIR: one was left behind at every stop."""
+    write_posts(site)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    service = serve()
+    assert list(temporary.iterdir()), "the service started no fork server: nothing is tested"
+    assert service.stop(signal.SIGINT) == 0, service.log_text()
+    assert list(temporary.iterdir()) == []
+
+
 def catches(pid: int, signum: int) -> bool:
     """Whether process ``pid`` has a handler installed for ``signum`` (Linux /proc)."""
     status = Path(f"/proc/{pid}/status").read_text(encoding="ascii")
