@@ -20,12 +20,13 @@ from types import NoneType
 from typing import Any, TypeVar
 
 from feeds.content.fields import shared_author
-from feeds.model import Author, EnclosureSource, Problem, Source
+from feeds.model import Author, EnclosureSource, Problem, Source, pickled_by_fields
 from feeds.state import date_in, date_out
 
 CACHE_VERSION = 4
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class CachedPost:
     """One post file as a reader last read it."""

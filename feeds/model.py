@@ -3,15 +3,38 @@
 from __future__ import annotations
 
 import functools
+import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 Level = Literal["error", "warning"]
 BodyFormat = Literal["markdown", "html", "text"]
 
+Class = TypeVar("Class", bound=type)
 
+
+def pickled_by_fields(cls: Class) -> Class:
+    """A frozen dataclass pickled as its field values, and unpickled by its ``__init__``.
+
+    A first run sends every post read between processes (10,000 at a time); the default
+    for a class with slots, a ``__setstate__`` that sets its fields one by one, takes
+    about twice as long each way.
+    """
+    names = tuple(field.name for field in fields(cls))
+    if len(names) < 2:
+        raise TypeError("attrgetter gives a tuple for two names or more")
+    values = operator.attrgetter(*names)
+
+    def __reduce__(self: Any) -> tuple[type, tuple[Any, ...]]:
+        return cls, values(self)
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
+    return cls
+
+
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One thing worth telling the user: a skipped post, a warning, a validation failure."""
@@ -35,6 +58,7 @@ class Problem:
         return f"{prefix}{self.level}: {self.message}"
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Author:
     name: str
@@ -42,6 +66,7 @@ class Author:
     url: str | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Enclosure:
     url: str
@@ -51,6 +76,7 @@ class Enclosure:
     type: str
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class EnclosureSource:
     """An enclosure as a post gives it: for a file on this site, length and type may be
@@ -66,6 +92,7 @@ class EnclosureSource:
     line: int | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Podcast:
     """What the iTunes tags of the site's RSS feed say about the show."""
@@ -79,6 +106,7 @@ class Podcast:
     owner: Author
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Source:
     """What a reader got out of one file: the post's own say, before the site fills the gaps."""
@@ -110,6 +138,7 @@ class Source:
     duration: int | None = None
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class Post:
     """A post ready to publish: every field resolved, HTML sanitized and made absolute."""
@@ -168,6 +197,7 @@ class History:
         return found
 
 
+@pickled_by_fields
 @dataclass(frozen=True, slots=True)
 class FeedSpec:
     """One feed (in every format): what it is called, where it lives, which posts it holds."""

@@ -5,6 +5,7 @@ among worker processes (``feeds.cores.on_every_core``)."""
 from __future__ import annotations
 
 import os
+import pickle
 import resource
 import shutil
 import subprocess
@@ -12,21 +13,24 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from feeds import cores, runs
+from feeds import cores, pipeline, runs
+from feeds.cache import CachedPost
 from feeds.cli import BUILDERS
 from feeds.config import load_config
 from feeds.content.discover import FoundFile
 from feeds.cores import alongside, in_background, on_every_core
+from feeds.model import Enclosure, FeedSpec
 from feeds.publish import run_lock
 from feeds.runs import Listing, list_posts
 from tests.conftest import Site
 from tests.test_discover import mixed_folder
+from tests.test_writers import ZOE, post
 
 
 def test_the_work_is_done_in_a_child_while_this_process_goes_on(tmp_path: Path) -> None:
@@ -390,3 +394,26 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
     except OSError:
         return False
+
+
+def test_what_crosses_processes_comes_back_equal_and_by_its_fields(site: Site) -> None:
+    """Posts read and feeds to make go between processes pickled by their fields
+    (``model.pickled_by_fields``): each comes back equal, and as its fields in order."""
+    text = (
+        "---\ntitle: Everything\ndate: 2024-05-01T10:00:00Z\nupdated: 2024-05-02T10:00:00Z\n"
+        "author: {name: Zoë, email: zoe@example.org}\ntags: [alpha, beta]\n"
+        "summary: <p>In short.</p>\nslug: all-of-it\nid: tag:example.org,2024:all\n"
+        "link: https://example.com/x\nimage: /a.png\n"
+        "enclosure: https://cdn.example.org/a.mp3\nduration: '1:02'\nwat: 1\n---\nBody.\n"
+    )
+    config = load_config(site.config_path)
+    source = pipeline.parse_post(text.encode(), "all.md", config)
+    assert source.enclosure and source.warnings and source.authors[0].email
+    cached = CachedPost(10, 20, "d" * 64, source, True)
+    one = post("one", datetime(2024, 5, 1, tzinfo=UTC), enclosure=Enclosure("u", 1, "a/b"))
+    feed = FeedSpec("site", "", "", "T", "D", "https://example.org/", "en", (one,), ZOE)
+    for value in (source, cached, feed, *feed.posts, *source.warnings, *source.authors):
+        names = [f.name for f in fields(value)]
+        assert value.__reduce__() == (type(value), tuple(getattr(value, n) for n in names))
+        again = pickle.loads(pickle.dumps(value))
+        assert type(again) is type(value) and again == value
