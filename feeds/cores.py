@@ -13,6 +13,8 @@ makes a few feeds (a post edited) does without it.
 A run also starts by doing two things at once (``alongside``): a forked child lists
 the content folder while this process loads the libraries that make feeds; and ends
 so (``in_background``): a forked child writes the cache while this process publishes.
+In between, a first run has a forked child render posts while it resolves them all
+(``ahead``), and joins in once done.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import contextlib
 import os
 import pickle
 import select
+import signal
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from multiprocessing.context import BaseContext
@@ -126,6 +129,93 @@ def on_every_core(
     except (BrokenProcessPool, OSError):
         # No worker processes here (a sandbox, a __main__ that cannot be imported).
         return _here(work, pieces, done)
+
+
+class Ahead(Generic[Result]):
+    """Pieces of work begun by a forked child while this process goes on with its own
+    (``ahead``)."""
+
+    def __init__(
+        self, work: Callable[[Piece], Result], pieces: Sequence[Piece], pid: int,
+        tickets: int, answers: int,
+    ) -> None:  # fmt: skip
+        self._work: Callable[[Any], Result] = work
+        self._pieces: Sequence[Any] = pieces
+        self._pid: int | None = pid
+        self._tickets = tickets
+        self._answers = answers
+
+    def results(self) -> list[Result]:
+        """``[work(p) for p in pieces]``: this process takes the pieces the child has not
+        taken, one at a time as the child does, then waits for the child's. Call it
+        once (or ``stop``)."""
+        done: dict[int, Result] = {}
+        try:
+            while ticket := os.read(self._tickets, 1):
+                done[ticket[0]] = self._work(self._pieces[ticket[0]])
+            with open(self._answers, "rb", closefd=False) as pipe:
+                data = pipe.read()
+        except BaseException:
+            self.stop()
+            raise
+        status = self._end(kill=False)
+        if status == 0 and data:
+            done.update(pickle.loads(data))
+        # Those of a child that failed are done here.
+        return [done[n] if n in done else self._work(p) for n, p in enumerate(self._pieces)]
+
+    def stop(self) -> None:
+        """Give up the pieces: the child is killed (this process is ending otherwise:
+        interrupted, or failed). Nothing happens once the results are in."""
+        self._end(kill=True)
+
+    def _end(self, *, kill: bool) -> int | None:
+        """The child's exit status, once it has ended (killed first with ``kill``)."""
+        if self._pid is None:
+            return None
+        pid, self._pid = self._pid, None
+        os.close(self._tickets)
+        os.close(self._answers)
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        return os.waitpid(pid, 0)[1]
+
+
+def ahead(work: Callable[[Piece], Result], pieces: Sequence[Piece]) -> Ahead[Result] | None:
+    """Begin ``[work(p) for p in pieces]`` in a child forked now, while this process goes
+    on with other work; it takes its share of the pieces when it asks for the results
+    (``Ahead.results``). None with one core, or where no child can be forked (threads
+    are running, or the system has no fork): then nothing is begun.
+
+    The child takes the pieces in order, one at a time, from a pipe holding a byte for
+    each (at most 256): when this process joins in, it takes the next one as the child
+    does, and the two end at most a piece apart. The child inherits the pieces; the
+    results come back pickled once it finds none left. ``work`` must write nothing: a
+    child is killed when the run ends otherwise.
+    """
+    if core_count() < 2 or not pieces or len(pieces) > 256:
+        return None
+    tickets, filling = os.pipe()
+    answers, answering = os.pipe()
+    os.write(filling, bytes(range(len(pieces))))  # within a pipe's buffer
+    os.close(filling)
+
+    def child() -> None:
+        os.close(answers)
+        done = {}
+        while ticket := os.read(tickets, 1):
+            done[ticket[0]] = work(pieces[ticket[0]])
+        with open(answering, "wb") as pipe:  # noqa: PTH123
+            pipe.write(pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL))
+
+    pid = _forked(child)
+    os.close(answering)
+    if pid is None:
+        os.close(tickets)
+        os.close(answers)
+        return None
+    return Ahead(work, pieces, pid, tickets, answers)
 
 
 def _child_start(parent: int | None) -> None:

@@ -36,11 +36,11 @@ from feeds.cache import (
     load_caches,
     source_record,
 )
-from feeds.config import Config
+from feeds.config import Config, FeedsConfig
 from feeds.content import decode
 from feeds.content.discover import FoundFile, discover, read_post_file
 from feeds.content.readers import READERS
-from feeds.cores import Waiting, core_count, in_background, on_every_core
+from feeds.cores import Ahead, Waiting, ahead, core_count, in_background, on_every_core
 from feeds.dates import epoch_us
 from feeds.exceptions import ContentError, PublishError
 from feeds.index import (
@@ -122,6 +122,9 @@ PARALLEL_FROM = 12
 PRIME_FROM = 40
 #: the formats whose entries ``_prime`` reads (JSON Feed's checks take no parser)
 PRIMED_FORMATS = ("rss", "atom")
+#: shares of the posts primed while this process resolves (``_prime_ahead``): it takes
+#: those no worker has begun once it is done
+AHEAD_SHARES = 16
 #: the problem of a post that could not be read again to be shown
 CHANGED_WHILE_READING = "changed-while-reading"
 #: the problem of a post whose entry does not validate: left out, the others published
@@ -388,6 +391,7 @@ def build_feeds(
     progress: Progress = _quiet,
     readings: KeptReadings | None = None,
     changed: frozenset[str] | None = None,
+    primed_ahead: Ahead[_Primed] | None = None,
 ) -> Built:
     """Make and validate every feed whose inputs changed since its file was written.
 
@@ -405,6 +409,7 @@ def build_feeds(
     whose files differ from the run that made the feeds ``state.outputs`` records (a run
     through the index): a feed that shows none of them keeps its recorded fingerprint,
     which is not worked out again (the site feed's archive pages aside).
+    ``primed_ahead`` is what ``_prime_ahead`` began: taken as ``_primed``'s is.
     """
     planned = plan_feeds(resolved.posts, config)
     options = _write_options(config)
@@ -457,12 +462,18 @@ def build_feeds(
     cores = core_count() if len(todo) >= PARALLEL_FROM else 1
     earlier = readings or KeptReadings()
     scans: Scans = {}
+    # Before any worker is forked: until then this process runs the pool's threads.
+    found = primed_ahead.results() if primed_ahead is not None else []
     if cores > 1:
-        primed = _primed(todo, planned[0], keys, old_rendered, cores, config, options, now)
+        done_ahead = {key: html for part in found for key, html in part.rendered.items()}
+        rest = {**old_rendered, **done_ahead}
+        primed = _primed(todo, planned[0], keys, rest, cores, config, options, now)
         if primed is not None:
-            old_rendered = {**old_rendered, **primed.rendered}
-            earlier = earlier.joined(primed.readings)
-            scans = primed.scans
+            found.append(primed)
+    for part in found:
+        old_rendered = {**old_rendered, **part.rendered}
+        earlier = earlier.joined(part.readings)
+        scans.update(part.scans)
     shares = [todo[k * len(todo) // cores : (k + 1) * len(todo) // cores] for k in range(cores)]
     pieces = []
     for share in shares:
@@ -682,6 +693,76 @@ def _primed(
         functools.reduce(KeptReadings.joined, (part.readings for part in found)),
         {scan: findings for part in found for scan, findings in part.scans.items()},
     )
+
+
+def _prime_ahead(
+    config: Config, loading: Loading, state: State, now: datetime
+) -> Ahead[_Primed] | None:
+    """On the other cores, while this process resolves every post: render the posts the
+    feeds will most likely show, and have the validator read their entries (``_prime``);
+    None when they are too few to share, or there is no other core.
+
+    The posts are those the feeds of the newest posts by the dates their files give
+    (``_likely_shown``) show, each resolved among them alone. Nearly always that is what
+    the feeds show once every post is resolved. What differs (a slug another post had
+    first, say) is work lost: the HTML is kept by its render key and each reading by the
+    entry's bytes, so nothing primed stands for what a feed shows unless it is that.
+    """
+    if len(loading.loaded) < PRIME_FROM or core_count() < 2:
+        return None
+    likely = _likely_shown(loading.loaded, config.feeds, now)
+    trial = resolve_posts(config, replace(loading, loaded=likely), state, now)
+    planned = plan_feeds(trial.posts, config)
+    wanted = {post.path: post for spec in planned for post in spec.posts}
+    if len(wanted) < PRIME_FROM:
+        return None
+    digests = {item.source.path: item.digest for item in likely}
+    keys = {path: _render_key(post, digests[path], config) for path, post in wanted.items()}
+    formats = tuple(fmt for fmt in config.feeds.formats if fmt in PRIMED_FORMATS)
+    plain = replace(planned[0], kind="tag", podcast=None, history=None)
+    posts = [wanted[path] for path in sorted(wanted)]
+    options = _write_options(config)
+    parts = [
+        _Priming(replace(plain, posts=tuple(posts[k::AHEAD_SHARES])), formats, keys, config,
+                 options, now)
+        for k in range(AHEAD_SHARES)
+    ]  # fmt: skip
+    return ahead(_prime, parts)
+
+
+def _likely_shown(
+    loaded: Sequence[Loaded], feeds: FeedsConfig, now: datetime
+) -> tuple[Loaded, ...]:
+    """The posts newest by the date their files give among all posts, and among those of
+    each tag (and author, with ``per_author``), ``feeds.limit`` of each; and every post
+    that gives none (its date is the day it was first seen). A post dated after ``now``
+    waits, and is not shown. Tags and authors are told apart as written, more finely
+    than their feeds are (``Python`` and ``python`` make one): more posts, not fewer."""
+    chosen = [item for item in loaded if item.source.date is None]
+    dated = [item for item in loaded if item.source.date is not None and item.source.date <= now]
+    dated.sort(key=lambda item: item.source.date or now, reverse=True)
+    limit = feeds.limit
+    tags: dict[str, int] = {}
+    authors: dict[str, int] = {}
+    for n, item in enumerate(dated):
+        source = item.source
+        shown = n < limit
+        if feeds.per_tag:
+            for tag in source.tags:
+                count = tags.get(tag, 0)
+                if count < limit:
+                    tags[tag] = count + 1
+                    shown = True
+        if feeds.per_author:
+            # A post without authors is the site author's.
+            for name in [author.name for author in source.authors] or [""]:
+                count = authors.get(name, 0)
+                if count < limit:
+                    authors[name] = count + 1
+                    shown = True
+        if shown:
+            chosen.append(item)
+    return tuple(chosen)
 
 
 def _prime(priming: _Priming) -> _Primed:
@@ -967,17 +1048,26 @@ def regenerate(
                 if path in state.posts
             }
             state = replace(state, posts={**state.posts, **renewed})
-        resolved = resolve_posts(
-            config,
-            loading,
-            state,
-            now,
-            media,
-            earlier_posts,
-            functools.partial(_titles_in_index, config),
-        )
-        digests = {item.source.path: item.digest for item in loading.loaded}
-        built = build_feeds(config, resolved, digests, state, caches, now, progress, earlier)
+        # A first run renders every post its feeds show: it starts while the posts resolve.
+        primed_ahead = _prime_ahead(config, loading, state, now) if caches is None else None
+        try:
+            resolved = resolve_posts(
+                config,
+                loading,
+                state,
+                now,
+                media,
+                earlier_posts,
+                functools.partial(_titles_in_index, config),
+            )
+            digests = {item.source.path: item.digest for item in loading.loaded}
+            built = build_feeds(
+                config, resolved, digests, state, caches, now, progress, earlier,
+                primed_ahead=primed_ahead,
+            )  # fmt: skip
+        finally:
+            if primed_ahead is not None:
+                primed_ahead.stop()  # it has ended unless the run has failed
         for _ in range(MAX_REMAKES):
             # A post deleted or spoiled after it was read cannot be shown, nor one whose
             # entry does not validate: its feeds are made again without it (only that post

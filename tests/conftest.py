@@ -133,5 +133,15 @@ def on_two_cores_here(monkeypatch: pytest.MonkeyPatch) -> None:
     def here(work: Callable[[Any], Any], pieces: Any, done: Any = None, **_: Any) -> list[Any]:
         return [work(piece) for piece in pieces]
 
+    class Later:
+        """``cores.ahead``'s work, all done when its results are asked for."""
+
+        def __init__(self, work: Callable[[Any], Any], pieces: Any) -> None:
+            self.results = lambda: here(work, pieces)
+
+        def stop(self) -> None:
+            pass
+
     monkeypatch.setattr(pipeline, "core_count", lambda: 2)
     monkeypatch.setattr(pipeline, "on_every_core", here)
+    monkeypatch.setattr(pipeline, "ahead", Later)

@@ -4,6 +4,7 @@ among worker processes (``feeds.cores.on_every_core``)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import resource
@@ -29,6 +30,7 @@ from feeds.model import Enclosure, FeedSpec
 from feeds.publish import run_lock
 from feeds.runs import Listing, list_posts
 from tests.conftest import Site
+from tests.service import wait_for
 from tests.test_discover import mixed_folder
 from tests.test_writers import ZOE, post
 
@@ -417,3 +419,59 @@ def test_what_crosses_processes_comes_back_equal_and_by_its_fields(site: Site) -
         assert value.__reduce__() == (type(value), tuple(getattr(value, n) for n in names))
         again = pickle.loads(pickle.dumps(value))
         assert type(again) is type(value) and again == value
+
+
+def taken_by(marks: Path, piece: int) -> tuple[int, int]:
+    """A piece of work that takes a while, and marks that it has begun."""
+    (marks / f"{os.getpid()}-{piece}").touch()
+    time.sleep(0.02)
+    return piece * piece, os.getpid()
+
+
+def test_work_begun_ahead_is_shared_with_the_child_and_comes_back_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cores, "core_count", lambda: 2)
+    pieces = list(range(30))
+    begun = cores.ahead(functools.partial(taken_by, tmp_path), pieces)
+    assert begun is not None
+    wait_for(lambda: any(tmp_path.iterdir()), "the child to take a piece")
+    results = begun.results()
+    assert [square for square, _ in results] == [n * n for n in pieces]
+    by = {pid for _, pid in results}
+    assert os.getpid() in by and len(by) == 2, "this process and the child each took some"
+    assert len(list(tmp_path.iterdir())) == len(pieces), "no piece was done twice"
+
+
+def dies_in_a_child(marks: Path, parent: int, piece: int) -> int:
+    if os.getpid() != parent and piece == 3:
+        (marks / "died").touch()
+        os._exit(9)  # killed, say, by the OOM killer
+    return piece + 1
+
+
+def test_the_pieces_of_a_child_that_dies_are_done_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cores, "core_count", lambda: 2)
+    begun = cores.ahead(functools.partial(dies_in_a_child, tmp_path, os.getpid()), range(8))
+    assert begun is not None
+    wait_for(lambda: (tmp_path / "died").exists(), "the child to die at piece 3")
+    assert begun.results() == list(range(1, 9))
+
+
+def test_stopping_work_begun_ahead_ends_the_child_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cores, "core_count", lambda: 2)
+    begun = cores.ahead(time.sleep, [60.0])
+    assert begun is not None
+    started = time.monotonic()
+    begun.stop()
+    assert time.monotonic() - started < 5
+    begun.stop()  # a second time does nothing
+
+
+def test_nothing_is_begun_ahead_on_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cores, "core_count", lambda: 1)
+    assert cores.ahead(str, [1, 2]) is None
