@@ -25,6 +25,7 @@ import pickle
 import select
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -99,30 +100,31 @@ def on_every_core(
     ``work`` must be a module-level function, and pieces and results picklable.
     ``done(n)`` is called here as each piece is finished (``n`` of them so far).
     With one core or one piece, everything happens in this process. With
-    ``first_here``, this process works on the first piece while one worker fewer
-    takes the others, when it may fork them: a worker forked from a big process
-    copies part of its memory. That suits pieces of one size a core, whose results
-    come back at the end. A process with other threads (``feeds serve``) leaves every
+    ``first_here``, where it may fork, this process takes pieces as forked children
+    do, one at a time (``ahead``): that suits pieces whose results are worth sending
+    back at the end. Otherwise each result comes back as its piece is done, from a
+    pool of workers. A process with other threads (``feeds serve``) leaves every
     piece to workers, which start from a fork server: its threads keep the core.
     """
     workers = min(core_count(), len(pieces))
     if workers < 2:
         return _here(work, pieces, done)
+    if first_here and (begun := ahead(work, pieces)) is not None:
+        return begun.results(done)
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
     forked = _may_fork()
-    here = 1 if first_here and forked else 0
     try:
         with ProcessPoolExecutor(
-            workers - here,
+            workers,
             mp_context=_context(),
             initializer=_child_start,
             initargs=(os.getpid() if forked else None,),
         ) as pool:
-            futures = [pool.submit(work, piece) for piece in pieces[here:]]
-            results = _here(work, pieces[:here], done)
-            for n, future in enumerate(futures, here + 1):
+            futures = [pool.submit(work, piece) for piece in pieces]
+            results = []
+            for n, future in enumerate(futures, 1):
                 results.append(future.result())
                 done(n)
             return results
@@ -132,90 +134,141 @@ def on_every_core(
 
 
 class Ahead(Generic[Result]):
-    """Pieces of work begun by a forked child while this process goes on with its own
+    """Pieces of work begun by forked children while this process goes on with its own
     (``ahead``)."""
 
     def __init__(
-        self, work: Callable[[Piece], Result], pieces: Sequence[Piece], pid: int,
-        tickets: int, answers: int,
+        self, work: Callable[[Piece], Result], pieces: Sequence[Piece],
+        children: Sequence[tuple[int, int]], tickets: int, finished: int,
     ) -> None:  # fmt: skip
         self._work: Callable[[Any], Result] = work
         self._pieces: Sequence[Any] = pieces
-        self._pid: int | None = pid
+        #: (pid, the read end of the pipe its results come through) of each child
+        self._children = list(children)
         self._tickets = tickets
-        self._answers = answers
+        self._finished = finished
 
-    def results(self) -> list[Result]:
-        """``[work(p) for p in pieces]``: this process takes the pieces the child has not
-        taken, one at a time as the child does, then waits for the child's. Call it
-        once (or ``stop``)."""
-        done: dict[int, Result] = {}
+    def results(self, done: Callable[[int], None] = lambda n: None) -> list[Result]:
+        """``[work(p) for p in pieces]``: this process takes the pieces no child has
+        taken, one at a time as the children do, then waits for theirs. ``done(n)`` is
+        called as this process ends a piece (``n`` ended in all, children's included).
+        Call it once (or ``stop``)."""
+        results: dict[int, Result] = {}
+        ended = 0
         try:
             while ticket := os.read(self._tickets, 1):
-                done[ticket[0]] = self._work(self._pieces[ticket[0]])
-            with open(self._answers, "rb", closefd=False) as pipe:
-                data = pipe.read()
+                results[ticket[0]] = self._work(self._pieces[ticket[0]])
+                ended += 1 + self._ended_by_children()
+                done(ended)
+            answers = []
+            for _, answer in self._children:
+                with open(answer, "rb", closefd=False) as pipe:
+                    answers.append(pipe.read())
         except BaseException:
             self.stop()
             raise
-        status = self._end(kill=False)
-        if status == 0 and data:
-            done.update(pickle.loads(data))
+        for status, data in zip(self._end(kill=False), answers, strict=True):
+            if status == 0 and data:
+                results.update(pickle.loads(data))
         # Those of a child that failed are done here.
-        return [done[n] if n in done else self._work(p) for n, p in enumerate(self._pieces)]
+        whole = [results[n] if n in results else self._work(p) for n, p in enumerate(self._pieces)]
+        done(len(whole))
+        return whole
 
     def stop(self) -> None:
-        """Give up the pieces: the child is killed (this process is ending otherwise:
-        interrupted, or failed). Nothing happens once the results are in."""
+        """Give up the pieces: the children are interrupted (this process is ending
+        otherwise). Nothing happens once the results are in."""
         self._end(kill=True)
 
-    def _end(self, *, kill: bool) -> int | None:
-        """The child's exit status, once it has ended (killed first with ``kill``)."""
-        if self._pid is None:
-            return None
-        pid, self._pid = self._pid, None
+    def _ended_by_children(self) -> int:
+        try:
+            return len(os.read(self._finished, 4096))
+        except BlockingIOError:
+            return 0
+
+    def _end(self, *, kill: bool) -> list[int]:
+        """The children's exit statuses, once they have ended (interrupted first with
+        ``kill``, as Ctrl-C would: their temporary files are removed)."""
+        children, self._children = self._children, []
+        if not children:
+            return []
         os.close(self._tickets)
-        os.close(self._answers)
-        if kill:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        return os.waitpid(pid, 0)[1]
+        os.close(self._finished)
+        for pid, answer in children:
+            os.close(answer)
+            if kill:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGINT)
+        return [_reaped(pid, STOP_WAIT if kill else None) for pid, _ in children]
+
+
+#: how long an interrupted child may take to end before it is killed (one interrupted
+#: as it starts misses the signal: Python clears those pending in a child)
+STOP_WAIT = 1.0
+
+
+def _reaped(pid: int, patience: float | None) -> int:
+    """The exit status of child ``pid``, once it has ended; killed (SIGKILL) when it has
+    not ended after ``patience`` seconds."""
+    if patience is not None:
+        deadline = time.monotonic() + patience
+        while time.monotonic() < deadline:
+            ended, status = os.waitpid(pid, os.WNOHANG)
+            if ended:
+                return status
+            time.sleep(0.01)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return os.waitpid(pid, 0)[1]
 
 
 def ahead(work: Callable[[Piece], Result], pieces: Sequence[Piece]) -> Ahead[Result] | None:
-    """Begin ``[work(p) for p in pieces]`` in a child forked now, while this process goes
-    on with other work; it takes its share of the pieces when it asks for the results
-    (``Ahead.results``). None with one core, or where no child can be forked (threads
-    are running, or the system has no fork): then nothing is begun.
+    """Begin ``[work(p) for p in pieces]`` in children forked now, one core fewer than
+    the machine has, while this process goes on with other work; it takes its share of
+    the pieces when it asks for the results (``Ahead.results``). None with one core,
+    more than 256 pieces, or where no child can be forked (threads are running, or the
+    system has no fork): then nothing is begun.
 
-    The child takes the pieces in order, one at a time, from a pipe holding a byte for
-    each (at most 256): when this process joins in, it takes the next one as the child
-    does, and the two end at most a piece apart. The child inherits the pieces; the
-    results come back pickled once it finds none left. ``work`` must write nothing: a
-    child is killed when the run ends otherwise.
+    Each process takes the pieces in order, one at a time, from a pipe holding a byte
+    for each: they end at most a piece apart. The children inherit the pieces (nothing
+    is pickled to them); each child's results come back pickled once it finds no piece
+    left.
     """
-    if core_count() < 2 or not pieces or len(pieces) > 256:
+    count = min(core_count(), len(pieces) + 1) - 1
+    if count < 1 or len(pieces) > 256 or not _may_fork():
         return None
     tickets, filling = os.pipe()
-    answers, answering = os.pipe()
     os.write(filling, bytes(range(len(pieces))))  # within a pipe's buffer
     os.close(filling)
+    finished, finishing = os.pipe()
+    os.set_blocking(finished, False)
+    children: list[tuple[int, int]] = []
+    for _ in range(count):
+        answers, answering = os.pipe()
 
-    def child() -> None:
-        os.close(answers)
-        done = {}
-        while ticket := os.read(tickets, 1):
-            done[ticket[0]] = work(pieces[ticket[0]])
-        with open(answering, "wb") as pipe:  # noqa: PTH123
-            pipe.write(pickle.dumps(done, protocol=pickle.HIGHEST_PROTOCOL))
+        def child(answers: int = answers, answering: int = answering) -> None:
+            for _, theirs in [*children, (0, answers)]:
+                os.close(theirs)
+            os.close(finished)
+            results = {}
+            while ticket := os.read(tickets, 1):
+                results[ticket[0]] = work(pieces[ticket[0]])
+                os.write(finishing, b"+")
+            with open(answering, "wb") as pipe:
+                pipe.write(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
 
-    pid = _forked(child)
-    os.close(answering)
-    if pid is None:
+        pid = _forked(child)
+        os.close(answering)
+        if pid is None:
+            os.close(answers)
+            break
+        children.append((pid, answers))
+    os.close(finishing)
+    if not children:
         os.close(tickets)
-        os.close(answers)
+        os.close(finished)
         return None
-    return Ahead(work, pieces, pid, tickets, answers)
+    return Ahead(work, pieces, children, tickets, finished)
 
 
 def _child_start(parent: int | None) -> None:

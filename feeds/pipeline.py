@@ -122,9 +122,11 @@ PARALLEL_FROM = 12
 PRIME_FROM = 40
 #: the formats whose entries ``_prime`` reads (JSON Feed's checks take no parser)
 PRIMED_FORMATS = ("rss", "atom")
-#: shares of the posts primed while this process resolves (``_prime_ahead``): it takes
-#: those no worker has begun once it is done
-AHEAD_SHARES = 16
+#: shares of the posts to prime (``_prime_ahead``, ``_primed``): the processes take one
+#: at a time, and end at most one apart
+PRIME_SHARES = 16
+#: shares of the feeds to make, each core's (``build_feeds``)
+MAKE_SHARES = 4
 #: the problem of a post that could not be read again to be shown
 CHANGED_WHILE_READING = "changed-while-reading"
 #: the problem of a post whose entry does not validate: left out, the others published
@@ -467,14 +469,15 @@ def build_feeds(
     if cores > 1:
         done_ahead = {key: html for part in found for key, html in part.rendered.items()}
         rest = {**old_rendered, **done_ahead}
-        primed = _primed(todo, planned[0], keys, rest, cores, config, options, now)
+        primed = _primed(todo, planned[0], keys, rest, config, options, now)
         if primed is not None:
             found.append(primed)
     for part in found:
         old_rendered = {**old_rendered, **part.rendered}
         earlier = earlier.joined(part.readings)
         scans.update(part.scans)
-    shares = [todo[k * len(todo) // cores : (k + 1) * len(todo) // cores] for k in range(cores)]
+    parts = min(len(todo), MAKE_SHARES * cores) if cores > 1 else 1
+    shares = [todo[k * len(todo) // parts : (k + 1) * len(todo) // parts] for k in range(parts)]
     pieces = []
     for share in shares:
         shown = {keys[post.path] for spec, _ in share for post in spec.posts}
@@ -657,7 +660,6 @@ def _primed(
     site: FeedSpec,
     keys: Mapping[str, str],
     rendered: Mapping[str, tuple[str, str]],
-    cores: int,
     config: Config,
     options: WriteOptions,
     now: datetime,
@@ -681,12 +683,7 @@ def _primed(
     if len(wanted) < PRIME_FROM:
         return None
     formats = tuple(dict.fromkeys(fmt for _, fmt in todo if fmt in PRIMED_FORMATS))
-    plain = replace(site, kind="tag", podcast=None, history=None)
-    posts = [wanted[path] for path in sorted(wanted)]
-    parts = [
-        _Priming(replace(plain, posts=tuple(posts[k::cores])), formats, keys, config, options, now)
-        for k in range(cores)
-    ]
+    parts = _prime_parts(site, wanted, formats, keys, config, options, now)
     found = on_every_core(_prime, parts, first_here=True)
     return _Primed(
         {key: html for part in found for key, html in part.rendered.items()},
@@ -719,15 +716,8 @@ def _prime_ahead(
     digests = {item.source.path: item.digest for item in likely}
     keys = {path: _render_key(post, digests[path], config) for path, post in wanted.items()}
     formats = tuple(fmt for fmt in config.feeds.formats if fmt in PRIMED_FORMATS)
-    plain = replace(planned[0], kind="tag", podcast=None, history=None)
-    posts = [wanted[path] for path in sorted(wanted)]
     options = _write_options(config)
-    parts = [
-        _Priming(replace(plain, posts=tuple(posts[k::AHEAD_SHARES])), formats, keys, config,
-                 options, now)
-        for k in range(AHEAD_SHARES)
-    ]  # fmt: skip
-    return ahead(_prime, parts)
+    return ahead(_prime, _prime_parts(planned[0], wanted, formats, keys, config, options, now))
 
 
 def _likely_shown(
@@ -763,6 +753,26 @@ def _likely_shown(
         if shown:
             chosen.append(item)
     return tuple(chosen)
+
+
+def _prime_parts(
+    site: FeedSpec,
+    wanted: Mapping[str, Post],
+    formats: tuple[str, ...],
+    keys: Mapping[str, str],
+    config: Config,
+    options: WriteOptions,
+    now: datetime,
+) -> list[_Priming]:
+    """The posts ``wanted`` (by path) in ``PRIME_SHARES`` parts, each to be written as a
+    feed of the site's kind of a tag feed (no podcast, no archive)."""
+    plain = replace(site, kind="tag", podcast=None, history=None)
+    posts = [wanted[path] for path in sorted(wanted)]
+    return [
+        _Priming(replace(plain, posts=tuple(posts[k::PRIME_SHARES])), formats, keys, config,
+                 options, now)
+        for k in range(min(PRIME_SHARES, len(posts)))
+    ]  # fmt: skip
 
 
 def _prime(priming: _Priming) -> _Primed:

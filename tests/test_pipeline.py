@@ -315,7 +315,7 @@ def test_a_first_run_that_renders_posts_while_it_resolves_them_publishes_the_sam
 
     monkeypatch.setattr(pipeline, "ahead", counted)
     result = build(site)
-    assert begun == [pipeline.AHEAD_SHARES] and result.exit_code == 0, result.problems
+    assert begun == [pipeline.PRIME_SHARES] and result.exit_code == 0, result.problems
     primed = site.outputs()
     assert b"Undated" in primed["rss.xml"] and b"Later" not in primed["rss.xml"]
     assert b"https://example.org/post-59-2/" in primed["rss.xml"]
