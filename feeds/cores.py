@@ -2,10 +2,13 @@
 
 A run reads thousands of post files and re-parses hundreds of feed entries, and
 both are pure Python: threads would share one core. Worker processes are forked
-from this one when it runs no other thread (``feeds build``), and started from a
-fork server otherwise (``feeds serve`` has the scheduler's and the server's
-threads, and forking a process with threads can deadlock). Where processes cannot
-start at all (a sandbox), the work is done here, one piece after another.
+from this one when it runs no other thread (``feeds build``): they inherit the
+work, take its pieces one at a time from a pipe, and send their results back
+through pipes of their own, which this process waits on with no thread and no lock
+(Ctrl-C ends it at once). Otherwise they start from a fork server, in a pool
+(``feeds serve`` has the scheduler's and the server's threads, and forking a
+process with threads can deadlock). Where processes cannot start at all (a
+sandbox), the work is done here, one piece after another.
 
 The process machinery is imported only when worker processes start: a run that
 makes a few feeds (a post edited) does without it.
@@ -24,6 +27,7 @@ import os
 import pickle
 import select
 import signal
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -100,17 +104,20 @@ def on_every_core(
     ``work`` must be a module-level function, and pieces and results picklable.
     ``done(n)`` is called here as each piece is finished (``n`` of them so far).
     With one core or one piece, everything happens in this process. With
-    ``first_here``, where it may fork, this process takes pieces as forked children
-    do, one at a time (``ahead``): that suits pieces whose results are worth sending
-    back at the end. Otherwise each result comes back as its piece is done, from a
-    pool of workers. A process with other threads (``feeds serve``) leaves every
-    piece to workers, which start from a fork server: its threads keep the core.
+    ``first_here``, this process takes pieces as forked children do, one at a time
+    (``ahead``): that suits pieces whose results are worth sending back at the end.
+    Otherwise a forked child a core takes them, and sends each result back as soon as
+    it is done (``_streamed``): that suits many results, taken in as they come. A
+    process with other threads (``feeds serve``) leaves every piece to a pool of
+    workers, which start from a fork server: its threads keep the core.
     """
     workers = min(core_count(), len(pieces))
     if workers < 2:
         return _here(work, pieces, done)
     if first_here and (begun := ahead(work, pieces)) is not None:
         return begun.results(done)
+    if not first_here and (streamed := _streamed(work, pieces, done)) is not None:
+        return streamed
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -170,10 +177,9 @@ class Ahead(Generic[Result]):
         for status, data in zip(self._end(kill=False), answers, strict=True):
             if status == 0 and data:
                 results.update(pickle.loads(data))
-        # Those of a child that failed are done here.
-        whole = [results[n] if n in results else self._work(p) for n, p in enumerate(self._pieces)]
-        done(len(whole))
-        return whole
+        if ended < len(results):
+            done(len(results))
+        return _completed(self._work, self._pieces, results, done)
 
     def stop(self) -> None:
         """Give up the pieces: the children are interrupted (this process is ending
@@ -187,24 +193,152 @@ class Ahead(Generic[Result]):
             return 0
 
     def _end(self, *, kill: bool) -> list[int]:
-        """The children's exit statuses, once they have ended (interrupted first with
-        ``kill``, as Ctrl-C would: their temporary files are removed)."""
         children, self._children = self._children, []
         if not children:
             return []
         os.close(self._tickets)
         os.close(self._finished)
-        for pid, answer in children:
-            os.close(answer)
-            if kill:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGINT)
-        return [_reaped(pid, STOP_WAIT if kill else None) for pid, _ in children]
+        return _ended(children, kill=kill)
 
 
+def ahead(work: Callable[[Piece], Result], pieces: Sequence[Piece]) -> Ahead[Result] | None:
+    """Begin ``[work(p) for p in pieces]`` in children forked now, one core fewer than
+    the machine has, while this process goes on with other work; it takes its share of
+    the pieces when it asks for the results (``Ahead.results``). None with one core,
+    more than 256 pieces, or where no child can be forked (threads are running, or the
+    system has no fork): then nothing is begun.
+
+    Each process takes the pieces in order, one at a time (``_tickets``): they end at
+    most a piece apart. The children inherit the pieces (nothing is pickled to them);
+    each child's results come back pickled once it finds no piece left.
+    """
+    count = min(core_count(), len(pieces) + 1) - 1
+    if count < 1 or len(pieces) > MAX_TICKETS or not _may_fork():
+        return None
+    tickets = _tickets(len(pieces))
+    finished, finishing = os.pipe()
+    os.set_blocking(finished, False)
+
+    def child(answering: int) -> None:
+        os.close(finished)
+        results = {}
+        while ticket := os.read(tickets, 1):
+            results[ticket[0]] = work(pieces[ticket[0]])
+            os.write(finishing, b"+")
+        with open(answering, "wb") as pipe:
+            pipe.write(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
+
+    children = _children(count, child)
+    os.close(finishing)
+    if not children:
+        os.close(tickets)
+        os.close(finished)
+        return None
+    return Ahead(work, pieces, children, tickets, finished)
+
+
+def _streamed(
+    work: Callable[[Piece], Result], pieces: Sequence[Piece], done: Callable[[int], None]
+) -> list[Result] | None:
+    """``[work(p) for p in pieces]`` by children forked now, one a core, each sending a
+    result back as soon as its piece is done (this process takes them in as they come);
+    None where no child can be forked. Nothing is pickled to the children."""
+    if len(pieces) > MAX_TICKETS or not _may_fork():
+        return None
+    tickets = _tickets(len(pieces))
+
+    def child(answering: int) -> None:
+        with open(answering, "wb") as pipe:
+            while ticket := os.read(tickets, 1):
+                data = pickle.dumps(work(pieces[ticket[0]]), protocol=pickle.HIGHEST_PROTOCOL)
+                pipe.write(_FRAME.pack(ticket[0], len(data)))
+                pipe.write(data)
+                pipe.flush()
+
+    children = _children(min(core_count(), len(pieces)), child)
+    os.close(tickets)
+    if not children:
+        return None
+    results: dict[int, Result] = {}
+    try:
+        waiting = {answer: bytearray() for _, answer in children}
+        poll = select.poll()  # poll, not select: it takes any descriptor number
+        for answer in waiting:
+            poll.register(answer, select.POLLIN)
+        while waiting:
+            for answer, _ in poll.poll():
+                chunk = os.read(answer, 1 << 20)
+                if not chunk:
+                    poll.unregister(answer)
+                    del waiting[answer]
+                    continue
+                buffer = waiting[answer]
+                buffer += chunk
+                while len(buffer) >= _FRAME.size:
+                    n, size = _FRAME.unpack_from(buffer)
+                    if len(buffer) < _FRAME.size + size:
+                        break
+                    results[n] = pickle.loads(buffer[_FRAME.size : _FRAME.size + size])
+                    del buffer[: _FRAME.size + size]
+                    done(len(results))
+    except BaseException:
+        _ended(children, kill=True)
+        raise
+    _ended(children, kill=False)
+    return _completed(work, pieces, results, done)
+
+
+#: the most pieces children take one at a time (``_tickets``: a byte each)
+MAX_TICKETS = 256
+#: a result sent back by a child (``_streamed``): its piece, its pickle's size
+_FRAME = struct.Struct("<BQ")
 #: how long an interrupted child may take to end before it is killed (one interrupted
 #: as it starts misses the signal: Python clears those pending in a child)
 STOP_WAIT = 1.0
+
+
+def _tickets(count: int) -> int:
+    """The read end of a pipe holding a byte for each of ``count`` pieces, in order, and
+    closed for writing: processes that share it take the next piece by reading a byte,
+    and none left when they read nothing."""
+    tickets, filling = os.pipe()
+    os.write(filling, bytes(range(count)))  # within a pipe's buffer
+    os.close(filling)
+    return tickets
+
+
+def _children(count: int, body: Callable[[int], None]) -> list[tuple[int, int]]:
+    """Up to ``count`` forked children, each running ``body(fd)`` with the write end of a
+    pipe of its own: (pid, that pipe's read end) of each. Fewer where fewer can be
+    forked."""
+    children: list[tuple[int, int]] = []
+    for _ in range(count):
+        answers, answering = os.pipe()
+
+        def child(answers: int = answers, answering: int = answering) -> None:
+            for theirs in [answers, *(fd for _, fd in children)]:
+                os.close(theirs)
+            body(answering)
+
+        pid = _forked(child)
+        os.close(answering)
+        if pid is None:
+            os.close(answers)
+            break
+        children.append((pid, answers))
+    return children
+
+
+def _ended(children: Sequence[tuple[int, int]], *, kill: bool) -> list[int]:
+    """The exit statuses of ``children`` (from ``_children``), once they have ended:
+    interrupted first with ``kill``, as Ctrl-C would (their temporary files are removed),
+    and killed if they have not ended after ``STOP_WAIT`` seconds."""
+    for pid, answers in children:
+        os.close(answers)
+        if kill:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGINT)
+    return [_reaped(pid, STOP_WAIT if kill else None) for pid, _ in children]
 
 
 def _reaped(pid: int, patience: float | None) -> int:
@@ -222,53 +356,18 @@ def _reaped(pid: int, patience: float | None) -> int:
     return os.waitpid(pid, 0)[1]
 
 
-def ahead(work: Callable[[Piece], Result], pieces: Sequence[Piece]) -> Ahead[Result] | None:
-    """Begin ``[work(p) for p in pieces]`` in children forked now, one core fewer than
-    the machine has, while this process goes on with other work; it takes its share of
-    the pieces when it asks for the results (``Ahead.results``). None with one core,
-    more than 256 pieces, or where no child can be forked (threads are running, or the
-    system has no fork): then nothing is begun.
-
-    Each process takes the pieces in order, one at a time, from a pipe holding a byte
-    for each: they end at most a piece apart. The children inherit the pieces (nothing
-    is pickled to them); each child's results come back pickled once it finds no piece
-    left.
-    """
-    count = min(core_count(), len(pieces) + 1) - 1
-    if count < 1 or len(pieces) > 256 or not _may_fork():
-        return None
-    tickets, filling = os.pipe()
-    os.write(filling, bytes(range(len(pieces))))  # within a pipe's buffer
-    os.close(filling)
-    finished, finishing = os.pipe()
-    os.set_blocking(finished, False)
-    children: list[tuple[int, int]] = []
-    for _ in range(count):
-        answers, answering = os.pipe()
-
-        def child(answers: int = answers, answering: int = answering) -> None:
-            for _, theirs in [*children, (0, answers)]:
-                os.close(theirs)
-            os.close(finished)
-            results = {}
-            while ticket := os.read(tickets, 1):
-                results[ticket[0]] = work(pieces[ticket[0]])
-                os.write(finishing, b"+")
-            with open(answering, "wb") as pipe:
-                pipe.write(pickle.dumps(results, protocol=pickle.HIGHEST_PROTOCOL))
-
-        pid = _forked(child)
-        os.close(answering)
-        if pid is None:
-            os.close(answers)
-            break
-        children.append((pid, answers))
-    os.close(finishing)
-    if not children:
-        os.close(tickets)
-        os.close(finished)
-        return None
-    return Ahead(work, pieces, children, tickets, finished)
+def _completed(
+    work: Callable[[Any], Result],
+    pieces: Sequence[Any],
+    results: dict[int, Result],
+    done: Callable[[int], None],
+) -> list[Result]:
+    """Every piece's result, in order: those a child that failed left are done here."""
+    for n, piece in enumerate(pieces):
+        if n not in results:
+            results[n] = work(piece)
+            done(len(results))
+    return [results[n] for n in range(len(pieces))]
 
 
 def _child_start(parent: int | None) -> None:

@@ -464,7 +464,7 @@ def build_feeds(
     cores = core_count() if len(todo) >= PARALLEL_FROM else 1
     earlier = readings or KeptReadings()
     scans: Scans = {}
-    # Before any worker is forked: until then this process runs the pool's threads.
+    # What a first run's child began while the posts were resolved.
     found = primed_ahead.results() if primed_ahead is not None else []
     if cores > 1:
         done_ahead = {key: html for part in found for key, html in part.rendered.items()}

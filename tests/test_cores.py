@@ -477,3 +477,51 @@ def test_stopping_work_begun_ahead_ends_the_child_at_once(
 def test_nothing_is_begun_ahead_on_one_core(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cores, "core_count", lambda: 1)
     assert cores.ahead(str, [1, 2]) is None
+
+
+def big(n: int) -> bytes:
+    return bytes([n]) * (300_000 + n)  # several pipe buffers, so frames come in pieces
+
+
+def test_results_streamed_back_from_children_come_whole_and_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cores, "core_count", lambda: 2)
+    counted: list[int] = []
+    assert on_every_core(big, list(range(12)), counted.append) == [big(n) for n in range(12)]
+    assert counted == list(range(1, 13))
+
+
+def test_the_pieces_of_a_streaming_child_that_dies_are_done_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cores, "core_count", lambda: 2)
+    work = functools.partial(dies_in_a_child, tmp_path, os.getpid())
+    assert on_every_core(work, list(range(8))) == list(range(1, 9))
+    assert (tmp_path / "died").exists()
+
+
+def test_an_interrupt_while_results_stream_back_ends_the_children(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Ctrl-C while this process waits for results: it stops at once (waiting on no lock
+    a thread may hold), and the children end with it."""
+    monkeypatch.setattr(cores, "core_count", lambda: 2)
+    forked: list[int] = []
+    real = cores._children
+
+    def noted(count: int, body: Callable[[int], None]) -> list[tuple[int, int]]:
+        children = real(count, body)
+        forked.extend(pid for pid, _ in children)
+        return children
+
+    monkeypatch.setattr(cores, "_children", noted)
+
+    def interrupted(n: int) -> None:
+        raise KeyboardInterrupt
+
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        on_every_core(time.sleep, [0.0] + [60.0] * 5, interrupted)
+    assert time.monotonic() - started < 10
+    assert len(forked) == 2 and not any(_alive(pid) for pid in forked)
