@@ -326,6 +326,22 @@ def test_a_first_run_that_renders_posts_while_it_resolves_them_publishes_the_sam
     assert site.outputs() == primed
 
 
+def test_a_site_too_big_renders_nothing_ahead(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its child would keep a copy of each page of memory this process writes to while
+    it resolves every post (``PRIME_AHEAD_UP_TO``)."""
+    for n in range(50):
+        site.post(f"p{n:02d}.md", f"Post {n}", f"2024-05-{n % 28 + 1:02d}T10:00:00Z",
+                  tags=f"[t{n % 10}]")  # fmt: skip
+    monkeypatch.setattr(pipeline, "core_count", lambda: 2)
+    begun: list[int] = []
+    monkeypatch.setattr(pipeline, "ahead", lambda work, pieces: begun.append(len(pieces)))
+    for most, expected in ((49, []), (50, [pipeline.PRIME_SHARES])):
+        monkeypatch.setattr(pipeline, "PRIME_AHEAD_UP_TO", most)
+        begun.clear()
+        shutil.rmtree(site.root / ".feeds", ignore_errors=True)
+        assert build(site).exit_code == 0 and begun == expected
+
+
 def test_a_run_interrupted_while_it_publishes_leaves_the_cache_it_had(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
