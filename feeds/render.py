@@ -221,16 +221,28 @@ def clean_html(fragment: str, base_url: str) -> str:
         fragment = _FRAME.sub(_frame_link, fragment)
     if "data-" in fragment:
         fragment = _LAZY_IMG.sub(_eager_img, fragment)
+    # nh3 prints an exception its filter raises, and goes on: Ctrl-C would be lost.
+    raised: list[BaseException] = []
+
+    def kept(tag: str, attr: str, value: str) -> str | None:
+        try:
+            return _filter_attribute(attr, value, base_url)
+        except BaseException as e:
+            raised.append(e)
+            return None
+
     cleaned = nh3.clean(
         fragment,
         tags=_TAGS,
         clean_content_tags=_DROP_WITH_CONTENT,
         attributes=_ATTRIBUTES,
-        attribute_filter=lambda tag, attr, value: _filter_attribute(attr, value, base_url),
+        attribute_filter=kept,
         url_schemes=set(_SCHEMES),
         link_rel=None,
         strip_comments=True,
     )
+    if raised:
+        raise raised[0]
     # Character references such as &#1; become raw characters only when parsed.
     return strip_illegal(cleaned)
 

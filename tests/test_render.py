@@ -363,3 +363,15 @@ def test_a_long_body_over_the_limit_is_cleaned_from_its_beginning(body_format: s
     cleaned = clean_body(src, POST)
     assert render.MAX_CONTENT_CHARS < len(cleaned) < len(whole)
     assert whole.startswith(cleaned[: render.MAX_CONTENT_CHARS])
+
+
+def test_ctrl_c_while_an_attribute_is_filtered_is_not_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """nh3 prints what its attribute filter raises, and goes on: a run would keep going
+    after Ctrl-C, with "Exception ignored" on the terminal."""
+
+    def interrupted(attr: str, value: str, base_url: str) -> str | None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(render, "_filter_attribute", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        render.clean_html('<p><a href="/x">x</a></p>', "https://example.org/")
