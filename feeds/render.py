@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import html
 import re
+import sys
 import unicodedata
 from urllib.parse import quote, urljoin, urlsplit
 
@@ -221,7 +222,9 @@ def clean_html(fragment: str, base_url: str) -> str:
         fragment = _FRAME.sub(_frame_link, fragment)
     if "data-" in fragment:
         fragment = _LAZY_IMG.sub(_eager_img, fragment)
-    # nh3 prints an exception its filter raises, and goes on: Ctrl-C would be lost.
+    # nh3 prints an exception its filter raises (``sys.unraisablehook``), and goes on:
+    # Ctrl-C would be lost. It is kept and raised once nh3 returns; Python raises it in
+    # the filter as nh3 calls it, where no ``try`` of the filter's own can catch it yet.
     raised: list[BaseException] = []
 
     def kept(tag: str, attr: str, value: str) -> str | None:
@@ -231,16 +234,27 @@ def clean_html(fragment: str, base_url: str) -> str:
             raised.append(e)
             return None
 
-    cleaned = nh3.clean(
-        fragment,
-        tags=_TAGS,
-        clean_content_tags=_DROP_WITH_CONTENT,
-        attributes=_ATTRIBUTES,
-        attribute_filter=kept,
-        url_schemes=set(_SCHEMES),
-        link_rel=None,
-        strip_comments=True,
-    )
+    def unraisable(report: sys.UnraisableHookArgs) -> None:
+        if isinstance(report.exc_value, KeyboardInterrupt):
+            raised.append(report.exc_value)
+        else:
+            hook(report)
+
+    hook = sys.unraisablehook
+    sys.unraisablehook = unraisable
+    try:
+        cleaned = nh3.clean(
+            fragment,
+            tags=_TAGS,
+            clean_content_tags=_DROP_WITH_CONTENT,
+            attributes=_ATTRIBUTES,
+            attribute_filter=kept,
+            url_schemes=set(_SCHEMES),
+            link_rel=None,
+            strip_comments=True,
+        )
+    finally:
+        sys.unraisablehook = hook
     if raised:
         raise raised[0]
     # Character references such as &#1; become raw characters only when parsed.

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import lxml.html
@@ -375,3 +377,31 @@ def test_ctrl_c_while_an_attribute_is_filtered_is_not_lost(monkeypatch: pytest.M
     monkeypatch.setattr(render, "_filter_attribute", interrupted)
     with pytest.raises(KeyboardInterrupt):
         render.clean_html('<p><a href="/x">x</a></p>', "https://example.org/")
+
+
+def test_ctrl_c_as_nh3_calls_the_filter_is_not_lost() -> None:
+    """Python raises an interrupt in the filter as nh3 calls it, before any line of it
+    runs (no ``try`` there can catch it): nh3 printed it and went on. Real signals,
+    forty times, each handled by raising KeyboardInterrupt as Ctrl-C's is: every one
+    ends the cleaning."""
+    fragment = "".join(f'<p><a href="../p{i}/">x</a> <img src="i{i}.png"></p>' for i in range(1000))
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    lost = 0
+    try:
+        for n in range(40):
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0.005 + n * 0.001)
+                deadline = time.monotonic() + 1
+                while time.monotonic() < deadline:
+                    render.clean_html(fragment, "https://example.org/a/")
+                lost += 1
+            except KeyboardInterrupt:
+                pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert lost == 0
