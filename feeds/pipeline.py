@@ -466,20 +466,16 @@ def build_feeds(
     # another (each shows its own posts); each core takes a run of them.
     todo.sort(key=_making_order)
     cores = core_count() if len(todo) >= PARALLEL_FROM else 1
-    earlier = readings or KeptReadings()
-    scans: Scans = {}
-    # What a first run's child began while the posts were resolved.
-    found = primed_ahead.results() if primed_ahead is not None else []
+    # What a first run's child began while the posts were resolved, then what is left.
+    primed = _together(primed_ahead.results() if primed_ahead is not None else [])
+    old_rendered = {**old_rendered, **primed.rendered}
     if cores > 1:
-        done_ahead = {key: html for part in found for key, html in part.rendered.items()}
-        rest = {**old_rendered, **done_ahead}
-        primed = _primed(todo, planned[0], keys, rest, config, options, now)
-        if primed is not None:
-            found.append(primed)
-    for part in found:
-        old_rendered = {**old_rendered, **part.rendered}
-        earlier = earlier.joined(part.readings)
-        scans.update(part.scans)
+        more = _primed(todo, planned[0], keys, old_rendered, config, options, now)
+        if more is not None:
+            primed = _together([primed, more])
+            old_rendered = {**old_rendered, **more.rendered}
+    earlier = (readings or KeptReadings()).joined(primed.readings)
+    scans = primed.scans
     parts = min(len(todo), MAKE_SHARES * cores) if cores > 1 else 1
     shares = [todo[k * len(todo) // parts : (k + 1) * len(todo) // parts] for k in range(parts)]
     pieces = []
@@ -688,11 +684,15 @@ def _primed(
         return None
     formats = tuple(dict.fromkeys(fmt for _, fmt in todo if fmt in PRIMED_FORMATS))
     parts = _prime_parts(site, wanted, formats, keys, config, options, now)
-    found = on_every_core(_prime, parts, first_here=True)
+    return _together(on_every_core(_prime, parts, first_here=True))
+
+
+def _together(parts: Sequence[_Primed]) -> _Primed:
+    """What the parts primed, as one."""
     return _Primed(
-        {key: html for part in found for key, html in part.rendered.items()},
-        functools.reduce(KeptReadings.joined, (part.readings for part in found)),
-        {scan: findings for part in found for scan, findings in part.scans.items()},
+        {key: html for part in parts for key, html in part.rendered.items()},
+        functools.reduce(KeptReadings.joined, (part.readings for part in parts), KeptReadings()),
+        {scan: findings for part in parts for scan, findings in part.scans.items()},
     )
 
 
