@@ -241,6 +241,21 @@ def test_module_and_version() -> None:
     assert run.returncode == 0 and run.stdout.startswith("feeds, version ")
 
 
+def test_the_package_names_load_when_used() -> None:
+    """``import feeds`` loads none of its modules (the command line imports one first,
+    and a Ctrl-C must find its handler there soon); each public name loads its own."""
+    code = (
+        "import sys, feeds\n"
+        "print(sorted(m for m in sys.modules if m.startswith('feeds.')))\n"
+        "print(all(getattr(feeds, name) is not None for name in feeds.__all__))\n"
+        "from feeds import Config, regenerate\n"
+        "print(Config.__module__, regenerate.__module__)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == ["[]", "True", "feeds.config feeds.pipeline"]
+
+
 def test_the_process_ends_with_its_output_flushed_and_its_exit_status() -> None:
     """The entry point ends the process without the interpreter's teardown: what is
     still buffered goes out first, and the status is click's."""
@@ -258,6 +273,65 @@ def test_the_process_ends_with_its_output_flushed_and_its_exit_status() -> None:
             [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env
         )
         assert run.returncode == status and run.stdout.startswith("buffered"), run
+
+
+def test_ctrl_c_while_the_command_line_loads_ends_it_without_a_traceback(site: Site) -> None:
+    """Loading the command line takes a tenth of a second or more: a Ctrl-C then ends
+    the process as it ends a run (status 130, "interrupted"), never with a traceback.
+    The interrupt is sent once the config reader's library has loaded, with more of
+    the command line still to load (``-X importtime`` reports each module as it is
+    done)."""
+    site.post("a.md", "Alpha")
+
+    def loaded(line: str, module: str) -> bool:  # "import time: 364 | 12890 |   yaml"
+        return line.rpartition("|")[2].strip() == module
+
+    with subprocess.Popen(
+        [sys.executable, "-X", "importtime", "-m", "feeds", "build", "-c", str(site.config_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as run:
+        assert run.stderr is not None
+        lines = []
+        for line in run.stderr:
+            lines.append(line)
+            if loaded(line, "yaml"):
+                run.send_signal(signal.SIGINT)
+                break
+        rest = run.stderr.read()
+        status = run.wait(timeout=30)
+    assert any(loaded(line, "yaml") for line in lines), lines
+    assert status == 130, rest
+    assert "Traceback" not in rest
+    assert rest.splitlines()[-1] == "interrupted"
+    # It came while the command line loaded: nothing published.
+    assert not any(loaded(line, "feeds.cli") for line in lines)
+    assert not (site.public / "rss.xml").exists()
+
+
+def test_the_interrupt_that_stops_the_loading_is_reported_as_one(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Wherever in the loading the interrupt lands, the entry point catches it."""
+    import feeds.__main__ as entry
+
+    class Interrupting:
+        def find_spec(self, name: str, *args: object) -> None:
+            if name == "feeds.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "feeds.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            entry.main()
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert ended.value.code == 130
+    assert capsys.readouterr().err == "interrupted\n"
 
 
 def test_a_library_that_cannot_be_loaded_while_listing_is_left_to_the_run_that_needs_it(
