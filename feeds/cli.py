@@ -6,7 +6,6 @@ import importlib
 import os
 import re
 import signal
-import socket
 import sys
 import threading
 import time
@@ -409,6 +408,8 @@ def serve(config_path: Path, quiet: bool) -> None:
 def _cannot_bind(host: str, port: int) -> str | None:
     """Why a server could not listen on ``host``:``port`` now, or None when it could
     (bound as uvicorn binds: IPv6 for a host with a colon, addresses reusable)."""
+    import socket  # for `feeds serve` alone: every other command would load it for nothing
+
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as trial:
         trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

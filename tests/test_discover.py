@@ -207,3 +207,21 @@ def test_a_fifo_under_a_post_s_name_is_named_not_read(tmp_path: Path) -> None:
     found, problems = discover(tmp_path, 1000)
     assert [f.path for f in found] == ["a.md"]
     assert [(p.level, p.code, p.path) for p in problems] == [("warning", "not-a-file", "pipe.md")]
+
+
+def test_a_folder_a_link_took_the_place_of_is_not_listed_through_it(tmp_path: Path) -> None:
+    """A folder is listed through its own descriptor, opened without following a link:
+    one replaced by a link once its parent was listed (here, listed as if it had been)
+    is reported, and what the link leads to is not listed."""
+    from feeds.content import discover as module
+
+    content, outside = tmp_path / "content", tmp_path / "outside"
+    touch(outside, "secret.md")
+    touch(content, "real.md")
+    (content / "swapped").symlink_to(outside)
+    found: list[module.FoundFile] = []
+    problems: list[module.Problem] = []
+    module._list(content / "swapped", content, 1000, found, problems, "swapped/")
+    assert found == []
+    assert [(p.code, p.path) for p in problems] == [("unreadable", "swapped")]
+    assert problems[0].message.startswith("cannot list: ")

@@ -7,7 +7,7 @@ import os
 import re
 import stat
 import sys
-from collections.abc import Iterable
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -49,6 +49,8 @@ MAX_FOLDER_DEPTH = 64
 #: how a post file is opened: never waiting on a FIFO a writer would have to open, and
 #: never through a link that was not there when the folder was listed
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
+#: how a folder is opened to be listed: never through a link
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0) | os.O_CLOEXEC
 
 
 def read_post_file(root: str, rel: str, max_bytes: int) -> bytes:
@@ -68,15 +70,17 @@ def read_post_file(root: str, rel: str, max_bytes: int) -> bytes:
         if not target.startswith(root + os.sep):
             raise OSError(errno.EACCES, "a link out of the content folder") from None
         fd = os.open(target, _OPEN_FLAGS)
-    with open(fd, "rb", buffering=0) as file:  # noqa: PTH123
+    try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise OSError(errno.EINVAL, "not a regular file")
-        # Unbuffered, read whole at once (a third of what Path.read_bytes costs), in a
-        # buffer of the file's size: one of the limit's would be 10 MB a post.
-        data = file.read(min(st.st_size, max_bytes) + 1) or b""
+        # Read whole at once, with no file object (a third of what Path.read_bytes
+        # costs), in a buffer of the file's size: one of the limit's would be 10 MB a post.
+        data = os.read(fd, min(st.st_size, max_bytes) + 1)
         if len(data) > st.st_size:  # it grew since: the rest, up to the limit
-            data += file.read(max_bytes + 1 - len(data)) or b""
+            data += os.read(fd, max_bytes + 1 - len(data))
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise OSError(errno.EFBIG, f"over the limit of {max_bytes:,} bytes (max_post_bytes)")
     return data
@@ -139,98 +143,122 @@ def discover(
     found: list[FoundFile] = []
     problems: list[Problem] = []
     root = content_dir.resolve()
-    for rel, entry in _walk(root, root, problems, share=share):
-        if not is_post_name(entry.name):
-            suffix = "." + entry.name.rpartition(".")[2].lower()
-            if suffix in UNREAD_FORMATS and not entry.name.startswith("."):
-                message = (
-                    f"not read: {UNREAD_FORMATS[suffix]} ({suffix}) is not a post format "
-                    "feeds reads (.md, .markdown, .txt, .html, .htm)"
-                )
-                problems.append(Problem("warning", "unread-format", message, rel))
-            continue
-        try:
-            st = entry.stat()  # follows a link; _walk checked where it points
-        except OSError as e:
-            problems.append(Problem("error", "unreadable", f"cannot read: {e.strerror}", rel))
-            continue
-        if not stat.S_ISREG(st.st_mode):
-            # A FIFO, a socket or a device under a post's name: never read (a FIFO would
-            # wait for a writer), but named.
-            message = "not read: not a regular file (a FIFO, a socket or a device)"
-            problems.append(Problem("warning", "not-a-file", message, rel))
-            continue
-        if st.st_size > max_bytes:
-            problems.append(
-                Problem(
-                    "error",
-                    "too-large",
-                    f"{st.st_size:,} bytes, over the limit of {max_bytes:,} (max_post_bytes)",
-                    rel,
-                )
-            )
-            continue
-        found.append(FoundFile(sys.intern(rel), st.st_size, st.st_mtime_ns))
-    found.sort(key=lambda f: f.path)
+    _list(root, root, max_bytes, found, problems, share=share)
+    found.sort(key=itemgetter(0))  # by path
     problems.sort(key=lambda p: p.path or "")
     return found, problems
 
 
-def _walk(
+def _list(
     folder: Path,
     root: Path,
+    max_bytes: int,
+    found: list[FoundFile],
     problems: list[Problem],
     prefix: str = "",
     share: tuple[int, int] = (0, 1),
-) -> Iterable[tuple[str, os.DirEntry[str]]]:
-    """Every entry below ``folder`` with its path relative to ``root`` (``prefix`` + name),
-    one folder's entries held at a time (all of a big site's at once weigh 30 MB);
-    of ``folder``'s own entries, only the ``share`` (see ``discover``)."""
+) -> None:
+    """The post files below ``folder`` into ``found``, with their paths relative to
+    ``root`` (``prefix`` + name), and the problems with the other files into
+    ``problems``, as ``discover`` lists them; one folder's entries held at a time (all
+    of a big site's at once weigh 30 MB); of ``folder``'s own entries, only the
+    ``share``. One loop does it all: it runs for each of a big site's files."""
     k, n = share
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        # Listed through its descriptor, each file's stat looks up its name alone, not
+        # every folder of its path again: a big site has one a file. Never through a link
+        # (a folder a link took the place of since its parent was listed).
+        fd = os.open(folder, _FOLDER_FLAGS)
     except OSError as e:
-        if not prefix:
-            # Every post would look deleted: their feeds emptied, and removed.
-            raise ContentFolderError(
-                f"cannot list the content folder {folder} (content_dir): {e.strerror}"
-            ) from e
-        rel = prefix.rstrip("/")
-        problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
+        _unlisted(folder, prefix, problems, e)
         return
-    entries = entries[k * len(entries) // n : (k + 1) * len(entries) // n]
-    for entry in entries:
-        if entry.name.startswith("."):
-            continue
-        rel = prefix + entry.name
-        if (why := _bad_name(entry.name)) is not None:
-            if entry.is_dir(follow_symlinks=False) or is_post_name(_shown(entry.name)):
-                problems.append(Problem("error", "bad-name", f"skipped: {why}", _shown(rel)))
-            continue
-        if entry.is_symlink():
-            # Linked folders would walk posts twice or loop; linked files may not leave the site.
+    try:
+        try:
+            entries = sorted(os.scandir(fd), key=attrgetter("name"))
+        except OSError as e:
+            _unlisted(folder, prefix, problems, e)
+            return
+        entries = entries[k * len(entries) // n : (k + 1) * len(entries) // n]
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            rel = prefix + name
+            if not name.isprintable() and (why := _bad_name(name)) is not None:
+                if entry.is_dir(follow_symlinks=False) or is_post_name(_shown(name)):
+                    problems.append(Problem("error", "bad-name", f"skipped: {why}", _shown(rel)))
+                continue
+            if entry.is_symlink():
+                # Linked folders would walk posts twice or loop; linked files may not
+                # leave the site.
+                try:
+                    target = (folder / name).resolve(strict=True)
+                except (OSError, RuntimeError):
+                    # A link to nothing, or a loop of links (RuntimeError before Python 3.13).
+                    problems.append(Problem("warning", "symlink", "broken or looping link", rel))
+                    continue
+                if target.is_dir():
+                    problems.append(
+                        Problem("warning", "symlink", "linked folder not followed", rel)
+                    )
+                    continue
+                if not target.is_relative_to(root):
+                    problems.append(
+                        Problem(
+                            "warning", "symlink", "link out of the content folder not followed", rel
+                        )
+                    )
+                    continue
+            elif entry.is_dir(follow_symlinks=False):
+                if rel.count("/") >= MAX_FOLDER_DEPTH:
+                    message = f"folder nested over {MAX_FOLDER_DEPTH} deep: not listed"
+                    problems.append(Problem("error", "too-deep", message, rel))
+                    continue
+                _list(folder / name, root, max_bytes, found, problems, rel + "/")
+                continue
+            if not is_post_name(name):
+                suffix = "." + name.rpartition(".")[2].lower()
+                if suffix in UNREAD_FORMATS:
+                    message = (
+                        f"not read: {UNREAD_FORMATS[suffix]} ({suffix}) is not a post format "
+                        "feeds reads (.md, .markdown, .txt, .html, .htm)"
+                    )
+                    problems.append(Problem("warning", "unread-format", message, rel))
+                continue
             try:
-                target = Path(entry.path).resolve(strict=True)
-            except (OSError, RuntimeError):
-                # A link to nothing, or a loop of links (RuntimeError before Python 3.13).
-                problems.append(Problem("warning", "symlink", "broken or looping link", rel))
+                st = entry.stat()  # follows a link; checked above where it points
+            except OSError as e:
+                problems.append(Problem("error", "unreadable", f"cannot read: {e.strerror}", rel))
                 continue
-            if target.is_dir():
-                problems.append(Problem("warning", "symlink", "linked folder not followed", rel))
+            if not stat.S_ISREG(st.st_mode):
+                # A FIFO, a socket or a device under a post's name: never read (a FIFO would
+                # wait for a writer), but named.
+                message = "not read: not a regular file (a FIFO, a socket or a device)"
+                problems.append(Problem("warning", "not-a-file", message, rel))
                 continue
-            if not target.is_relative_to(root):
+            if st.st_size > max_bytes:
                 problems.append(
                     Problem(
-                        "warning", "symlink", "link out of the content folder not followed", rel
+                        "error",
+                        "too-large",
+                        f"{st.st_size:,} bytes, over the limit of {max_bytes:,} (max_post_bytes)",
+                        rel,
                     )
                 )
                 continue
-            yield rel, entry
-        elif entry.is_dir(follow_symlinks=False):
-            if rel.count("/") >= MAX_FOLDER_DEPTH:
-                message = f"folder nested over {MAX_FOLDER_DEPTH} deep: not listed"
-                problems.append(Problem("error", "too-deep", message, rel))
-                continue
-            yield from _walk(Path(entry.path), root, problems, rel + "/")
-        else:
-            yield rel, entry
+            # tuple.__new__ makes it in C; FoundFile(...) would run Python code per file.
+            found.append(tuple.__new__(FoundFile, (sys.intern(rel), st.st_size, st.st_mtime_ns)))
+    finally:
+        os.close(fd)
+
+
+def _unlisted(folder: Path, prefix: str, problems: list[Problem], e: OSError) -> None:
+    """A folder that cannot be listed: an error for a folder in the content folder; the
+    content folder itself, ContentFolderError."""
+    if not prefix:
+        # Every post would look deleted: their feeds emptied, and removed.
+        raise ContentFolderError(
+            f"cannot list the content folder {folder} (content_dir): {e.strerror}"
+        ) from e
+    rel = prefix.rstrip("/")
+    problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
