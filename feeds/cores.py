@@ -65,6 +65,26 @@ def core_count() -> int:
     return max(1, min(count, MAX_WORKERS))
 
 
+#: how finely ``tapered`` cuts the work as it ends: a piece is at most this many cores'
+#: worth of what is left
+TAPER = 4
+
+
+def tapered(total: int, cores: int, largest: int, smallest: int = 1) -> list[range]:
+    """``range(total)`` cut in pieces for ``cores`` processes that take them in order, one
+    at a time: pieces of ``largest`` while much is left, then ever smaller ones (the
+    ``TAPER * cores``-th part of what is left, down to ``smallest``). The processes end
+    closer together than equal pieces let them (at most the last, small, piece apart),
+    for a few more pieces."""
+    pieces = []
+    start = 0
+    while start < total:
+        size = max(smallest, min(largest, -(-(total - start) // (TAPER * cores))), 1)
+        pieces.append(range(start, min(total, start + size)))
+        start += size
+    return pieces
+
+
 def _may_fork() -> bool:
     """Whether this process may fork: a process with other threads running may not (a
     lock one of them holds stays locked in the child for good)."""

@@ -40,7 +40,15 @@ from feeds.config import Config, FeedsConfig
 from feeds.content import decode
 from feeds.content.discover import FoundFile, discover, read_post_file
 from feeds.content.readers import READERS
-from feeds.cores import Ahead, Waiting, ahead, core_count, in_background, on_every_core
+from feeds.cores import (
+    Ahead,
+    Waiting,
+    ahead,
+    core_count,
+    in_background,
+    on_every_core,
+    tapered,
+)
 from feeds.dates import epoch_us
 from feeds.exceptions import ContentError, PublishError
 from feeds.index import (
@@ -122,10 +130,12 @@ PARALLEL_FROM = 12
 PRIME_FROM = 40
 #: the formats whose entries ``_prime`` reads (JSON Feed's checks take no parser)
 PRIMED_FORMATS = ("rss", "atom")
-#: shares of the posts to prime (``_prime_ahead``, ``_primed``): the processes take one
-#: at a time, and end at most one apart
+#: the largest share of the posts to prime (``_prime_ahead``, ``_primed``) is this
+#: part of them; the processes take one at a time, the last ever smaller (``tapered``)
 PRIME_SHARES = 16
-#: shares of the feeds to make, each core's (``build_feeds``)
+#: the fewest posts a share of them to prime has, unless fewer are left
+PRIME_LEAST = 8
+#: the largest share of the feeds to make is this part of each core's (``build_feeds``)
 MAKE_SHARES = 4
 #: the most posts a run renders ahead (``_prime_ahead``) with: while its child renders,
 #: this process resolves every post, and each page of memory it writes to is copied; at
@@ -137,8 +147,11 @@ CHANGED_WHILE_READING = "changed-while-reading"
 INVALID_ENTRY = "invalid-entry"
 #: how many times a run makes its feeds again without posts that vanished meanwhile
 MAX_REMAKES = 3
-#: post files read by one worker at a time: fewer are not worth a process
+#: post files read by one worker at a time, as long as many are left to read: fewer are
+#: not worth a process
 READ_SHARE = 250
+#: the fewest post files read at a time, as the reading ends (``tapered``)
+READ_LEAST = 50
 #: how far the cache may fall behind (posts and HTML it misses, in all) before it is
 #: written again, at least, and per 100 posts: writing it costs about what reading a
 #: thousand posts does, and each post it misses is read (and shown, rendered) again by
@@ -231,12 +244,14 @@ def load_content(
             to_read.append((item, old))
     progress("reading", len(entries), len(found))
     if to_read:
-        # Many shares a core: a worker that ends its last one early waits for the others.
-        size = max(READ_SHARE, -(-len(to_read) // (16 * core_count())))
-        shares = [(to_read[i : i + size], config) for i in range(0, len(to_read), size)]
+        # Many shares a core, the last ones small: a worker that ends its last share early
+        # waits for the others.
+        largest = max(READ_SHARE, -(-len(to_read) // (16 * core_count())))
+        cuts = tapered(len(to_read), core_count(), largest, READ_LEAST)
+        shares = [(to_read[cut.start : cut.stop], config) for cut in cuts]
 
         def done(n: int) -> None:
-            progress("reading", len(entries) + min(n * size, len(to_read)), len(found))
+            progress("reading", len(entries) + cuts[n - 1].stop, len(found))
 
         for share, results in zip(shares, on_every_core(_read_share, shares, done), strict=True):
             for (item, _), entry in zip(share[0], results, strict=True):
@@ -476,8 +491,9 @@ def build_feeds(
             old_rendered = {**old_rendered, **more.rendered}
     earlier = (readings or KeptReadings()).joined(primed.readings)
     scans = primed.scans
-    parts = min(len(todo), MAKE_SHARES * cores) if cores > 1 else 1
-    shares = [todo[k * len(todo) // parts : (k + 1) * len(todo) // parts] for k in range(parts)]
+    largest = -(-len(todo) // (MAKE_SHARES * cores))
+    cuts = tapered(len(todo), cores, largest) if cores > 1 else [range(len(todo))]
+    shares = [todo[cut.start : cut.stop] for cut in cuts]
     pieces = []
     for share in shares:
         shown = {keys[post.path] for spec, _ in share for post in spec.posts}
@@ -769,14 +785,16 @@ def _prime_parts(
     options: WriteOptions,
     now: datetime,
 ) -> list[_Priming]:
-    """The posts ``wanted`` (by path) in ``PRIME_SHARES`` parts, each to be written as a
-    feed of the site's kind of a tag feed (no podcast, no archive)."""
+    """The posts ``wanted`` (by path) in shares, the largest ``1/PRIME_SHARES`` of them,
+    the last ones smaller (``tapered``), each to be written as a feed of the site's kind
+    of a tag feed (no podcast, no archive)."""
     plain = replace(site, kind="tag", podcast=None, history=None)
     posts = [wanted[path] for path in sorted(wanted)]
+    largest = -(-len(posts) // PRIME_SHARES)
     return [
-        _Priming(replace(plain, posts=tuple(posts[k::PRIME_SHARES])), formats, keys, config,
-                 options, now)
-        for k in range(min(PRIME_SHARES, len(posts)))
+        _Priming(replace(plain, posts=tuple(posts[cut.start : cut.stop])), formats, keys,
+                 config, options, now)
+        for cut in tapered(len(posts), core_count(), largest, PRIME_LEAST)
     ]  # fmt: skip
 
 

@@ -525,3 +525,31 @@ def test_an_interrupt_while_results_stream_back_ends_the_children(
         on_every_core(time.sleep, [0.0] + [60.0] * 5, interrupted)
     assert time.monotonic() - started < 10
     assert len(forked) == 2 and not any(_alive(pid) for pid in forked)
+
+
+@pytest.mark.parametrize(
+    ("total", "cores_", "largest", "smallest"),
+    [
+        (10_000, 2, 313, 50),
+        (393, 2, 25, 8),
+        (51, 2, 7, 1),
+        (45, 2, 3, 8),
+        (1, 4, 10, 5),
+        (0, 2, 5, 1),
+    ],
+)
+def test_tapered_pieces_cover_the_work_once_and_shrink_toward_its_end(
+    total: int, cores_: int, largest: int, smallest: int
+) -> None:
+    """Pieces taken in order, the largest first and the last small: every item once, in
+    order; no piece over ``largest`` (unless ``smallest`` is more) and none under
+    ``smallest`` but the very last; each no larger than the one before."""
+    pieces = cores.tapered(total, cores_, largest, smallest)
+    assert [i for piece in pieces for i in piece] == list(range(total))
+    sizes = [len(piece) for piece in pieces]
+    assert all(size <= max(largest, smallest) for size in sizes)
+    assert all(size >= smallest for size in sizes[:-1])
+    assert sizes == sorted(sizes, reverse=True)
+    if total >= 8 * largest * cores_:
+        # The last pieces are the TAPER * cores-th part of what is left, or the smallest.
+        assert sizes[0] == largest and sizes[-2] == max(smallest, 1) < largest

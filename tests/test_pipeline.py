@@ -315,7 +315,7 @@ def test_a_first_run_that_renders_posts_while_it_resolves_them_publishes_the_sam
 
     monkeypatch.setattr(pipeline, "ahead", counted)
     result = build(site)
-    assert begun == [pipeline.PRIME_SHARES] and result.exit_code == 0, result.problems
+    assert len(begun) == 1 and begun[0] > 1 and result.exit_code == 0, result.problems
     primed = site.outputs()
     assert b"Undated" in primed["rss.xml"] and b"Later" not in primed["rss.xml"]
     assert b"https://example.org/post-59-2/" in primed["rss.xml"]
@@ -335,11 +335,11 @@ def test_a_site_too_big_renders_nothing_ahead(site: Site, monkeypatch: pytest.Mo
     monkeypatch.setattr(pipeline, "core_count", lambda: 2)
     begun: list[int] = []
     monkeypatch.setattr(pipeline, "ahead", lambda work, pieces: begun.append(len(pieces)))
-    for most, expected in ((49, []), (50, [pipeline.PRIME_SHARES])):
+    for most, ahead in ((49, False), (50, True)):
         monkeypatch.setattr(pipeline, "PRIME_AHEAD_UP_TO", most)
         begun.clear()
         shutil.rmtree(site.root / ".feeds", ignore_errors=True)
-        assert build(site).exit_code == 0 and begun == expected
+        assert build(site).exit_code == 0 and bool(begun) == ahead
 
 
 def test_a_run_interrupted_while_it_publishes_leaves_the_cache_it_had(
