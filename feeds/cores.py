@@ -65,8 +65,8 @@ def core_count() -> int:
     return max(1, min(count, MAX_WORKERS))
 
 
-#: how finely ``tapered`` cuts the work as it ends: a piece is at most this many cores'
-#: worth of what is left
+#: how finely ``tapered`` cuts work as it ends: a piece is at most the ``TAPER * cores``-th
+#: part of what is left
 TAPER = 4
 
 

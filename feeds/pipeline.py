@@ -130,12 +130,14 @@ PARALLEL_FROM = 12
 PRIME_FROM = 40
 #: the formats whose entries ``_prime`` reads (JSON Feed's checks take no parser)
 PRIMED_FORMATS = ("rss", "atom")
-#: the largest share of the posts to prime (``_prime_ahead``, ``_primed``) is this
-#: part of them; the processes take one at a time, the last ever smaller (``tapered``)
+#: the posts to prime (``_prime_ahead``, ``_primed``) go in shares of at most one
+#: PRIME_SHARES-th of them; the processes take one at a time, the last shares ever
+#: smaller (``tapered``)
 PRIME_SHARES = 16
 #: the fewest posts a share of them to prime has, unless fewer are left
 PRIME_LEAST = 8
-#: the largest share of the feeds to make is this part of each core's (``build_feeds``)
+#: the feeds to make go in shares of at most one MAKE_SHARES-th of each core's
+#: (``build_feeds``; the last shares smaller)
 MAKE_SHARES = 4
 #: the most posts a run renders ahead (``_prime_ahead``) with: while its child renders,
 #: this process resolves every post, and each page of memory it writes to is copied; at
