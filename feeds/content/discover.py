@@ -255,10 +255,13 @@ def _list(
 def _unlisted(folder: Path, prefix: str, problems: list[Problem], e: OSError) -> None:
     """A folder that cannot be listed: an error for a folder in the content folder; the
     content folder itself, ContentFolderError."""
+    # A folder is opened without following a link: one there now took the folder's place.
+    swapped = e.errno in (errno.ELOOP, errno.ENOTDIR) and folder.is_symlink()
+    why = "a link took its place (linked folders are not followed)" if swapped else e.strerror
     if not prefix:
         # Every post would look deleted: their feeds emptied, and removed.
         raise ContentFolderError(
-            f"cannot list the content folder {folder} (content_dir): {e.strerror}"
+            f"cannot list the content folder {folder} (content_dir): {why}"
         ) from e
     rel = prefix.rstrip("/")
-    problems.append(Problem("error", "unreadable", f"cannot list: {e.strerror}", rel))
+    problems.append(Problem("error", "unreadable", f"cannot list: {why}", rel))
