@@ -518,6 +518,9 @@ def build_feeds(
         problems += made.problems
         rendered.update(made.rendered)
         used = used.joined(made.readings)
+    # A post each share renders is reported by each (its HTML too long, its file gone):
+    # once, as one process reports it.
+    problems = list(dict.fromkeys(problems))
     rendered = {key: html for key, html in rendered.items() if key in live_keys}
     for key in live_keys:
         if key not in rendered and key in old_rendered:

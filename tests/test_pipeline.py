@@ -202,6 +202,41 @@ def shared_as_on_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "PRIME_FROM", 1)
 
 
+def test_a_post_every_share_renders_is_reported_once(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A post whose HTML is too long is shown by the site feed and its tags' feeds, which
+    the shares of a run on two cores make apart: each renders it, and finds it too long.
+    It is reported once, as a run on one core reports it (found by a trial, three times
+    over)."""
+    for n in range(14):
+        site.post(f"p{n:02d}.md", f"Post {n}", f"2024-05-{n + 1:02d}T10:00:00Z",
+                  tags=f"[t{n}, long]")  # fmt: skip
+    site.write(
+        "long.md",
+        "---\ntitle: Long\ndate: 2024-05-20T10:00:00Z\ntags: [t1, t2, t3, long]\n---\n\n"
+        + "A paragraph of words. " * 200,
+    )
+    monkeypatch.setattr(pipeline, "MAX_CONTENT_CHARS", 1000)
+    reports = []
+    for cores_ in (1, 2):
+        shutil.rmtree(site.public, ignore_errors=True)
+        shutil.rmtree(site.root / ".feeds", ignore_errors=True)
+        if cores_ == 1:
+            monkeypatch.setattr(pipeline, "core_count", lambda: 1)
+            monkeypatch.setattr(cores, "core_count", lambda: 1)
+        else:
+            monkeypatch.undo()
+            monkeypatch.setattr(pipeline, "MAX_CONTENT_CHARS", 1000)
+            shared_as_on_two_cores(monkeypatch)
+            monkeypatch.setattr(pipeline, "MAKE_SHARES", 8)
+        result = build(site)
+        assert result.published, result.feed_problems
+        reports.append([(p.code, p.path) for p in result.feed_problems])
+    assert reports[0].count(("content-too-long", "long.md")) == 1
+    assert reports[1] == reports[0]
+
+
 @pytest.mark.parametrize("shares", ["one", "two"])
 @pytest.mark.parametrize("how", ["deleted", "spoiled"])
 def test_a_post_that_vanishes_after_it_was_read_is_skipped_alone(
