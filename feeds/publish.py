@@ -97,7 +97,12 @@ def run_lock(
                 time.sleep(0.1)
         CLOSE_IN_CHILDREN.add(fd)
         _sweep(state_dir)
-        yield
+        try:
+            yield
+        finally:
+            # What a process of this run left, killed as it wrote (the cache's writer), is
+            # removed while the lock is still held: its processes have ended.
+            _sweep(state_dir)
     finally:
         CLOSE_IN_CHILDREN.discard(fd)
         os.close(fd)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -200,6 +201,39 @@ def shared_as_on_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     on_two_cores_here(monkeypatch)
     monkeypatch.setattr(pipeline, "PARALLEL_FROM", 1)
     monkeypatch.setattr(pipeline, "PRIME_FROM", 1)
+
+
+def test_a_cache_writer_killed_as_it_writes_leaves_no_temporary_file(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cache is written by a child while the run publishes. Killed halfway through
+    its file, it leaves a temporary file: the run writes the cache itself, and removes
+    that file before it lets go of the lock (the next run no longer has to)."""
+    small_site(site)
+    run = os.getpid()
+    real = pipeline.dump_caches
+    killed = site.root / "killed"
+
+    def dying(*args: Any, **kwargs: Any) -> Any:
+        chunks = real(*args, **kwargs)
+        yield next(chunks)
+        if os.getpid() != run:
+            killed.touch()
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield from chunks
+
+    monkeypatch.setattr(pipeline, "dump_caches", dying)
+    result = build(site)
+    assert result.published and result.exit_code == 0, result.problems
+    assert killed.exists()  # the writer was a child, and it died
+    state = site.root / ".feeds"
+    assert sorted(p.name for p in state.iterdir() if p.name.endswith(".tmp")) == []
+    monkeypatch.setattr(pipeline, "dump_caches", real)
+    cache = (state / "cache.json").read_bytes()
+    shutil.rmtree(site.public)
+    (state / "cache.json").unlink()
+    assert build(site).exit_code == 0
+    assert (state / "cache.json").read_bytes() == cache
 
 
 def test_a_post_every_share_renders_is_reported_once(
