@@ -117,14 +117,14 @@ def on_every_core(
     pieces: Sequence[Piece],
     done: Callable[[int], None] = lambda n: None,
     *,
-    first_here: bool = False,
+    here_too: bool = False,
 ) -> list[Result]:
     """``[work(p) for p in pieces]``, the pieces shared among worker processes.
 
     ``work`` must be a module-level function, and pieces and results picklable.
     ``done(n)`` is called here as each piece is finished (``n`` of them so far).
     With one core or one piece, everything happens in this process. With
-    ``first_here``, this process takes pieces as forked children do, one at a time
+    ``here_too``, this process takes pieces as forked children do, one at a time
     (``ahead``): that suits pieces whose results are worth sending back at the end.
     Otherwise a forked child a core takes them, and sends each result back as soon as
     it is done (``_streamed``): that suits many results, taken in as they come. A
@@ -134,9 +134,9 @@ def on_every_core(
     workers = min(core_count(), len(pieces))
     if workers < 2:
         return _here(work, pieces, done)
-    if first_here and (begun := ahead(work, pieces)) is not None:
+    if here_too and (begun := ahead(work, pieces)) is not None:
         return begun.results(done)
-    if not first_here and (streamed := _streamed(work, pieces, done)) is not None:
+    if not here_too and (streamed := _streamed(work, pieces, done)) is not None:
         return streamed
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool

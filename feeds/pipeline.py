@@ -512,7 +512,7 @@ def build_feeds(
     staged: dict[str, Staged] = {}
     rendered: dict[str, tuple[str, str]] = {}
     used = KeptReadings()
-    for made in on_every_core(_make, pieces, done, first_here=True):
+    for made in on_every_core(_make, pieces, done, here_too=True):
         files.update(made.files)
         staged.update(made.staged)
         problems += made.problems
@@ -705,7 +705,7 @@ def _primed(
         return None
     formats = tuple(dict.fromkeys(fmt for _, fmt in todo if fmt in PRIMED_FORMATS))
     parts = _prime_parts(site, wanted, formats, keys, config, options, now)
-    return _together(on_every_core(_prime, parts, first_here=True))
+    return _together(on_every_core(_prime, parts, here_too=True))
 
 
 def _together(parts: Sequence[_Primed]) -> _Primed:
@@ -805,8 +805,8 @@ def _prime_parts(
 
 def _prime(priming: _Priming) -> _Primed:
     """Render the posts of a share, write them as one feed in each format, and validate
-    it (in a worker process, or this one for the first share). A post that cannot be
-    rendered, or whose HTML is too long, is left to the feed workers, which report it."""
+    it (in a worker process, or this one). A post that cannot be rendered, or whose HTML
+    is too long, is left to the feed workers, which report it."""
     rendered: dict[str, tuple[str, str]] = {}
     posts = []
     for post in priming.spec.posts:

@@ -284,22 +284,22 @@ def _whose(piece: int) -> tuple[int, int]:
     return piece, os.getpid()
 
 
-@pytest.mark.parametrize("first_here", [False, True])
+@pytest.mark.parametrize("here_too", [False, True])
 def test_pieces_are_shared_among_workers_and_this_process_takes_some_if_asked(
-    monkeypatch: pytest.MonkeyPatch, first_here: bool
+    monkeypatch: pytest.MonkeyPatch, here_too: bool
 ) -> None:
     """Results come back in the order of the pieces, and ``done`` counts up to them
-    all. With ``first_here`` this process and one forked child take them (on two
+    all. With ``here_too`` this process and one forked child take them (on two
     cores); without it, workers make every piece."""
     monkeypatch.setattr(cores, "core_count", lambda: 2)
     counted: list[int] = []
     pieces = list(range(1, 41))
-    results = on_every_core(_whose, pieces, counted.append, first_here=first_here)
+    results = on_every_core(_whose, pieces, counted.append, here_too=here_too)
     assert [piece for piece, _ in results] == pieces
     assert counted == sorted(counted) and counted[-1] == len(pieces)
     here = [piece for piece, pid in results if pid == os.getpid()]
     workers = {pid for _, pid in results} - {os.getpid()}
-    if first_here:
+    if here_too:
         assert len(workers) <= 1 and here  # one child fewer than cores
     else:
         assert here == [] and counted == pieces
@@ -315,7 +315,7 @@ def test_a_process_with_other_threads_leaves_every_piece_to_workers(
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        results = on_every_core(_whose, [1, 2], first_here=True)
+        results = on_every_core(_whose, [1, 2], here_too=True)
     finally:
         stop.set()
         other.join()

@@ -260,8 +260,6 @@ def test_a_post_every_share_renders_is_reported_once(
             monkeypatch.setattr(pipeline, "core_count", lambda: 1)
             monkeypatch.setattr(cores, "core_count", lambda: 1)
         else:
-            monkeypatch.undo()
-            monkeypatch.setattr(pipeline, "MAX_CONTENT_CHARS", 1000)
             shared_as_on_two_cores(monkeypatch)
             monkeypatch.setattr(pipeline, "MAKE_SHARES", 8)
         result = build(site)
