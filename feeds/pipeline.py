@@ -1222,9 +1222,9 @@ def regenerate(
                 index = _index(
                     config, listing, loading, resolved, built, digests, last, outdated, state_sum
                 )
-                # The index and the record name a cache that is there.
-                cache_written()
-                write_stream(config.state_dir / INDEX_FILE, dump_index(index))
+                # The index and the record name a cache that is there: the index is
+                # written while the cache may still be, and put in place once it is.
+                write_stream(config.state_dir / INDEX_FILE, dump_index(index), cache_written)
                 write_atomic(config.state_dir / LAST_RUN_FILE, dump_last_run(last))
             except PublishError as e:
                 # The feeds are out; what the run remembers is not: the next run reads every

@@ -144,10 +144,21 @@ def _stage(path: Path, data: bytes) -> Path | None:
     return _write_temporary(path, (data,))
 
 
-def write_stream(path: Path, chunks: Iterable[bytes]) -> None:
+def write_stream(
+    path: Path, chunks: Iterable[bytes], ready: Callable[[], None] = lambda: None
+) -> None:
     """Replace ``path`` atomically with the bytes of ``chunks``, written as they come, so
-    that a large file (the cache of a big site) is never whole in memory."""
+    that a large file (the cache of a big site) is never whole in memory.
+
+    ``ready()`` is called once the bytes are on disk beside ``path``, before they replace
+    it: what it waits for is done before the file is there. Should it raise, ``path``
+    stays as it was."""
     tmp = _write_temporary(path, chunks)
+    try:
+        ready()
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     _commit(tmp, path)
     _fsync_dir(path.parent)
 

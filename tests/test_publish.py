@@ -105,6 +105,34 @@ def test_ctrl_c_while_a_file_is_written_leaves_no_part_of_it(tmp_path: Path) -> 
     assert target.read_bytes() == b"good"
 
 
+def test_a_stream_waits_for_ready_with_its_bytes_written_beside_the_file(tmp_path: Path) -> None:
+    target = tmp_path / "index.json"
+    target.write_bytes(b"old")
+    seen: list[tuple[bytes, list[bytes]]] = []
+
+    def ready() -> None:
+        beside = [p.read_bytes() for p in tmp_path.iterdir() if p != target]
+        seen.append((target.read_bytes(), beside))
+
+    write_stream(target, iter([b"ne", b"w"]), ready)
+    assert seen == [(b"old", [b"new"])]
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["index.json"]
+
+
+def test_a_stream_whose_ready_fails_leaves_the_file_as_it_was(tmp_path: Path) -> None:
+    target = tmp_path / "index.json"
+    target.write_bytes(b"old")
+
+    def ready() -> None:
+        raise PublishError("the cache could not be written")
+
+    with pytest.raises(PublishError):
+        write_stream(target, iter([b"new"]), ready)
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["index.json"]
+
+
 def test_ctrl_c_while_files_are_staged_publishes_none_and_leaves_none_behind(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
