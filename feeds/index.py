@@ -32,7 +32,7 @@ from feeds.content.fields import shared_author
 from feeds.model import Enclosure, Post
 from feeds.state import date_in
 
-INDEX_VERSION = 7
+INDEX_VERSION = 8
 #: lines encoded at a time: the index of a big site is written in pieces
 _BATCH = 1000
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -103,6 +103,9 @@ class Index:
     #: what the run's posts took (``Taken``), as ``taken_line`` writes it: read by
     #: ``taken_in`` only when a post was added since
     taken: bytes
+    #: the digest of each piece of the listing ``files`` were made from
+    #: (``runs.Listing.pieces``)
+    pieces: tuple[str, ...] = ()
 
 
 def file_line(path: str, size: int, mtime_ns: int, digest: str | None) -> str:
@@ -145,12 +148,20 @@ def _file_head(path: str, size: int, mtime_ns: int) -> str:
 
 
 def changed_files(
-    index: Index, found: Sequence[FoundFile], settled_ns: int
+    index: Index,
+    found: Sequence[FoundFile],
+    settled_ns: int,
+    pieces: Sequence[tuple[str, int]] = (),
+    piece: int = 1,
 ) -> tuple[list[tuple[FoundFile, Indexed]], list[FoundFile]] | None:
     """The files of ``found`` that are not as the index has them, or changed at
     ``settled_ns`` or later (their time may not show a later change), each with how the
     indexed run read it; and the files added since. None when a file of the index is
-    gone (or its line is damaged)."""
+    gone (or its line is damaged).
+
+    ``pieces`` are those of the listing of ``found``, of ``piece`` files each
+    (``runs.Listing.pieces``): one with the digest of the index's piece in the same
+    place, and settled, holds the files of the index's lines there, unchanged."""
     extra = len(found) - len(index.files)
     if extra < 0:
         return None
@@ -158,31 +169,42 @@ def changed_files(
     added: list[FoundFile] = []
     lines = index.files
     at = 0  # the first line of the index no file has matched yet
-    for item in found:
-        line = lines[at] if at < len(lines) else ""
-        if item.mtime_ns < settled_ns and line.startswith(
-            _file_head(item.path, item.size, item.mtime_ns)
+    for n, start in enumerate(range(0, len(found), piece)):
+        files = found[start : start + piece]
+        if (
+            at == start
+            and n < len(pieces)
+            and n < len(index.pieces)
+            and pieces[n][0] == index.pieces[n]
+            and pieces[n][1] < settled_ns
         ):
-            at += 1
+            at += len(files)  # the same files, in the same places, as the index's lines
             continue
-        if line:
-            try:
-                path, size, mtime, digest = json.loads(line)
-            except ValueError:
-                return None
-            if path == item.path:
-                if type(size) is not int or type(mtime) is not int:
-                    return None
-                if type(digest) not in (str, NoneType):
-                    return None
-                changed.append((item, Indexed(size, mtime, digest)))
+        for item in files:
+            line = lines[at] if at < len(lines) else ""
+            if item.mtime_ns < settled_ns and line.startswith(
+                _file_head(item.path, item.size, item.mtime_ns)
+            ):
                 at += 1
                 continue
-        # Listed in the order of the index: a file that is not the next one indexed was
-        # added, or that one is gone, and then more files seem added than there are.
-        added.append(item)
-        if len(added) > extra:
-            return None
+            if line:
+                try:
+                    path, size, mtime, digest = json.loads(line)
+                except ValueError:
+                    return None
+                if path == item.path:
+                    if type(size) is not int or type(mtime) is not int:
+                        return None
+                    if type(digest) not in (str, NoneType):
+                        return None
+                    changed.append((item, Indexed(size, mtime, digest)))
+                    at += 1
+                    continue
+            # Listed in the order of the index: a file that is not the next one indexed
+            # was added, or that one is gone, and then more files seem added than there are.
+            added.append(item)
+            if len(added) > extra:
+                return None
     return (changed, added) if at == len(lines) else None
 
 
@@ -200,7 +222,7 @@ def dump_index(index: Index) -> Iterator[bytes]:
 def _index_lines(index: Index) -> Iterator[bytes]:
     encode = _ENCODER.encode
     head = {"fingerprints": dict(sorted(index.fingerprints.items())), "key": index.key,
-            "listed": index.listed, "listed_ns": index.listed_ns,
+            "listed": index.listed, "listed_ns": index.listed_ns, "pieces": list(index.pieces),
             "records": {path: list(r) for path, r in sorted(index.records.items())},
             "run": index.run.decode(), "state": index.state, "version": INDEX_VERSION}  # fmt: skip
     yield (encode(head) + "\n").encode()
@@ -237,6 +259,9 @@ def load_index(data: bytes, key: str) -> Index:
             raise ValueError("bad head")
         if type(run) is not str:
             raise ValueError("bad record of the run")
+        pieces = head["pieces"]
+        if type(pieces) is not list or not all(type(piece) is str for piece in pieces):
+            raise ValueError("bad pieces of the listing")
         fingerprints = head["fingerprints"]
         if type(fingerprints) is not dict or not all(type(v) is str for v in fingerprints.values()):
             raise ValueError("bad fingerprints")
@@ -264,8 +289,9 @@ def load_index(data: bytes, key: str) -> Index:
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ValueError(f"unusable index: {e}") from e
     return Index(
-        key, state, listed_ns, listed, run.encode(), fingerprints, records, files, shown, taken
-    )
+        key, state, listed_ns, listed, run.encode(), fingerprints, records, files, shown, taken,
+        tuple(pieces),
+    )  # fmt: skip
 
 
 def taken_line(taken: Taken) -> bytes:

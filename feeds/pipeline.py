@@ -92,6 +92,7 @@ from feeds.readings import KeptReadings, dump_readings, load_readings, to_keep
 from feeds.render import MAX_CONTENT_CHARS
 from feeds.runs import (
     LAST_RUN_FILE,
+    LISTING_PIECE,
     SETTLE_NS,
     LastRun,
     Listing,
@@ -1296,7 +1297,7 @@ def _index(
     """The index of a full run that has just published (see ``feeds.index``);
     ``outdated`` are the posts whose record in the cache file is out of date, ``state``
     the digest of the state file it wrote."""
-    found, listed, listed_ns, _ = listing
+    found, listed, listed_ns = listing.found, listing.problems, listing.listed_ns
     specs = (*built.specs, built.open_page) if built.open_page else built.specs
     posts = {post.path: post for spec in specs for post in spec.posts}
     shown = tuple(
@@ -1326,6 +1327,7 @@ def _index(
                 frozenset(r.digest for r in resolved.state.retired.values()),
             )
         ),
+        tuple(digest for digest, _ in listing.pieces),
     )
 
 
@@ -1345,7 +1347,7 @@ def _quick_run(
     changed and added files again (they are few) and a full run finds the feeds it made
     here changed on disk and makes them again, with the same bytes.
     """
-    found, listed, _, _ = listing
+    found, listed = listing.found, listing.problems
     try:
         # What the last run, full or not, left on disk; what the last full run read.
         last = load_last_run((config.state_dir / LAST_RUN_FILE).read_bytes())
@@ -1367,7 +1369,7 @@ def _quick_run(
     if index.listed != listing_digest(listed):
         return None
     # A file changed shortly before the run that indexed it may differ unseen.
-    files = changed_files(index, found, index.listed_ns - SETTLE_NS)
+    files = changed_files(index, found, index.listed_ns - SETTLE_NS, listing.pieces, LISTING_PIECE)
     if files is None or not any(files) or len(files[0]) + len(files[1]) > QUICK_MAX:
         return None
     changed, added = files

@@ -40,8 +40,9 @@ Progress = Callable[[str, int, int], None]
 #: the record of the last published run, in state_dir
 LAST_RUN_FILE = "last-run.json"
 RECORD_VERSION = 1
-#: post files hashed at a time into the inputs digest (a big listing is never one string)
-_BATCH = 1000
+#: post files hashed at a time into the inputs digest (a big listing is never one string),
+#: and the files of each piece of a listing (``Listing.pieces``)
+LISTING_PIECE = 1000
 #: a content folder that held this many post files at the last run is listed by two
 #: processes: below it, the second would take a core from the run loading its libraries
 LIST_IN_TWO_FROM = 50_000
@@ -194,12 +195,19 @@ class Listing(NamedTuple):
     listed_ns: int
     #: sha256 of the files' paths, sizes and times, and of the problems
     digest: bytes
+    #: of each ``LISTING_PIECE`` files of ``found`` in turn, the sha256 (hex) of their
+    #: paths, sizes and times, and the latest of those times: a run through the index
+    #: compares the listing with it a piece at a time (``index.changed_files``)
+    pieces: tuple[tuple[str, int], ...] = ()
 
     def __reduce__(self) -> tuple[Any, ...]:
         # From the process that lists (``shortcut``), the files cross as three columns:
         # pickling a hundred thousand named tuples one by one takes five times as long.
         columns = tuple(zip(*self.found, strict=True)) or ((), (), ())
-        return (_listing_of_columns, (columns, self.problems, self.listed_ns, self.digest))
+        return (
+            _listing_of_columns,
+            (columns, self.problems, self.listed_ns, self.digest, self.pieces),
+        )
 
 
 def _listing_of_columns(
@@ -207,12 +215,13 @@ def _listing_of_columns(
     problems: list[Problem],
     listed_ns: int,
     digest: bytes,
+    pieces: tuple[tuple[str, int], ...],
 ) -> Listing:
     paths, sizes, times = columns
     rows = zip(map(sys.intern, paths), sizes, times, strict=True)
     # tuple.__new__ makes each in C; FoundFile(*row) would run Python code per file.
     found: list[FoundFile] = list(map(tuple.__new__, repeat(FoundFile), rows))
-    return Listing(found, problems, listed_ns, digest)
+    return Listing(found, problems, listed_ns, digest, pieces)
 
 
 def list_posts(config: Config, *, in_two: bool = False) -> Listing:
@@ -234,12 +243,21 @@ def list_posts(config: Config, *, in_two: bool = False) -> Listing:
         problems.sort(key=lambda p: p.path or "")
     else:
         found, problems = discover(folder, limit)
+    return listing_of(found, problems, listed_ns)
+
+
+def listing_of(found: list[FoundFile], problems: list[Problem], listed_ns: int) -> Listing:
+    """The Listing of the files ``found`` (sorted by path) and ``problems``, listed at
+    ``listed_ns``: with its digest and its pieces."""
     digest = hashlib.sha256()
-    for start in range(0, len(found), _BATCH):
-        files = found[start : start + _BATCH]
-        digest.update("".join(f"{f.path}\x00{f.size}\x00{f.mtime_ns}\n" for f in files).encode())
+    pieces = []
+    for start in range(0, len(found), LISTING_PIECE):
+        files = found[start : start + LISTING_PIECE]
+        text = "".join(f"{f.path}\x00{f.size}\x00{f.mtime_ns}\n" for f in files).encode()
+        digest.update(text)
+        pieces.append((hashlib.sha256(text).hexdigest(), max(map(itemgetter(2), files))))
     digest.update(repr(tuple(problems)).encode())
-    return Listing(found, problems, listed_ns, digest.digest())
+    return Listing(found, problems, listed_ns, digest.digest(), tuple(pieces))
 
 
 @dataclass(frozen=True, slots=True)
