@@ -211,7 +211,7 @@ def build(config_path: Path, verbose: bool, quiet: bool) -> None:
     try:
         # Paused from the start: loading the libraries that make feeds, too, makes
         # thousands of objects that outlive the run.
-        with collector_paused():
+        with collector_paused(ending=True):
             result, listing = shortcut(
                 config,
                 now,
