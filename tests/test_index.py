@@ -11,7 +11,7 @@ from feeds.content.discover import FoundFile
 from feeds.index import Index, Indexed, changed_files, file_line
 from feeds.runs import Listing, listing_of
 
-#: files a piece in these tests: a few pieces from a few files
+#: files in a piece, in these tests: a few files make a few pieces
 PIECE = 3
 #: files changed at this time or later are not settled (``runs.SETTLE_NS`` before the
 #: indexed run listed them)
