@@ -105,7 +105,7 @@ class Index:
     taken: bytes
     #: the digest of each piece of the listing ``files`` were made from
     #: (``runs.Listing.pieces``)
-    pieces: tuple[str, ...] = ()
+    pieces: tuple[str, ...]
 
 
 def file_line(path: str, size: int, mtime_ns: int, digest: str | None) -> str:
