@@ -74,10 +74,18 @@ class KeptReadings:
     readings: Mapping[str, Reading] = field(default_factory=dict)
     #: the keys of the documents whose elements the structure checks found right
     shaped: frozenset[str] = frozenset()
+    #: the documents whose item or entry the format's rules found right, each named by
+    #: its key and what else those rules read (``validate.EntryMemo``): the run's clock
+    #: among them, so these hold within one run (its processes) and are never written
+    ruled: frozenset[str] = frozenset()
 
     def joined(self, other: KeptReadings) -> KeptReadings:
         """What both hold."""
-        return KeptReadings({**self.readings, **other.readings}, self.shaped | other.shaped)
+        return KeptReadings(
+            {**self.readings, **other.readings},
+            self.shaped | other.shaped,
+            self.ruled | other.ruled,
+        )
 
 
 def document_key(document: bytes) -> str:

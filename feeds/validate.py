@@ -898,7 +898,8 @@ def _validate_xml(
     shapes = _CleanShapes(documents, memo.shaped)
     html_checker = _HtmlChecker(sink, memo.scans)
     if found == "rss":
-        _check_rss(root, elements, url, sink, html_checker, shapes)
+        rules = _RightItems(documents, memo, sink)
+        _check_rss(root, elements, url, sink, html_checker, shapes, rules)
         head = root.find("channel")
     else:
         _check_atom(root, elements, url, sink, html_checker, shapes)
@@ -1277,6 +1278,30 @@ class _CleanShapes:
 _EVERY_SHAPE = _CleanShapes({}, set())
 
 
+class _RightItems:
+    """Which items the format's rules found right, by the document each is read as
+    (``_CleanShapes``) and what else those rules read: whether the feed is held to what
+    feeds promises (``_Sink.publishing``) and the clock (a date may be up to a day after
+    ``_Sink.now``). A post's item is the same in every feed of a run that holds it, and
+    its rules are applied once; that its guid is unique is each feed's own to check."""
+
+    def __init__(self, documents: dict[etree._Element, bytes], memo: EntryMemo, sink: _Sink):
+        self.documents = documents
+        self.memo = memo
+        self.context = f"{sink.publishing} {sink.now.isoformat() if sink.now else '-'}"
+
+    def known(self, element: etree._Element) -> bool:
+        """Whether ``element``'s rules found it right, in this feed or another."""
+        document = self.documents.get(element)
+        return document is not None and self.memo.ruled_right(document, self.context)
+
+    def found_right(self, element: etree._Element) -> None:
+        """Remember that ``element``'s rules found nothing."""
+        document = self.documents.get(element)
+        if document is not None:
+            self.memo.rule_right(document, self.context)
+
+
 class EntryMemo:
     """feedparser's reading of the documents it has read (wrapped entries and feed
     heads), by their bytes.
@@ -1307,6 +1332,9 @@ class EntryMemo:
         self.scans: Scans = dict(scans or {})
         #: the entry documents whose elements the structure checks found right
         self.shaped: set[bytes] = set()
+        #: the items the format's rules found right (``_RightItems``), by name: here, or
+        #: in the memo ``earlier`` came from
+        self._ruled: set[str] = set()
 
     def __len__(self) -> int:
         """How many distinct documents have been read (here or earlier)."""
@@ -1326,11 +1354,30 @@ class EntryMemo:
                 self.shaped.add(document)
         return parsed
 
+    def ruled_right(self, document: bytes, context: str) -> bool:
+        """Whether the format's rules found the item ``document`` holds right, read with
+        ``context`` (``_RightItems``), here or in the memo ``earlier`` came from."""
+        key = self._keys.get(document)
+        if key is None:
+            return False
+        name = f"{key} {context}"
+        if name in self._earlier.ruled:
+            self._ruled.add(name)  # given out, as readings are
+        return name in self._ruled
+
+    def rule_right(self, document: bytes, context: str) -> None:
+        """Remember that the format's rules found the item ``document`` holds right,
+        read with ``context``; for a document this memo has read."""
+        key = self._keys.get(document)
+        if key is not None:
+            self._ruled.add(f"{key} {context}")
+
     def kept(self) -> KeptReadings:
         """What a later run may reuse: every reading given out, and which of those
-        documents the structure checks found right."""
+        documents the structure checks found right; and, for this run's other
+        processes alone, which items the format's rules found right."""
         shaped = frozenset(self._keys[d] for d in self.shaped if d in self._keys)
-        return KeptReadings(dict(self.readings), shaped)
+        return KeptReadings(dict(self.readings), shaped, frozenset(self._ruled))
 
 
 def _feedparse(document: bytes) -> Reading:
@@ -1676,8 +1723,10 @@ def _check_rss(
     sink: _Sink,
     html_checker: _HtmlChecker,
     shapes: _CleanShapes,
+    rules: _RightItems,
 ) -> None:
-    """RSS 2.0 rules; ``items`` are the <item> elements of the channel."""
+    """RSS 2.0 rules; ``items`` are the <item> elements of the channel; ``rules`` knows
+    those found right already, of which only the guids are looked at."""
     namespace = etree.QName(root).namespace
     if namespace is not None:
         sink.error(
@@ -1735,7 +1784,16 @@ def _check_rss(
 
     guids: dict[str, int | None] = {}
     for number, item in enumerate(items, 1):
+        if rules.known(item):
+            # Its guids are not empty (that is a problem): whether they repeat is left.
+            for child in _children(item):
+                if child.tag == "guid":
+                    _unique_guid(_text(child), f"item {number}", _line(child), guids, sink)
+            continue
+        before = len(sink.problems)
         _check_rss_item(item, number, guids, sink, html_checker)
+        if len(sink.problems) == before:
+            rules.found_right(item)
 
 
 def _check_rss_item(
@@ -1998,6 +2056,13 @@ def _check_guid(
                 f'{label} guid {_show(text)} {problem}; mark it isPermaLink="false"',
                 line,
             )
+    _unique_guid(text, label, line, guids, sink)
+
+
+def _unique_guid(
+    text: str, label: str, line: int | None, guids: dict[str, int | None], sink: _Sink
+) -> None:
+    """A guid ``text`` is not one of ``guids`` (by text, with its line), which it joins."""
     if text in guids:
         sink.error("duplicate-id", f"{label} guid {_show(text)} repeats line {guids[text]}", line)
     else:

@@ -134,3 +134,79 @@ def test_a_memo_given_earlier_readings_has_feedparser_read_nothing_again(
     assert validate_feed(data, URLS["rss"], expected=built_posts(), memo=later) == alone
     assert later.parsed == 0 and later.kept() == first.kept()
     assert not [label for label in walks if label.startswith("item")], "found right before"
+
+
+#: the clock the item verdicts below are made by (the valid feed's items are of January 2024)
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+
+
+def _rulings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The numbers of the RSS items the format's rules are applied to, from now on."""
+    ruled: list[int] = []
+    rule = validate._check_rss_item
+
+    def spy(item: object, number: int, *rest: Any) -> None:
+        ruled.append(number)
+        rule(item, number, *rest)
+
+    monkeypatch.setattr(validate, "_check_rss_item", spy)
+    return ruled
+
+
+def test_items_found_right_are_not_ruled_on_again_by_a_memo_given_the_verdicts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = (DATA / VALID["rss"]).read_bytes()
+    first = EntryMemo()
+    alone = validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=first)
+    assert len(first.kept().ruled) == 2, "both items found right"
+    ruled = _rulings(monkeypatch)
+    later = EntryMemo(first.kept())
+    assert validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=later) == alone
+    assert ruled == [] and later.kept() == first.kept()
+
+
+def test_an_item_found_right_still_has_its_guid_compared_with_the_feeds_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = (DATA / VALID["rss"]).read_bytes()
+    first = EntryMemo()
+    validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=first)
+    start, end = data.index(b"    <item>"), data.index(b"</item>") + len(b"</item>\n")
+    twice = data[:end] + data[start:end] + data[end:]  # the first item again, below it
+    fresh = validate_feed(twice, URLS["rss"], now=NOW, publishing=True, memo=EntryMemo())
+    assert [p.code for p in fresh if p.level == "error"] == ["duplicate-id"]
+    ruled = _rulings(monkeypatch)
+    later = EntryMemo(first.kept())
+    assert validate_feed(twice, URLS["rss"], now=NOW, publishing=True, memo=later) == fresh
+    assert ruled == [], "all three found right before"
+
+
+@pytest.mark.parametrize(
+    ("now", "publishing"),
+    [(datetime(2023, 6, 1, tzinfo=UTC), True), (NOW, False), (None, True)],
+    ids=["another clock", "not publishing", "no clock"],
+)
+def test_an_item_verdict_holds_only_for_the_clock_and_rules_it_was_made_with(
+    monkeypatch: pytest.MonkeyPatch, now: datetime | None, publishing: bool
+) -> None:
+    data = (DATA / VALID["rss"]).read_bytes()
+    first = EntryMemo()
+    validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=first)
+    fresh = validate_feed(data, URLS["rss"], now=now, publishing=publishing, memo=EntryMemo())
+    ruled = _rulings(monkeypatch)
+    later = EntryMemo(first.kept())
+    assert validate_feed(data, URLS["rss"], now=now, publishing=publishing, memo=later) == fresh
+    assert ruled == [1, 2]
+    if now is not None and now < NOW:  # the items are dated after it
+        assert {p.code for p in fresh} == {"implausible-date"}
+
+
+def test_item_verdicts_are_never_written_for_a_later_run() -> None:
+    data = (DATA / VALID["rss"]).read_bytes()
+    memo = EntryMemo()
+    validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=memo)
+    kept = memo.kept()
+    assert kept.ruled
+    assert load_readings(dump_readings(kept, KEY), KEY) == replace(kept, ruled=frozenset())
+    assert not to_keep(kept, KeptReadings(), 10).ruled
