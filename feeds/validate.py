@@ -897,12 +897,12 @@ def _validate_xml(
     feed_authors, entries, documents = _reparse(data, root, elements, found, memo, sink)
     shapes = _CleanShapes(documents, memo.shaped)
     html_checker = _HtmlChecker(sink, memo.scans)
+    rules = _RightItems(documents, memo, sink)
     if found == "rss":
-        rules = _RightItems(documents, memo, sink)
         _check_rss(root, elements, url, sink, html_checker, shapes, rules)
         head = root.find("channel")
     else:
-        _check_atom(root, elements, url, sink, html_checker, shapes)
+        _check_atom(root, elements, url, sink, html_checker, shapes, rules)
         head = root if etree.QName(root).namespace == ATOM_NS else None
     if head is not None:
         link_tag = _ATOM_LINK if found == "rss" else f"{_A}link"
@@ -1279,11 +1279,12 @@ _EVERY_SHAPE = _CleanShapes({}, set())
 
 
 class _RightItems:
-    """Which items the format's rules found right, by the document each is read as
-    (``_CleanShapes``) and what else those rules read: whether the feed is held to what
-    feeds promises (``_Sink.publishing``) and the clock (a date may be up to a day after
-    ``_Sink.now``). A post's item is the same in every feed of a run that holds it, and
-    its rules are applied once; that its guid is unique is each feed's own to check."""
+    """Which items or entries the format's rules found right, by the document each is
+    read as (``_CleanShapes``) and what else those rules read: whether the feed is held
+    to what feeds promises (``_Sink.publishing``) and the clock (a date may be up to a
+    day after ``_Sink.now``). A post's item is the same in every feed of a run that holds
+    it, and its rules are applied once; what each feed checks against its other items
+    or entries (unique ids, an author of its own) is still checked by each."""
 
     def __init__(self, documents: dict[etree._Element, bytes], memo: EntryMemo, sink: _Sink):
         self.documents = documents
@@ -1291,7 +1292,7 @@ class _RightItems:
         self.context = f"{sink.publishing} {sink.now.isoformat() if sink.now else '-'}"
 
     def known(self, element: etree._Element) -> bool:
-        """Whether ``element``'s rules found it right, in this feed or another."""
+        """Whether the rules found ``element`` right, in this feed or another."""
         document = self.documents.get(element)
         return document is not None and self.memo.ruled_right(document, self.context)
 
@@ -2098,8 +2099,11 @@ def _check_atom(
     sink: _Sink,
     html_checker: _HtmlChecker,
     shapes: _CleanShapes,
+    rules: _RightItems,
 ) -> None:
-    """RFC 4287 rules; ``entries`` are the <entry> elements of the feed."""
+    """RFC 4287 rules; ``entries`` are the <entry> elements of the feed; ``rules`` knows
+    those found right already, whose ids, dates and authors are looked at against the
+    feed's others alone."""
     namespace = etree.QName(root).namespace
     if namespace != ATOM_NS:
         sink.error(
@@ -2128,9 +2132,13 @@ def _check_atom(
     updated: dict[datetime, int | None] = {}
     for number, entry in enumerate(entries, 1):
         label = f"entry {number}"
-        entry_id = _check_atom_common(entry, label, sink, html_checker)
-        for source in entry.findall(f"{_A}source"):
-            _check_atom_common(source, f"{label} <source>", sink, html_checker)
+        own: int | None = None  # what the entry's own rules found, when applied here
+        if rules.known(entry):
+            entry_id, when = _atom_keys(entry)
+        else:
+            before = len(sink.problems)
+            entry_id, when = _check_atom_entry_head(entry, label, sink, html_checker)
+            own = len(sink.problems) - before
         if entry_id is not None:
             if entry_id in ids:
                 message = f"{label} id {_show(entry_id)} repeats line {ids[entry_id]}"
@@ -2143,7 +2151,6 @@ def _check_atom(
                     )
             else:
                 ids[entry_id] = _line(entry)
-        when = _atom_date(entry, "updated", label, sink, required=True)
         if when is not None:
             if when in updated:
                 sink.warning(
@@ -2153,7 +2160,6 @@ def _check_atom(
                 )
             else:
                 updated[when] = _line(entry)
-        _atom_date(entry, "published", label, sink, required=False)
         has_author = (
             entry.find(f"{_A}author") is not None
             or entry.find(f"{_A}source/{_A}author") is not None
@@ -2164,40 +2170,70 @@ def _check_atom(
                 f"{label} has no <author> and the feed has none",
                 _line(entry),
             )
-        content = entry.find(f"{_A}content")
-        if content is not None:
-            if entry.find(f"{_A}summary") is None and _content_is_opaque(content):
-                sink.error(
-                    "missing-element",
-                    f"{label} has no <summary>, and its <content> is not text to show",
-                    _line(entry),
-                )
-            if content.get("src") is not None:
-                _check_url(
-                    _resolved(content, content.get("src", "")),
-                    f"{label} <content> src",
-                    _line(content),
-                    sink,
-                    **_IRI_REF,
-                )
-            else:
-                _check_text_construct(content, label, sink, html_checker, content=True)
-        alternates = [
-            link
-            for link in entry.findall(f"{_A}link")
-            if link.get("rel", "alternate") == "alternate"
-        ]
-        if content is None and not alternates:
-            sink.error(
-                "missing-element",
-                f'{label} has neither <content> nor a rel="alternate" link',
-                _line(entry),
-            )
+        if own is not None:
+            before = len(sink.problems)
+            _check_atom_entry_content(entry, label, sink, html_checker)
+            if own == 0 and len(sink.problems) == before:
+                rules.found_right(entry)
     if not sink.publishing and len(entries) >= 10 and len(ids) == 1:
         sink.error(
             "duplicate-id",
             f"all {len(entries)} entries share one id: the feed is one entry, not {len(entries)}",
             _line(root),
+        )
+
+
+def _check_atom_entry_head(
+    entry: etree._Element, label: str, sink: _Sink, html_checker: _HtmlChecker
+) -> tuple[str | None, datetime | None]:
+    """The rules of an entry's own up to its dates: what it shares with the feed (its
+    <source> too) and its dates; returns its id and its <updated>."""
+    entry_id = _check_atom_common(entry, label, sink, html_checker)
+    for source in entry.findall(f"{_A}source"):
+        _check_atom_common(source, f"{label} <source>", sink, html_checker)
+    when = _atom_date(entry, "updated", label, sink, required=True)
+    _atom_date(entry, "published", label, sink, required=False)
+    return entry_id, when
+
+
+def _atom_keys(entry: etree._Element) -> tuple[str | None, datetime | None]:
+    """The id and <updated> instant of an entry its own rules found right, as
+    ``_check_atom_entry_head`` returns them."""
+    id_element, date = entry.find(f"{_A}id"), entry.find(f"{_A}updated")
+    entry_id = None if id_element is None else _text(id_element)
+    return entry_id, None if date is None else _parse_rfc3339(_text(date))
+
+
+def _check_atom_entry_content(
+    entry: etree._Element, label: str, sink: _Sink, html_checker: _HtmlChecker
+) -> None:
+    """The rules of an entry's <content>, and its links to what it is about."""
+    content = entry.find(f"{_A}content")
+    if content is not None:
+        if entry.find(f"{_A}summary") is None and _content_is_opaque(content):
+            sink.error(
+                "missing-element",
+                f"{label} has no <summary>, and its <content> is not text to show",
+                _line(entry),
+            )
+        if content.get("src") is not None:
+            _check_url(
+                _resolved(content, content.get("src", "")),
+                f"{label} <content> src",
+                _line(content),
+                sink,
+                **_IRI_REF,
+            )
+        else:
+            _check_text_construct(content, label, sink, html_checker, content=True)
+    alternates = [
+        link for link in entry.findall(f"{_A}link") if link.get("rel", "alternate") == "alternate"
+    ]
+    if content is None and not alternates:
+        sink.error(
+            "missing-element",
+            f'{label} has neither <content> nor a rel="alternate" link',
+            _line(entry),
         )
 
 

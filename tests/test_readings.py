@@ -136,69 +136,103 @@ def test_a_memo_given_earlier_readings_has_feedparser_read_nothing_again(
     assert not [label for label in walks if label.startswith("item")], "found right before"
 
 
-#: the clock the item verdicts below are made by (the valid feed's items are of January 2024)
+#: the clock the item verdicts below are made by (the valid feeds' entries are of January 2024)
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
+#: what applies an item's or entry's own rules, by format
+RULES = {"rss": "_check_rss_item", "atom": "_check_atom_entry_head"}
 
 
-def _rulings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The numbers of the RSS items the format's rules are applied to, from now on."""
-    ruled: list[int] = []
-    rule = validate._check_rss_item
+def _rulings(monkeypatch: pytest.MonkeyPatch, fmt: str) -> list[str]:
+    """The labels of the items or entries whose own rules are applied, from now on."""
+    ruled: list[str] = []
+    rule = getattr(validate, RULES[fmt])
 
-    def spy(item: object, number: int, *rest: Any) -> None:
-        ruled.append(number)
-        rule(item, number, *rest)
+    def spy(element: object, label: object, *rest: Any) -> Any:
+        ruled.append(str(label))
+        return rule(element, label, *rest)
 
-    monkeypatch.setattr(validate, "_check_rss_item", spy)
+    monkeypatch.setattr(validate, RULES[fmt], spy)
     return ruled
 
 
+def _verdicts(fmt: str) -> KeptReadings:
+    """What validating the valid feed of ``fmt`` as a run does keeps."""
+    memo = EntryMemo()
+    data = (DATA / VALID[fmt]).read_bytes()
+    validate_feed(data, URLS[fmt], expected=built_posts(), now=NOW, memo=memo)
+    return memo.kept()
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
 def test_items_found_right_are_not_ruled_on_again_by_a_memo_given_the_verdicts(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, fmt: str
 ) -> None:
-    data = (DATA / VALID["rss"]).read_bytes()
+    data = (DATA / VALID[fmt]).read_bytes()
     first = EntryMemo()
-    alone = validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=first)
-    assert len(first.kept().ruled) == 2, "both items found right"
-    ruled = _rulings(monkeypatch)
+    alone = validate_feed(data, URLS[fmt], expected=built_posts(), now=NOW, memo=first)
+    assert len(first.kept().ruled) == 2, "both found right"
+    ruled = _rulings(monkeypatch, fmt)
     later = EntryMemo(first.kept())
-    assert validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=later) == alone
+    assert validate_feed(data, URLS[fmt], expected=built_posts(), now=NOW, memo=later) == alone
     assert ruled == [] and later.kept() == first.kept()
 
 
-def test_an_item_found_right_still_has_its_guid_compared_with_the_feeds_others(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    ("fmt", "start", "end", "codes"),
+    [
+        ("rss", b"    <item>", b"</item>\n", ["duplicate-id"]),
+        ("atom", b"  <entry>", b"</entry>\n", ["duplicate-id", "duplicate-updated"]),
+    ],
+)
+def test_an_item_found_right_is_still_compared_with_the_feeds_others(
+    monkeypatch: pytest.MonkeyPatch, fmt: str, start: bytes, end: bytes, codes: list[str]
 ) -> None:
-    data = (DATA / VALID["rss"]).read_bytes()
-    first = EntryMemo()
-    validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=first)
-    start, end = data.index(b"    <item>"), data.index(b"</item>") + len(b"</item>\n")
-    twice = data[:end] + data[start:end] + data[end:]  # the first item again, below it
-    fresh = validate_feed(twice, URLS["rss"], now=NOW, publishing=True, memo=EntryMemo())
-    assert [p.code for p in fresh if p.level == "error"] == ["duplicate-id"]
-    ruled = _rulings(monkeypatch)
-    later = EntryMemo(first.kept())
-    assert validate_feed(twice, URLS["rss"], now=NOW, publishing=True, memo=later) == fresh
+    data = (DATA / VALID[fmt]).read_bytes()
+    verdicts = _verdicts(fmt)
+    first, after = data.index(start), data.index(end) + len(end)
+    twice = data[:after] + data[first:after] + data[after:]  # the first one again, below it
+    fresh = validate_feed(twice, URLS[fmt], now=NOW, publishing=True, memo=EntryMemo())
+    assert [p.code for p in fresh] == codes
+    ruled = _rulings(monkeypatch, fmt)
+    assert validate_feed(twice, URLS[fmt], now=NOW, publishing=True, memo=EntryMemo(verdicts)) == (
+        fresh
+    )
     assert ruled == [], "all three found right before"
 
 
+def test_an_atom_entry_found_right_still_needs_an_author_where_its_feed_has_none(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = (DATA / VALID["atom"]).read_bytes()
+    verdicts = _verdicts("atom")
+    head, entries = data.split(b"<entry>", 1)
+    start, end = head.index(b"  <author>"), head.index(b"</author>\n") + len(b"</author>\n")
+    anonymous = head[:start] + head[end:] + b"<entry>" + entries
+    fresh = validate_feed(anonymous, URLS["atom"], now=NOW, publishing=True, memo=EntryMemo())
+    assert [p.code for p in fresh] == ["missing-element"], "the entry without an author"
+    ruled = _rulings(monkeypatch, "atom")
+    memo = EntryMemo(verdicts)
+    assert validate_feed(anonymous, URLS["atom"], now=NOW, publishing=True, memo=memo) == fresh
+    assert ruled == []
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
 @pytest.mark.parametrize(
     ("now", "publishing"),
     [(datetime(2023, 6, 1, tzinfo=UTC), True), (NOW, False), (None, True)],
     ids=["another clock", "not publishing", "no clock"],
 )
 def test_an_item_verdict_holds_only_for_the_clock_and_rules_it_was_made_with(
-    monkeypatch: pytest.MonkeyPatch, now: datetime | None, publishing: bool
+    monkeypatch: pytest.MonkeyPatch, fmt: str, now: datetime | None, publishing: bool
 ) -> None:
-    data = (DATA / VALID["rss"]).read_bytes()
-    first = EntryMemo()
-    validate_feed(data, URLS["rss"], expected=built_posts(), now=NOW, memo=first)
-    fresh = validate_feed(data, URLS["rss"], now=now, publishing=publishing, memo=EntryMemo())
-    ruled = _rulings(monkeypatch)
-    later = EntryMemo(first.kept())
-    assert validate_feed(data, URLS["rss"], now=now, publishing=publishing, memo=later) == fresh
-    assert ruled == [1, 2]
-    if now is not None and now < NOW:  # the items are dated after it
+    data = (DATA / VALID[fmt]).read_bytes()
+    verdicts = _verdicts(fmt)
+    fresh = validate_feed(data, URLS[fmt], now=now, publishing=publishing, memo=EntryMemo())
+    ruled = _rulings(monkeypatch, fmt)
+    later = EntryMemo(verdicts)
+    assert validate_feed(data, URLS[fmt], now=now, publishing=publishing, memo=later) == fresh
+    assert len(ruled) == 2
+    if now is not None and now < NOW:  # the entries are dated after it
         assert {p.code for p in fresh} == {"implausible-date"}
 
 
