@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from feeds import validate
 from feeds.cache import signed
@@ -244,3 +246,75 @@ def test_item_verdicts_are_never_written_for_a_later_run() -> None:
     assert kept.ruled
     assert load_readings(dump_readings(kept, KEY), KEY) == replace(kept, ruled=frozenset())
     assert not to_keep(kept, KeptReadings(), 10).ruled
+
+
+def _parts(fmt: str) -> tuple[bytes, list[bytes], bytes]:
+    """The valid feed of ``fmt`` as its head, its items or entries, and its end."""
+    data = (DATA / VALID[fmt]).read_bytes()
+    start, end = (b"    <item>", b"</item>\n") if fmt == "rss" else (b"  <entry>", b"</entry>\n")
+    head, *rest = data.split(start)
+    items = [start + part[: part.index(end) + len(end)] for part in rest]
+    return head, items, rest[-1][rest[-1].index(end) + len(end) :]
+
+
+def _variants(items: list[bytes], edits: list[tuple[bytes, bytes]]) -> list[bytes]:
+    """``items``, and each with each edit that applies to it."""
+    return items + [item.replace(a, b, 1) for item in items for a, b in edits if a in item]
+
+
+#: edits of an item or entry: each an error or a warning in some feeds, but the new guid
+#: or id (then the feed's items repeat otherwise)
+_EDITS = {
+    "rss": [
+        (b"<link>https://example.org/fish/</link>", b"<link>/fish/</link>"),
+        (b">tag:example.org,2024:fish</guid>", b"></guid>"),
+        (b">tag:example.org,2024:fish</guid>", b">tag:example.org,2024:chips</guid>"),
+        (b"Mon, 01 Jan 2024 09:00:00 +0100", b"2024-01-01"),
+        (b"<description>&lt;p&gt;", b"<description>&lt;script&gt;go()&lt;/script&gt;&lt;p&gt;"),
+        (b'url="https://example.org/first/talk.mp3"', b'url="talk.mp3"'),
+    ],
+    "atom": [
+        (b'href="https://example.org/fish/"', b'href="fish/"'),
+        (b"<updated>2024-01-01T08:00:00Z</updated>", b"<updated>2024-01-01</updated>"),
+        (b"<id>tag:example.org,2024:fish</id>", b"<id>tag:example.org,2024:chips</id>"),
+        (b'<link href="https://example.org/first/"/>', b""),
+        (b"<author><name>Ann Example</name></author>", b""),
+        (
+            b'<summary type="html">&lt;p&gt;',
+            b'<summary type="html">&lt;script&gt;go()&lt;/script&gt;&lt;p&gt;',
+        ),
+    ],
+}
+
+
+#: the clocks and rules feeds are validated with below: the entries are dated after 2023
+_CONTEXTS = [(NOW, True), (NOW, False), (datetime(2023, 6, 1, tzinfo=UTC), True), (None, True)]
+
+
+@pytest.mark.parametrize("fmt", ["rss", "atom"])
+@settings(max_examples=100, deadline=None)
+@given(data=st.data())
+def test_item_verdicts_never_change_what_a_feed_is_found_to_have(
+    fmt: str, data: st.DataObject
+) -> None:
+    """Feeds of any items, right and wrong, repeated or not, validated one after another
+    with one memo (its verdicts crossing to another memo now and then, as between a run's
+    processes), at several clocks (or none), held to feeds' rules or the format's alone:
+    each finds what it finds validated alone."""
+    head, items, end = _parts(fmt)
+    heads = [head]
+    if fmt == "atom":  # a feed without an author of its own: its entries need theirs
+        start = head.index(b"  <author>")
+        heads.append(head[:start] + head[head.index(b"</author>\n") + len(b"</author>\n") :])
+    pool = _variants(items, _EDITS[fmt])
+    # One or two of them in a run: verdicts are mostly given out where they hold.
+    contexts = data.draw(st.lists(st.sampled_from(_CONTEXTS), min_size=1, max_size=2))
+    memo = EntryMemo()
+    for _ in range(data.draw(st.integers(1, 6))):
+        chosen = data.draw(st.lists(st.sampled_from(pool), max_size=4))
+        feed = data.draw(st.sampled_from(heads)) + b"".join(chosen) + end
+        now, publishing = data.draw(st.sampled_from(contexts))
+        alone = validate_feed(feed, URLS[fmt], now=now, publishing=publishing, memo=EntryMemo())
+        assert validate_feed(feed, URLS[fmt], now=now, publishing=publishing, memo=memo) == alone
+        if data.draw(st.booleans()):
+            memo = EntryMemo(memo.kept())
