@@ -1286,7 +1286,9 @@ class _RightItems:
     it, and its rules are applied once; what each feed checks against its other items
     or entries (unique ids, an author of its own) is still checked by each."""
 
-    def __init__(self, documents: dict[etree._Element, bytes], memo: EntryMemo, sink: _Sink):
+    def __init__(
+        self, documents: dict[etree._Element, bytes], memo: EntryMemo, sink: _Sink
+    ) -> None:
         self.documents = documents
         self.memo = memo
         self.context = f"{sink.publishing} {sink.now.isoformat() if sink.now else '-'}"
