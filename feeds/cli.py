@@ -433,7 +433,7 @@ def check(config_path: Path) -> None:
 
     Example: feeds check -c site/config.yaml
     """
-    from feeds.pipeline import build_feeds, load_content, resolve_posts
+    from feeds.pipeline import load_content, make_feeds, resolve_posts
     from feeds.validate import format_problem
 
     config = _load(config_path)
@@ -443,9 +443,11 @@ def check(config_path: Path) -> None:
         now = datetime.now(UTC)
         resolved = resolve_posts(config, loading, state, now)
         digests = {item.source.path: item.digest for item in loading.loaded}
-        # Without the state's outputs every feed is made and validated, in memory only.
+        # Without the state's outputs every feed is made and validated, in memory only;
+        # a post a build would leave out is left out here too, named as a build names it.
         fresh = replace(state, outputs={})
-        feed_problems = build_feeds(config, resolved, digests, fresh, None, now).problems
+        made = make_feeds(config, loading, resolved, digests, fresh, None, now, dry=True)
+        resolved, feed_problems = made.resolved, made.built.problems
     except FeedsError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(EXIT_USAGE)

@@ -416,6 +416,8 @@ def build_feeds(
     readings: KeptReadings | None = None,
     changed: frozenset[str] | None = None,
     primed_ahead: Ahead[_Primed] | None = None,
+    *,
+    dry: bool = False,
 ) -> Built:
     """Make and validate every feed whose inputs changed since its file was written.
 
@@ -434,6 +436,8 @@ def build_feeds(
     through the index): a feed that shows none of them keeps its recorded fingerprint,
     which is not worked out again (the site feed's archive pages aside).
     ``primed_ahead`` is what ``_prime_ahead`` began: taken as ``_primed``'s is.
+    ``dry`` (``feeds check``): complete archive pages are validated, then dropped, not
+    staged; nothing is written.
     """
     planned = plan_feeds(resolved.posts, config)
     options = _write_options(config)
@@ -502,8 +506,9 @@ def build_feeds(
         shown = {keys[post.path] for spec, _ in share for post in spec.posts}
         known = {key: old_rendered[key] for key in shown if key in old_rendered}
         making = _Making(
-            tuple(share), keys, known, config, options, now, earlier, live_keys & shown, scans
-        )
+            tuple(share), keys, known, config, options, now, earlier, live_keys & shown, scans,
+            dry,
+        )  # fmt: skip
         pieces.append(making)
 
     def done(n: int) -> None:
@@ -582,6 +587,8 @@ class _Making:
     live: frozenset[str]
     #: HTML scans the validators made already (``_prime``)
     scans: Scans
+    #: complete archive pages are validated, then dropped (``feeds check``)
+    dry: bool = False
 
 
 @dataclass(frozen=True)
@@ -646,6 +653,8 @@ def _make(making: _Making) -> _Made:
         problems += found
         if not complete:
             files[path] = data
+            continue
+        if making.dry:
             continue
         try:
             staged[path] = stage(making.config.output_dir, path, data)
@@ -1027,6 +1036,74 @@ def _cache_fingerprint(config: Config) -> str:
     return f"{code_fingerprint()}:{config.site.timezone}"
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """The feeds of a run (``make_feeds``), made without the posts that cannot be shown."""
+
+    #: what was read: the posts left out are no longer among it
+    loading: Loading
+    #: the posts the feeds show; its problems name those left out
+    resolved: Resolved
+    built: Built
+    #: what the validators of earlier runs kept, with what those of this run read
+    earlier: KeptReadings
+
+
+def make_feeds(
+    config: Config,
+    loading: Loading,
+    resolved: Resolved,
+    digests: Mapping[str, str],
+    state: State,
+    caches: Caches | None,
+    now: datetime,
+    progress: Progress = _quiet,
+    earlier: KeptReadings | None = None,
+    primed_ahead: Ahead[_Primed] | None = None,
+    *,
+    dry: bool = False,
+) -> Outcome:
+    """Make and validate the feeds (``build_feeds``, whose arguments these are) of a run
+    that publishes them or, ``dry``, of ``feeds check``: both find the same problems.
+
+    A post deleted or spoiled after it was read cannot be shown, nor one whose entry
+    does not validate: its feeds are made again without it (only that post is
+    skipped), reusing what was rendered.
+    """
+    earlier = earlier or KeptReadings()
+    built = build_feeds(
+        config, resolved, digests, state, caches, now, progress, earlier, None, primed_ahead,
+        dry=dry,
+    )  # fmt: skip
+    for _ in range(MAX_REMAKES):
+        # One problem a post: each worker that shows it reports it.
+        gone_by_path = {
+            p.path: p for p in built.problems if p.code in (CHANGED_WHILE_READING, INVALID_ENTRY)
+        }
+        if not gone_by_path:
+            break
+        # A folder synced while the run reads it may lose many posts: each remake would
+        # show older posts, gone as well. Every post whose file is gone goes at once.
+        folder = Path(os.path.realpath(config.content_dir))
+        for post in resolved.posts:
+            if post.path not in gone_by_path and not (folder / post.path).exists():
+                gone_by_path[post.path] = _unreadable_again(post.path, _DELETED)
+        gone = tuple(gone_by_path.values())
+        paths = set(gone_by_path)
+        shown = tuple(post for post in resolved.posts if post.path not in paths)
+        resolved = replace(resolved, posts=shown, problems=(*resolved.problems, *gone))
+        cached = {path: c for path, c in loading.cached.items() if path not in paths}
+        loading = replace(loading, cached=cached)
+        old = caches.rendered if caches else {}
+        reuse = Caches(cached, {**old, **built.rendered})
+        earlier = earlier.joined(built.readings)
+        discard(config.output_dir, built.staged)
+        built = build_feeds(
+            config, resolved, digests, state, reuse, now, progress, earlier, dry=dry
+        )
+    return Outcome(loading, resolved, built, earlier)
+
+
 def regenerate(
     config: Config,
     now: datetime,
@@ -1100,42 +1177,14 @@ def regenerate(
                 functools.partial(_titles_in_index, config),
             )
             digests = {item.source.path: item.digest for item in loading.loaded}
-            built = build_feeds(
-                config, resolved, digests, state, caches, now, progress, earlier,
-                primed_ahead=primed_ahead,
+            made = make_feeds(
+                config, loading, resolved, digests, state, caches, now, progress, earlier,
+                primed_ahead,
             )  # fmt: skip
         finally:
             if primed_ahead is not None:
                 primed_ahead.stop()  # it has ended unless the run has failed
-        for _ in range(MAX_REMAKES):
-            # A post deleted or spoiled after it was read cannot be shown, nor one whose
-            # entry does not validate: its feeds are made again without it (only that post
-            # is skipped), reusing what was rendered. One problem a post: each worker that
-            # shows it reports it.
-            gone_by_path = {
-                p.path: p
-                for p in built.problems
-                if p.code in (CHANGED_WHILE_READING, INVALID_ENTRY)
-            }
-            if not gone_by_path:
-                break
-            # A folder synced while the run reads it may lose many posts: each remake would
-            # show older posts, gone as well. Every post whose file is gone goes at once.
-            folder = Path(os.path.realpath(config.content_dir))
-            for post in resolved.posts:
-                if post.path not in gone_by_path and not (folder / post.path).exists():
-                    gone_by_path[post.path] = _unreadable_again(post.path, _DELETED)
-            gone = tuple(gone_by_path.values())
-            paths = set(gone_by_path)
-            shown = tuple(post for post in resolved.posts if post.path not in paths)
-            resolved = replace(resolved, posts=shown, problems=(*resolved.problems, *gone))
-            cached = {path: c for path, c in loading.cached.items() if path not in paths}
-            loading = replace(loading, cached=cached)
-            old = caches.rendered if caches else {}
-            reuse = Caches(cached, {**old, **built.rendered})
-            earlier = earlier.joined(built.readings)
-            discard(config.output_dir, built.staged)
-            built = build_feeds(config, resolved, digests, state, reuse, now, progress, earlier)
+        loading, resolved, built, earlier = made.loading, made.resolved, made.built, made.earlier
         problems = (*state_problems, *loading.problems, *resolved.problems)
         feed_paths = built.feed_paths
 

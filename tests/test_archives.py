@@ -22,6 +22,7 @@ from feeds.plan import page_folder, plan_archives
 from feeds.state import Sealed
 from feeds.validate import validate_feed
 from tests.conftest import Site
+from tests.test_cli import invoke
 from tests.test_incremental import counting
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -454,3 +455,44 @@ def test_complete_pages_staged_by_a_run_that_fails_leave_nothing_behind(
     build(archived)
     assert walk(archived, "rss") == [f"Post {n}" for n in range(10, 0, -1)]
     assert not [p for p in archived.public.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_check_leaves_out_what_a_build_leaves_out_and_writes_nothing(site: Site) -> None:
+    """``feeds check`` staged each complete archive page beside its target as a build
+    does, then left the staged files there (it must write nothing), and it named a
+    post a build leaves out once in each format, by its bare path, without the pages
+    being made again without it: it reports now what a build reports."""
+    site.configure(ARCHIVES)
+    for n in range(1, 12):
+        post(site, n)
+    site.post("p02.md", "Post 2", "2024-05-02T10:00:00Z", link='"http://exa mple.org/two"')
+    left_out = (
+        f"{site.root / 'content' / 'p02.md'}: error: left out: its entry in "
+        "archive/1/rss.xml is not valid: item 1 <link> 'http://exa mple.org/two' "
+        "contains characters a URL cannot hold"
+    )
+
+    def everything() -> set[str]:
+        return {p.relative_to(site.root).as_posix() for p in site.root.rglob("*")}
+
+    before = everything()
+    assert invoke("check", "-c", str(site.config_path)) == (
+        1,
+        f"{left_out}\n11 post file(s) checked, 1 problem(s)\n",
+    )
+    assert everything() == before
+    code, out = invoke("build", "-c", str(site.config_path))
+    assert code == 1 and f"skipped:\n  {left_out}\n" in out, out
+    assert walk(site, "rss") == [f"Post {n}" for n in range(11, 0, -1) if n != 2]
+    # Over a published site, whose complete pages go without the post: what a build
+    # says, and not a byte or a time changed.
+    before, outputs, mtimes = everything(), site.outputs(), site.mtimes()
+    code, out = invoke("check", "-c", str(site.config_path))
+    assert (everything(), site.outputs(), site.mtimes()) == (before, outputs, mtimes)
+    [named] = out.splitlines()[:-1]
+    assert "p02.md: error: left out: its entry in archive/3/rss.xml" in named
+    assert (code, out.splitlines()[-1]) == (1, "11 post file(s) checked, 1 problem(s)")
+    # As a build that reads every post again (one that finds nothing changed repeats
+    # what the last one said).
+    [problem] = build(site, use_cache=False).skipped
+    assert named.endswith(f"p02.md: error: {problem.message}")
