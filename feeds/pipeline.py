@@ -1184,7 +1184,7 @@ def regenerate(
         finally:
             if primed_ahead is not None:
                 primed_ahead.stop()  # it has ended unless the run has failed
-        loading, resolved, built, earlier = made.loading, made.resolved, made.built, made.earlier
+        loading, resolved, built = made.loading, made.resolved, made.built
         problems = (*state_problems, *loading.problems, *resolved.problems)
         feed_paths = built.feed_paths
 
@@ -1255,8 +1255,8 @@ def regenerate(
                     write_state(config.state_dir, new_state)
                 # Room for every entry and head the feeds hold now; older readings make way.
                 room = sum(len(spec.posts) + 1 for spec in built.specs) * len(config.feeds.formats)
-                kept = to_keep(built.readings, earlier, room)
-                if kept != earlier:
+                kept = to_keep(built.readings, made.earlier, room)
+                if kept != earlier:  # as read: a run that made feeds again may keep the same
                     write_atomic(
                         config.state_dir / READINGS_FILE, dump_readings(kept, code_fingerprint())
                     )

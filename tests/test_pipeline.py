@@ -20,6 +20,7 @@ from feeds.pipeline import regenerate
 from feeds.publish import run_lock
 from feeds.runs import RunResult, collector_paused
 from tests.conftest import Site, on_two_cores_here
+from tests.test_incremental import counting
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -351,6 +352,25 @@ def test_a_post_whose_entry_does_not_validate_is_left_out_alone(
     rss = (site.public / "rss.xml").read_text(encoding="utf-8")
     assert "Fourth post" not in rss
     assert all(f"{n} post" in rss for n in ("First", "Second", "Third"))
+
+
+def test_a_run_that_leaves_a_post_out_again_keeps_the_readings_it_found(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The readings a run keeps were compared with what it had read and what the
+    build that held the post out found besides (verdicts for this run alone, never
+    written): they always differed, and the same readings were written out again."""
+    small_site(site)
+    site.post("four.md", "Fourth post", "2024-05-04T10:00:00Z", link='"http://exa mple.org/4"')
+    assert [p.path for p in build(site).skipped] == ["four.md"]
+    kept = (site.root / ".feeds" / pipeline.READINGS_FILE).read_bytes()
+    for feed in site.public.rglob("*.xml"):
+        feed.unlink()  # made again, the post with them, then without it
+    dumped = counting(monkeypatch, pipeline, "dump_readings")
+    result = build(site)
+    assert [p.path for p in result.skipped] == ["four.md"]
+    assert "rss.xml" in result.written and dumped == []
+    assert (site.root / ".feeds" / pipeline.READINGS_FILE).read_bytes() == kept
 
 
 def test_a_first_run_that_renders_posts_while_it_resolves_them_publishes_the_same(
